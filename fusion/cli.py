@@ -1,0 +1,137 @@
+"""The `fusion` command line (typer). Each command is a thin shell over a library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import typer
+from rich.console import Console
+
+from fusion.config import Settings, load_settings
+from fusion.errors import FusionError
+
+app = typer.Typer(
+    help="Fusion: multi-region intelligence-fusion graph analysis over Neo4j.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The managed local Neo4j (the embedded default).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _external_notice(settings: Settings) -> bool:
+    if settings.external:
+        out.print(
+            f"FUSION_NEO4J_URI is set: Fusion uses the external Neo4j at {settings.neo4j_uri}; "
+            "the managed local Neo4j is not used."
+        )
+        return True
+    return False
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Install (first time only) and start the managed Neo4j; wait until Bolt answers."""
+    from fusion.managed import ManagedNeo4j
+
+    settings = _settings()
+    if _external_notice(settings):
+        return
+    server = ManagedNeo4j(settings)
+    began = time.monotonic()
+    with err.status("Starting the managed Neo4j…") as status:
+
+        def progress(artifact: str) -> None:
+            status.update(f"Installing Neo4j from Maven Central: {artifact}")
+
+        st, started = server.start(on_progress=progress)
+    took = time.monotonic() - began
+    verb = f"started in {took:.1f} s" if started else "already running"
+    out.print(f"Neo4j {st.version} {verb}: pid {st.pid}, bolt {st.uri}, "
+              f"http 127.0.0.1:{st.http_port}, data {st.data_path}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the managed Neo4j gracefully and wait for it to exit."""
+    from fusion.managed import ManagedNeo4j
+
+    settings = _settings()
+    if _external_notice(settings):
+        return
+    with err.status("Stopping the managed Neo4j…"):
+        was_running = ManagedNeo4j(settings).stop()
+    out.print("Neo4j stopped." if was_running else "Neo4j was not running.")
+
+
+@db_app.command("status")
+def db_status(
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Print state, pid, ports, version and data path of the managed Neo4j."""
+    from fusion.managed import ManagedNeo4j
+
+    settings = _settings()
+    if settings.external:
+        info = {"state": "external", "uri": settings.neo4j_uri}
+        if as_json:
+            print(json.dumps(info))
+        else:
+            _external_notice(settings)
+        return
+    st = ManagedNeo4j(settings).status()
+    info = {"state": st.state, "pid": st.pid, "bolt_port": st.bolt_port,
+            "http_port": st.http_port, "version": st.version, "data_path": str(st.data_path),
+            "uri": st.uri}
+    if as_json:
+        print(json.dumps(info))
+        return
+    for k, v in info.items():
+        out.print(f"{k:>10}: {v if v is not None else '-'}")
+
+
+@app.command("init")
+def init() -> None:
+    """Create the graph's constraints and indexes (idempotent)."""
+    from fusion.db import connect
+    from fusion.schema import ensure_schema
+
+    settings = _settings()
+    with connect(settings) as driver:
+        created = ensure_schema(driver, settings.neo4j_database)
+    out.print(f"Schema ready ({len(created)} created now"
+              + (f": {', '.join(created)})" if created else ")"))
+
+
+def main() -> None:
+    """Entry point: run the app, turning Fusion's errors into a message and an exit status."""
+    try:
+        app(standalone_mode=False)
+    except FusionError as exc:
+        err.print(f"[bold red]error[/] ({exc.code}): {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("Aborted.")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Settings: one pydantic-settings object, built once at start-up and passed explicitly.
+
+The first block is the contract's configuration table (``shared/contract/README.md``); the rest
+are operator knobs for the managed Neo4j and safety limits. Every field has a description, and
+the README documents every one (a test holds both to that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".local" / "share" / "fusion"
+
+
+class Settings(BaseSettings):
+    """Fusion's configuration, read from ``FUSION_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FUSION_", extra="ignore")
+
+    # -- the contract's table ------------------------------------------------------------------
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Managed Neo4j, quarantine files, event store, audit log, signing secret.",
+    )
+    neo4j_uri: str | None = Field(
+        default=None,
+        description="An external Neo4j (neo4j:// or bolt://); unset: use the managed local Neo4j.",
+    )
+    neo4j_user: str | None = Field(
+        default=None, description="User for an external Neo4j (managed db: its own)."
+    )
+    neo4j_password: SecretStr | None = Field(
+        default=None, description="Password for an external Neo4j (managed db: its own)."
+    )
+    db_bolt_port: int = Field(default=7687, description="Bolt port of the managed Neo4j.")
+    db_http_port: int = Field(default=7474, description="HTTP port of the managed Neo4j.")
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Token signing secret; unset: generated once into FUSION_HOME.",
+    )
+    require_purpose: bool = Field(
+        default=True, description="Data queries must state a purpose (X-Purpose header)."
+    )
+
+    # -- managed Neo4j ---------------------------------------------------------------------------
+    db_heap: str = Field(
+        default="4g",
+        description="JVM heap of the managed Neo4j (initial = max). 4g + 4g page cache leaves "
+        "most of a 24 GB machine to the service and its analyses.",
+    )
+    db_pagecache: str = Field(
+        default="4g", description="Page cache of the managed Neo4j (server.memory.pagecache.size)."
+    )
+    db_start_timeout: float = Field(
+        default=180.0, description="Seconds `fusion db start` waits for Bolt before giving up."
+    )
+    neo4j_database: str = Field(default="neo4j", description="Database name used for the graph.")
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("neo4j_uri")
+    @classmethod
+    def _check_uri(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        schemes = ("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://", "bolt+ssc://")
+        if not value.startswith(schemes):
+            raise ValueError("FUSION_NEO4J_URI must start with neo4j:// or bolt://")
+        return value
+
+    @property
+    def external(self) -> bool:
+        """True when an external Neo4j is configured and the managed one is not used."""
+        return self.neo4j_uri is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment; keyword overrides win (for tests and the CLI)."""
+    return Settings(**overrides)

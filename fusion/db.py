@@ -1,0 +1,55 @@
+"""Connections to the graph: the managed local Neo4j by default, an external one when configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from fusion.config import Settings
+from fusion.errors import ConfigError, DatabaseError
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where Fusion's graph lives and how to log in."""
+
+    uri: str
+    user: str
+    password: str
+    database: str
+    external: bool
+
+
+def target(settings: Settings) -> Target:
+    """Resolve the Neo4j to use from the settings."""
+    if settings.external:
+        if settings.neo4j_user is None or settings.neo4j_password is None:
+            raise ConfigError(
+                "FUSION_NEO4J_URI is set: FUSION_NEO4J_USER and FUSION_NEO4J_PASSWORD are needed too."
+            )
+        return Target(settings.neo4j_uri, settings.neo4j_user,
+                      settings.neo4j_password.get_secret_value(), settings.neo4j_database, True)
+    from fusion.managed.server import ADMIN_USER, ManagedNeo4j
+
+    managed = ManagedNeo4j(settings)
+    if not managed.password_file.exists():
+        raise DatabaseError("The managed Neo4j has never been started: run `fusion db start`.")
+    return Target(managed.uri, ADMIN_USER, managed.password(), settings.neo4j_database, False)
+
+
+def connect(settings: Settings) -> Driver:
+    """A verified driver for the configured Neo4j (close it, or use it as a context manager)."""
+    t = target(settings)
+    driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
+    try:
+        driver.verify_connectivity()
+    except AuthError as err:
+        driver.close()
+        raise DatabaseError(f"Neo4j at {t.uri} rejected Fusion's credentials.") from err
+    except (ServiceUnavailable, OSError) as err:
+        driver.close()
+        hint = "" if t.external else " Start it with `fusion db start`."
+        raise DatabaseError(f"Neo4j at {t.uri} is not reachable.{hint}") from err
+    return driver

@@ -1,0 +1,58 @@
+"""Constraints and indexes of the contract's graph model, and of Fusion's own bookkeeping nodes.
+
+Every node carries its canonical identifier in the property ``key`` (the contract's
+``Person(key = id_no)`` and so on), so one lookup shape serves every kind.
+"""
+
+# label -> constraint name; one uniqueness constraint on `key` each (contract: graph model).
+ENTITY_LABELS = {
+    "Person": "person_key",
+    "Phone": "phone_key",
+    "Vehicle": "vehicle_key",
+    "Case": "case_key",
+    "Parcel": "parcel_key",
+    "Sensor": "sensor_key",
+    "Address": "address_key",
+}
+
+# Fusion's bookkeeping nodes: load records, saved queries, joint operations.
+INTERNAL_LABELS = {
+    "LoadRecord": "load_record_id",
+    "SavedQuery": "saved_query_name",
+    "JointOperation": "joint_operation_id",
+}
+_INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "id"}
+
+CONSTRAINTS = {
+    **{
+        name: f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
+        for label, name in ENTITY_LABELS.items()
+    },
+    **{
+        name: f"CREATE CONSTRAINT {name} IF NOT EXISTS "
+        f"FOR (n:{label}) REQUIRE n.{_INTERNAL_KEYS[label]} IS UNIQUE"
+        for label, name in INTERNAL_LABELS.items()
+    },
+}
+
+# Indexes the later queries need (constraints already index `key`).
+INDEXES = {
+    "case_reported_at": "CREATE INDEX case_reported_at IF NOT EXISTS FOR (n:Case) ON (n.reported_at)",
+    "case_type": "CREATE INDEX case_type IF NOT EXISTS FOR (n:Case) ON (n.case_type)",
+    "person_name": "CREATE INDEX person_name IF NOT EXISTS FOR (n:Person) ON (n.name)",
+    "called_last_at": (
+        "CREATE INDEX called_last_at IF NOT EXISTS FOR ()-[r:CALLED]-() ON (r.last_at)"
+    ),
+    "cotraveled_last_at": (
+        "CREATE INDEX cotraveled_last_at IF NOT EXISTS FOR ()-[r:CO_TRAVELED]-() ON (r.last_at)"
+    ),
+    "entity_search": (
+        "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS "
+        "FOR (n:Person|Phone|Vehicle|Case|Parcel|Sensor|Address) "
+        "ON EACH [n.key, n.name, n.label, n.summary, n.case_type]"
+    ),
+}
+
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties, type RETURN *"
+SHOW_INDEXES = "SHOW INDEXES YIELD name, type, state RETURN *"
+AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
