@@ -55,6 +55,9 @@ def driver(neo4j_settings: Settings):
 @pytest.fixture
 def empty_graph(driver, neo4j_settings: Settings):
     """The session's graph emptied of all data (schema kept) before the test."""
-    driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
-                         database_=neo4j_settings.neo4j_database)
+    with driver.session(database=neo4j_settings.neo4j_database) as session:
+        # CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
     return driver
