@@ -20,8 +20,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="The managed local Neo4j (the embedded default).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -110,6 +110,15 @@ def init() -> None:
         created = ensure_schema(driver, settings.neo4j_database)
     out.print(f"Schema ready ({len(created)} created now"
               + (f": {', '.join(created)})" if created else ")"))
+
+
+@app.command("demo")
+def demo() -> None:
+    """Start the managed Neo4j, prepare the schema, and get the demo running."""
+    settings = _settings()
+    if not settings.external:
+        db_start()
+    init()
 
 
 def main() -> None:

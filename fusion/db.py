@@ -27,7 +27,8 @@ def target(settings: Settings) -> Target:
     if settings.external:
         if settings.neo4j_user is None or settings.neo4j_password is None:
             raise ConfigError(
-                "FUSION_NEO4J_URI is set: FUSION_NEO4J_USER and FUSION_NEO4J_PASSWORD are needed too."
+                "FUSION_NEO4J_URI is set: "
+                "FUSION_NEO4J_USER and FUSION_NEO4J_PASSWORD are needed too."
             )
         return Target(settings.neo4j_uri, settings.neo4j_user,
                       settings.neo4j_password.get_secret_value(), settings.neo4j_database, True)

@@ -37,7 +37,9 @@ CONSTRAINTS = {
 
 # Indexes the later queries need (constraints already index `key`).
 INDEXES = {
-    "case_reported_at": "CREATE INDEX case_reported_at IF NOT EXISTS FOR (n:Case) ON (n.reported_at)",
+    "case_reported_at": (
+        "CREATE INDEX case_reported_at IF NOT EXISTS FOR (n:Case) ON (n.reported_at)"
+    ),
     "case_type": "CREATE INDEX case_type IF NOT EXISTS FOR (n:Case) ON (n.case_type)",
     "person_name": "CREATE INDEX person_name IF NOT EXISTS FOR (n:Person) ON (n.name)",
     "called_last_at": (
