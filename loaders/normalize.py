@@ -193,3 +193,24 @@ def _parse_text(text: str, timestamp_format: str | None) -> datetime:
 def format_timestamp(value: datetime) -> str:
     """ISO 8601 in UTC with offset, as Fusion stores and returns timestamps."""
     return value.astimezone(UTC).isoformat()
+
+
+# -- entity references ---------------------------------------------------------------------------
+_KIND_NORMALIZERS = {
+    "PERSON": normalize_id_no,
+    "PHONE": normalize_phone,
+    "VEHICLE": normalize_plate,
+    "CASE": normalize_case_id,
+    "PARCEL": normalize_waybill_no,
+    "SENSOR": normalize_sensor_id,
+    "ADDRESS": normalize_address,
+}
+
+
+def canonical_key(kind: str, raw: str) -> str:
+    """The canonical key of an entity of ``kind`` (``PERSON``, ``PHONE`` …) in any raw form."""
+    try:
+        normalizer = _KIND_NORMALIZERS[kind]
+    except KeyError:
+        raise InvalidValue(UNKNOWN_VALUE, f"unknown entity kind: {kind!r}") from None
+    return normalizer(raw)
