@@ -1,0 +1,1 @@
+"""Command implementations: plain functions that ``fusion.cli`` registers with typer."""

@@ -1,0 +1,103 @@
+"""`fusion load KIND FILE... --region R [--profile P.yaml] [--json]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from fusion.config import load_settings
+from fusion.loading import LoadSummary, load_files
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="progress.data.speed")
+
+
+class _Bar:
+    """The loader's progress as a rich bar (rows, rows/s) on stderr."""
+
+    def __init__(self, console: Console):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:,} rows"), _RateColumn(),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.task = None
+
+    def phase(self, description: str, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, total=self.progress.tasks[-1].completed or 1)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+
+def load(
+    kind: str = typer.Argument(..., help="Source: persons, cases, calls, waybills or sightings."),
+    files: list[Path] = typer.Argument(..., help="CSV, Parquet or NDJSON files (.gz allowed)."),
+    region: str = typer.Option(..., "--region", help="Region that supplied the records "
+                               "(a per-row `region` column wins)."),
+    profile: Path | None = typer.Option(None, "--profile", help="Mapping profile (YAML)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the accounting as JSON."),
+) -> None:
+    """Load source files into the graph and the event store; print the accounting."""
+    from fusion.db import connect
+    from fusion.schema import ensure_schema
+
+    settings = load_settings()
+    err = Console(stderr=True)
+    show_bar = not json_output and sys.stderr.isatty()
+    with connect(settings) as driver:
+        ensure_schema(driver, settings.neo4j_database)
+        if show_bar:
+            bar = _Bar(err)
+            with bar.progress:
+                summary = load_files(driver, settings.neo4j_database, settings.home, kind, files,
+                                     region, profile, progress=bar)
+        else:
+            summary = load_files(driver, settings.neo4j_database, settings.home, kind, files,
+                                 region, profile)
+    if json_output:
+        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        print_summary(Console(), summary)
+
+
+def print_summary(console: Console, summary: LoadSummary) -> None:
+    """The accounting as a table, one row per file and a total."""
+    table = Table(title=f"{summary.kind} for {summary.region}")
+    for col in ("file", "status", "read", "loaded", "quarantined", "duplicates"):
+        table.add_column(col, justify="right" if col not in ("file", "status") else "left")
+    for x in summary.loads:
+        a = x.accounting
+        table.add_row(x.file.name, x.status, f"{a.read:,}", f"{a.loaded:,}",
+                      f"{a.quarantined:,}", f"{a.duplicates:,}")
+    t = summary.total
+    if len(summary.loads) > 1:
+        table.add_row("total", "", f"{t.read:,}", f"{t.loaded:,}", f"{t.quarantined:,}",
+                      f"{t.duplicates:,}")
+    console.print(table)
+    for x in summary.loads:
+        if x.quarantine_file:
+            reasons = ", ".join(f"{k} {v}" for k, v in
+                                sorted(x.accounting.quarantined_by_reason.items()))
+            console.print(f"quarantine: {x.quarantine_file} ({reasons})", highlight=False)

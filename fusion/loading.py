@@ -1,0 +1,279 @@
+"""`fusion load`: stage source files into the event store, write the graph, record the load.
+
+A command runs in three steps, and the order is what makes it safe:
+
+1. **Stage** every file (``loaders.pipeline``): read, normalize, validate, deduplicate against
+   complete loads and the files staged before it; write quarantine and event-store parts. A
+   file that cannot be read aborts the command here, and its staged parts are removed: nothing
+   was written to the graph.
+2. **Write the graph** per load: a LoadRecord with status ``running``, then nodes and plain
+   relationships from the load's new records, region widenings from its cross-region
+   duplicates, and absolute aggregates (CALLED, SEEN_AT) recomputed from the event store for
+   every pair the load touched.
+3. **Commit**: the event-store manifest, then the LoadRecord with status ``complete`` and the
+   accounting.
+
+A load's id is derived from (kind, region, file sha256, profile sha256). Rerunning a complete
+load is a reload: every row counts as a duplicate (or quarantined) and nothing is written.
+Rerunning an incomplete one (killed anywhere, Neo4j restarted) discards its parts and redoes
+it; since every graph write is a MERGE with set-union regions or absolute values, the result
+is the graph and accounting of a clean load.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+from neo4j import Driver
+
+from fusion.errors import BadInput, UnreadableFile
+from fusion.graphwrite import GraphWriter
+from loaders.accounting import Accounting
+from loaders.errors import ProfileError, SourceError
+from loaders.eventstore import EventStore
+from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
+from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
+from loaders.sources import SOURCES
+from loaders.spec import Source
+from queries.load import LOAD_STATUS, RECORD_LOAD
+
+
+class Progress(Protocol):
+    """What the loader reports while it works (a progress bar, or nothing)."""
+
+    def phase(self, description: str, total: int | None) -> None: ...
+    def advance(self, rows: int) -> None: ...
+
+
+class NoProgress:
+    def phase(self, description: str, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+
+@dataclass
+class LoadResult:
+    """One file's load: its identity, accounting and outcome."""
+
+    load_id: str
+    kind: str
+    region: str
+    file: Path
+    sha256: str
+    profile: Path | None
+    profile_sha256: str
+    accounting: Accounting
+    quarantine_file: Path | None
+    status: str  # loaded | resumed | reloaded
+    regions: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"load_id": self.load_id, "file": str(self.file), "sha256": self.sha256,
+                "status": self.status, **self.accounting.as_dict(),
+                "quarantine_file": str(self.quarantine_file) if self.quarantine_file else None}
+
+
+@dataclass
+class LoadSummary:
+    """A command's loads and their summed accounting."""
+
+    kind: str
+    region: str
+    profile: Path | None
+    loads: list[LoadResult]
+
+    @property
+    def total(self) -> Accounting:
+        total = Accounting()
+        for load in self.loads:
+            total.add(load.accounting)
+        return total
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "region": self.region,
+                "profile": str(self.profile) if self.profile else None,
+                **self.total.as_dict(),
+                "quarantine_files": [str(x.quarantine_file) for x in self.loads
+                                     if x.quarantine_file],
+                "loads": [x.as_dict() for x in self.loads]}
+
+
+def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequence[Path],
+               region: str, profile_path: Path | None = None,
+               progress: Progress | None = None) -> LoadSummary:
+    """Load ``files`` of source ``kind`` for ``region``; see the module docstring."""
+    progress = progress or NoProgress()
+    source = _source(kind)
+    region = region.strip()
+    if not region:
+        raise BadInput("--region must name a region (e.g. --region ZJ-HZ)")
+    if not files:
+        raise BadInput("name at least one file to load")
+    try:
+        profile, profile_sha = (load_profile(profile_path) if profile_path is not None
+                                else (DEFAULT_PROFILE, hashlib.sha256(b"").hexdigest()))
+    except ProfileError as exc:
+        raise BadInput(str(exc)) from None
+    store = EventStore(home)
+    with _exclusive(store):
+        staged = _stage_all(driver, database, home, store, source, files, profile, profile_sha,
+                            region, progress)
+        results = []
+        for plan, visible, status in staged:
+            result = LoadResult(plan.load_id, kind, region, plan.path.resolve(), plan.sha256,
+                                profile_path.resolve() if profile_path else None, profile_sha,
+                                plan.accounting, plan.quarantine_file, status,
+                                regions=sorted(plan.regions))
+            if not plan.reload:
+                _write_graph(driver, database, store, source, plan, visible, result, progress)
+            result.finished_at = datetime.now(UTC)
+            results.append(result)
+    return LoadSummary(kind, region, profile_path, results)
+
+
+def _source(kind: str) -> Source:
+    if kind not in SOURCES:
+        raise BadInput(f"unknown source {kind!r}; expected one of {', '.join(SOURCES)}")
+    return SOURCES[kind]
+
+
+@contextmanager
+def _exclusive(store: EventStore) -> Iterator[None]:
+    """One load at a time per FUSION_HOME (the lock dies with the process, even on kill -9)."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    with open(store.root / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"another load is running on {store.root}; wait for it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stage_all(driver: Driver, database: str, home: Path, store: EventStore, source: Source,
+               files: Sequence[Path], profile: Profile, profile_sha: str, region: str,
+               progress: Progress) -> list[tuple[Staged, set[str], str]]:
+    """Stage every file; on an unreadable one, undo the others and raise UnreadableFile."""
+    kind = source.kind
+    complete = store.complete_loads(kind)
+    staged: list[tuple[Staged, set[str], str]] = []
+    this_command: set[str] = set()
+    try:
+        for path in files:
+            path = Path(path)
+            if not path.is_file():
+                raise SourceError(f"{path}: no such file")
+            sha = file_sha256(path)
+            load_id = load_id_for(kind, region, sha, profile_sha)
+            status = _status(driver, database, store, kind, load_id, complete, this_command)
+            if status != "reloaded":
+                complete.discard(load_id)
+                store.discard(kind, load_id)
+            visible = complete | this_command
+            progress.phase(f"Reading {path.name}", None)
+            plan = stage_file(store, home, source, path, profile, region, load_id, sha,
+                              visible, reload=status == "reloaded", on_rows=progress.advance)
+            staged.append((plan, visible, status))
+            if not plan.reload:
+                this_command.add(load_id)
+    except SourceError as exc:
+        for plan, _visible, _outcome in staged:
+            if not plan.reload:
+                store.discard(kind, plan.load_id)
+                if plan.quarantine_file:
+                    plan.quarantine_file.unlink(missing_ok=True)
+        raise UnreadableFile(str(exc)) from None
+    return staged
+
+
+def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id: str,
+            complete: set[str], this_command: set[str]) -> str:
+    """``reloaded`` (complete in store and graph), ``resumed`` (partial) or ``loaded`` (new)."""
+    if load_id in this_command:
+        return "reloaded"
+    records, _, _ = driver.execute_query(LOAD_STATUS, id=load_id, database_=database,
+                                         routing_="r")
+    graph_status = records[0]["status"] if records else None
+    if load_id in complete and graph_status == "complete":
+        return "reloaded"
+    leftovers = any(store.dir(kind, w).glob(f"{load_id}.*") for w in ("parts", "dups")
+                    if store.dir(kind, w).is_dir())
+    return "resumed" if graph_status is not None or leftovers else "loaded"
+
+
+def _write_graph(driver: Driver, database: str, store: EventStore, source: Source,
+                 plan: Staged, visible: set[str], result: LoadResult,
+                 progress: Progress) -> None:
+    kind, load_id = source.kind, plan.load_id
+    writer = GraphWriter(driver, database, on_rows=progress.advance)
+    writer.run(RECORD_LOAD, [_record(result, "running")])
+    loads = visible | {load_id}
+    progress.phase(f"Writing graph ({plan.path.name})", None)
+    for part in store.files(kind, "parts", [load_id]):
+        writer.write(source.graph(pl.read_parquet(part)))
+    key = list(source.key)
+    for part in store.files(kind, "dups", [load_id]):
+        widen = pl.read_parquet(part).filter(pl.col("new_region")).select(*key, "region")
+        if widen.height:
+            # The element set of the record that holds the key, with the duplicate's region.
+            stored = (store.scan_records(kind, loads).drop("region")
+                      .join(widen.lazy(), on=key, how="inner", nulls_equal=True).collect())
+            writer.write(source.graph(stored), with_props=False)
+    for aggregate in source.aggregates:
+        pair = list(aggregate.pair)
+        touched = pl.concat([
+            store.scan_records(kind, [load_id]).select(pair),
+            store.scan_dups(kind, [load_id]).filter(pl.col("new_region")).select(pair),
+        ]).unique()
+        events = store.scan_events(kind, loads, only=touched)
+        summary = aggregate.summarize(events).collect(engine="streaming")
+        for triple in aggregate.triples:
+            frame = summary.filter((pl.col("from_label") == triple[0]) &
+                                   (pl.col("to_label") == triple[2]))
+            if frame.height:
+                writer.aggregates(triple, frame)
+    result.finished_at = datetime.now(UTC)
+    store.commit(kind, load_id, _manifest(result))
+    writer.run(RECORD_LOAD, [_record(result, "complete")])
+
+
+def _manifest(result: LoadResult) -> dict[str, object]:
+    return {"id": result.load_id, "kind": result.kind, "region": result.region,
+            "regions": result.regions, "file": str(result.file), "sha256": result.sha256,
+            "profile": str(result.profile) if result.profile else None,
+            "profile_sha256": result.profile_sha256, **result.accounting.as_dict(),
+            "quarantine_file": str(result.quarantine_file) if result.quarantine_file else None,
+            "started_at": result.started_at.isoformat(),
+            "finished_at": result.finished_at.isoformat() if result.finished_at else None}
+
+
+def _record(result: LoadResult, status: str) -> dict[str, object]:
+    """Properties of the LoadRecord node (maps are not property values: reasons as JSON)."""
+    acc = result.accounting
+    return {"id": result.load_id, "props": {
+        "id": result.load_id, "status": status, "kind": result.kind, "region": result.region,
+        "regions": result.regions or [result.region], "file": str(result.file),
+        "file_name": result.file.name, "sha256": result.sha256,
+        "profile": str(result.profile) if result.profile else None,
+        "profile_sha256": result.profile_sha256, "read": acc.read, "loaded": acc.loaded,
+        "quarantined": acc.quarantined, "duplicates": acc.duplicates,
+        "quarantined_by_reason": json.dumps(acc.as_dict()["quarantined_by_reason"]),
+        "quarantine_file": str(result.quarantine_file) if result.quarantine_file else None,
+        "started_at": result.started_at, "finished_at": result.finished_at,
+        "label": f"{result.kind} {result.file.name} ({result.region})",
+    }}

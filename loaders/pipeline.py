@@ -1,0 +1,128 @@
+"""Stage one source file: read, normalize, validate, deduplicate, write the event store parts.
+
+Nothing here touches the graph. The service stages every file of a command first (so a file
+that cannot be read fails the command before anything is written), then writes the graph from
+the staged parts and commits each load (see ``fusion.loading``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from loaders.accounting import Accounting
+from loaders.dedup import classify
+from loaders.errors import SourceError
+from loaders.eventstore import EventStore
+from loaders.prepare import prepare_chunk, resolve_mapping
+from loaders.profile import Profile
+from loaders.quarantine import QuarantineFile
+from loaders.readers import CHUNK_ROWS, read_chunks, source_columns
+from loaders.spec import Source
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (SourceError when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def load_id_for(kind: str, region: str, file_sha: str, profile_sha: str) -> str:
+    """The deterministic id of loading these bytes as ``kind`` for ``region`` with this profile."""
+    text = "\x1f".join((kind, region, file_sha, profile_sha))
+    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+@dataclass
+class Staged:
+    """One file staged into the event store (or, for a reload, only accounted)."""
+
+    load_id: str
+    path: Path
+    sha256: str
+    accounting: Accounting
+    quarantine_file: Path | None
+    reload: bool
+    parts: int
+    regions: set[str]
+
+
+def stage_file(store: EventStore, home: Path, source: Source, path: Path, profile: Profile,
+               region: str, load_id: str, sha256: str, visible: set[str], reload: bool,
+               on_rows: Callable[[int], None] = lambda n: None,
+               chunk_rows: int = CHUNK_ROWS) -> Staged:
+    """Stage ``path`` as load ``load_id``; ``visible`` are the loads its keys are checked against.
+
+    A reload (the load is already complete) only counts: its records are all duplicates of
+    themselves, and nothing is written but the quarantine file, identical to the first one.
+    """
+    kind = source.kind
+    quarantine = QuarantineFile(home, load_id)
+    acc = Accounting()
+    regions: set[str] = set()
+    seq = 0
+    against = visible | {load_id}
+    try:
+        mapping = resolve_mapping(source, source_columns(path, profile), profile, path)
+        for chunk in read_chunks(path, profile, chunk_rows):
+            rows = chunk.frame.height + len(chunk.malformed)
+            prep = prepare_chunk(source, chunk, mapping, profile, region)
+            acc.read += rows
+            quarantine.add(prep.quarantine)
+            acc.quarantined += prep.quarantine.height
+            acc.quarantined_by_reason.update(prep.quarantine["_reason"].to_list())
+            if prep.records.height:
+                regions.update(prep.records["region"].unique().to_list())
+                known = _known(store, source, prep.records, against)
+                split = classify(prep.records, source.key, known)
+                acc.loaded += split.new.height
+                acc.duplicates += split.dups.height
+                if not reload:
+                    _write(store, source, load_id, seq, split.new, split.dups)
+                seq += 1
+            on_rows(rows)
+        qfile = quarantine.finish()
+    except BaseException:
+        quarantine.abandon()
+        if not reload:
+            store.discard(kind, load_id)
+        raise
+    return Staged(load_id, path, sha256, acc, qfile, reload, seq, regions)
+
+
+def _known(store: EventStore, source: Source, records: pl.DataFrame,
+           loads: set[str]) -> pl.DataFrame:
+    """(key, region) rows already held for the chunk's keys, read from the store lazily."""
+    key = list(source.key)
+    scan = store.scan_key_regions(source.kind, loads)
+    t = source.time_column
+    if t is not None and t in key:
+        # Parts are sorted by time: Parquet statistics skip the row groups outside the chunk.
+        lo, hi = records[t].min(), records[t].max()
+        scan = scan.filter(pl.col(t).is_between(lo, hi))
+    return scan.join(records.select(key).unique().lazy(), on=key, how="semi",
+                     nulls_equal=True).collect()
+
+
+def _write(store: EventStore, source: Source, load_id: str, seq: int, new: pl.DataFrame,
+           dups: pl.DataFrame) -> None:
+    schema = source.schema()
+    if new.height:
+        frame = new.with_columns(load_id=pl.lit(load_id)).select(list(schema))
+        if source.time_column is not None:
+            frame = frame.sort(source.time_column, maintain_order=True)
+        store.write(source.kind, "parts", load_id, seq, frame)
+    if dups.height:
+        cols = list(EventStore.dup_schema(source.kind))
+        store.write(source.kind, "dups", load_id, seq,
+                    dups.with_columns(load_id=pl.lit(load_id)).select(cols))

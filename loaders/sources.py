@@ -1,0 +1,19 @@
+"""The five sources by name."""
+
+from __future__ import annotations
+
+from loaders import calls, cases, persons, sightings, waybills
+from loaders.spec import Source
+
+SOURCES: dict[str, Source] = {
+    s.kind: s for s in (persons.SOURCE, cases.SOURCE, calls.SOURCE, waybills.SOURCE,
+                        sightings.SOURCE)
+}
+
+
+def source_for(kind: str) -> Source:
+    """The source named ``kind``; KeyError names the known ones."""
+    try:
+        return SOURCES[kind]
+    except KeyError:
+        raise KeyError(f"unknown source {kind!r}; expected one of {', '.join(SOURCES)}") from None

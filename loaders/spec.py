@@ -1,0 +1,100 @@
+"""What every source declares: its columns and rules, its natural key, and the graph it makes.
+
+A source module (``persons``, ``cases``, ``calls``, ``waybills``, ``sightings``) builds one
+:class:`Source`. Everything here is pure: frames in, frames out; the service writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from loaders.columns import Checked
+from loaders.profile import Profile
+
+# (from label, relationship type, to label): every relationship a loader writes.
+Triple = tuple[str, str, str]
+# A checker gets the column, the whole (trimmed, raw) canonical frame, and the profile.
+Check = Callable[[pl.Series, pl.DataFrame, Profile], Checked]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical column: its checker, its stored type, whether it is required.
+
+    ``unless`` names a column whose presence makes this one optional (cases: id_no / phone).
+    """
+
+    name: str
+    check: Check
+    dtype: pl.DataType
+    required: bool = False
+    unless: str | None = None
+
+
+@dataclass
+class GraphRows:
+    """Nodes and relationships made by some records; each frame carries a ``region`` column.
+
+    ``nodes[label]`` has ``key`` plus property columns (``fallback_name`` is set only where the
+    node has no name yet); ``rels[triple]`` has ``a``, ``b`` plus property columns.
+    """
+
+    nodes: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    rels: dict[Triple, list[pl.DataFrame]] = field(default_factory=dict)
+
+    def node(self, label: str, frame: pl.DataFrame) -> None:
+        frame = frame.filter(pl.col("key").is_not_null())
+        if len(frame):
+            self.nodes.setdefault(label, []).append(frame)
+
+    def rel(self, triple: Triple, frame: pl.DataFrame) -> None:
+        frame = frame.filter(pl.col("a").is_not_null() & pl.col("b").is_not_null())
+        if len(frame):
+            self.rels.setdefault(triple, []).append(frame)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A relationship whose properties summarize all events of a pair (CALLED, SEEN_AT).
+
+    ``summarize`` takes the pair's events (with a ``regions`` list column) and returns one row
+    per pair with ``triple`` (as three columns ``from_label``, ``type``, ``to_label``), ``a``,
+    ``b``, the properties and ``regions``. The values are absolute, so writing them is idempotent.
+    """
+
+    pair: tuple[str, ...]
+    summarize: Callable[[pl.LazyFrame], pl.LazyFrame]
+    triples: tuple[Triple, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input source of the contract."""
+
+    kind: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    graph: Callable[[pl.DataFrame], GraphRows]
+    derive: Callable[[pl.DataFrame], pl.DataFrame] = lambda frame: frame
+    derived: dict[str, pl.DataType] = field(default_factory=dict)
+    aggregates: tuple[Aggregate, ...] = ()
+    time_column: str | None = None
+
+    @property
+    def canonical(self) -> tuple[str, ...]:
+        """Canonical column names, ``region`` included (it may come per row)."""
+        return (*(c.name for c in self.columns), "region")
+
+    def schema(self) -> dict[str, pl.DataType]:
+        """Column types of a stored record (the event store's part files)."""
+        return {**{c.name: c.dtype for c in self.columns}, **self.derived,
+                "region": pl.String(), "load_id": pl.String(), "row": pl.Int64(),
+                "source": pl.String()}
+
+
+def simple(check: Callable[[pl.Series], Checked]) -> Check:
+    """A checker that needs only its own column."""
+    return lambda s, _frame, _profile: check(s)
