@@ -1,0 +1,615 @@
+"""Co-travel: subjects (plates, phones) seen at the same sensors within a time window.
+
+The definition is the contract's ("Co-travel, defined"). For subjects ``a != b``, a's sighting
+(sensor ``s``, time ``t``) *is met* when ``b`` has a sighting at ``s`` with
+``|t - t_b| <= window``. ``meetings(a, b)`` is the smaller of the number of a's sightings met by
+``b`` and the number of b's sightings met by ``a``; ``distinct_sensors(a, b)`` is the number of
+sensors where at least one meeting happened. A pair is reported when
+``meetings >= min_meetings`` and ``distinct_sensors >= min_distinct_sensors``.
+
+Evaluation never compares all sightings: sightings are sorted by (sensor, time), and each one
+is paired only with the later sightings of its sensor inside its window (a sweep). A first pass
+counts candidate pairs per subject pair and the distinct sensors they span: the candidate count
+bounds ``meetings`` from above and the sensors are exact, so most subject pairs are dropped
+there. The second pass computes the exact figures for the survivors only. Hub sensors with many
+sightings per window are expanded in bounded chunks.
+
+Input frames have the columns ``subject_type`` (``"plate"`` or ``"phone"``), ``subject``
+(canonical key), ``sensor_id`` and ``seen_at`` (``Datetime``, naive values are read as UTC).
+A subject is identified by ``(subject_type, subject)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import networkx as nx
+import numpy as np
+import polars as pl
+
+from algorithms._codes import factorize
+
+__all__ = ["co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
+
+Subject = tuple[str, str]
+Sightings = pl.DataFrame | pl.LazyFrame
+
+SUBJECT_COLUMNS = ("subject_type", "subject")
+SIGHTING_COLUMNS = (*SUBJECT_COLUMNS, "sensor_id", "seen_at")
+TIME = pl.Datetime("us", "UTC")
+PAIR_SCHEMA = pl.Schema(
+    {
+        "a_type": pl.String, "a": pl.String, "b_type": pl.String, "b": pl.String,
+        "meetings": pl.Int64, "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
+    }
+)
+EVIDENCE_SCHEMA = pl.Schema({"sensor_id": pl.String, "a_at": TIME, "b_at": TIME})
+MEMBER = pl.Struct({"subject_type": pl.String, "subject": pl.String})
+GROUP_SCHEMA = pl.Schema(
+    {
+        "members": pl.List(MEMBER), "size": pl.Int64, "meetings": pl.Int64,
+        "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
+    }
+)
+# Candidate (sighting, sighting) pairs expanded at once; bounds memory on hub sensors.
+CHUNK_PAIRS = 8_000_000
+# Sort keys stay below this; (subject pair, sensor) keys are packed into this many bits if they fit.
+_KEY_LIMIT = 1 << 62
+_PACK_BITS = 64
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def co_travel_pairs(
+    sightings: Sightings,
+    window: float = 120,
+    min_meetings: int = 3,
+    min_distinct_sensors: int = 3,
+    subject: Subject | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
+    """Pairs of subjects that co-travel, with their meeting counts.
+
+    Parameters
+    ----------
+    sightings : polars DataFrame or LazyFrame
+        Columns ``subject_type``, ``subject``, ``sensor_id``, ``seen_at``; already limited to
+        the caller's scope. A LazyFrame (e.g. a Parquet scan) is read only as far as needed.
+    window : float, default 120
+        Seconds; a sighting is met by another subject's sighting at the same sensor at most
+        this far apart (inclusive). Compared in integer microseconds.
+    min_meetings, min_distinct_sensors : int, default 3
+        Reporting thresholds, both at least 1.
+    subject : (subject_type, subject), optional
+        Only pairs including this subject, which is then always ``a``.
+    since, until : datetime, optional
+        Only sightings with ``since <= seen_at <= until`` (naive datetimes are UTC).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``a_type, a, b_type, b, meetings, distinct_sensors, first_at, last_at``; one row
+        per reported pair with ``(a_type, a) < (b_type, b)`` unless ``subject`` is given.
+        ``first_at`` / ``last_at`` are the earliest / latest time among the met sightings of
+        both subjects. Sorted by ``distinct_sensors``, then ``meetings`` (both descending),
+        then the subject keys.
+
+    Raises
+    ------
+    ValueError
+        When ``window`` is negative or a threshold is below 1.
+
+    Notes
+    -----
+    Sightings are sorted by (sensor, time) and each is paired only with the later sightings
+    of its sensor inside its window: for ``n`` sightings and ``c`` candidate pairs the cost is
+    ``O(n log n + c log c)`` time and ``O(n + c)`` memory (``c`` is expanded in chunks of
+    ``CHUNK_PAIRS``). With ``subject`` the frame is first cut to the sightings sharing a
+    sensor and a window-sized time bucket (or a neighbouring one) with the subject's.
+
+    The plane-sweep over sorted events follows Bentley & Ottmann's sweep-line idea; the
+    distinct-places threshold follows the ANPR convoy-analysis literature's observation that
+    repeated meetings at distinct places, not raw meeting counts, indicate a real tie.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    >>> rows = [("plate", p, s, t0 + timedelta(minutes=10 * k, seconds=d))
+    ...         for k, s in enumerate(["S1", "S2", "S3"]) for p, d in [("AB1", 0), ("CD2", 30)]]
+    >>> frame = pl.DataFrame(rows, schema=SIGHTING_COLUMNS, orient="row")
+    >>> co_travel_pairs(frame).select("a", "b", "meetings", "distinct_sensors").rows()
+    [('AB1', 'CD2', 3, 3)]
+    """
+    _check_thresholds(window, min_meetings, min_distinct_sensors)
+    window_us = _window_us(window)
+    scoped = _scoped(sightings, since, until)
+    if subject is not None:
+        scoped = _near_subject(scoped, subject, window_us)
+    swept = _sweep(scoped.collect(), window_us)
+    if swept is None:
+        return PAIR_SCHEMA.to_frame()
+    if subject is None:
+        i, j = _all_candidates(swept, min_meetings, min_distinct_sensors)
+    else:
+        i, j = _subject_candidates(swept, subject)
+    stats = _pair_stats(swept, i, j)
+    stats = stats.filter(
+        (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
+    )
+    return _decode_pairs(stats, swept, subject)
+
+
+def co_travel_evidence(
+    sightings: Sightings,
+    a: Subject,
+    b: Subject,
+    window: float = 120,
+    limit: int | None = 20,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
+    """The meetings of two subjects: their sightings at one sensor within ``window``.
+
+    Parameters
+    ----------
+    sightings : polars DataFrame or LazyFrame
+        As for :func:`co_travel_pairs`.
+    a, b : (subject_type, subject)
+        The two subjects.
+    window : float, default 120
+        Seconds, inclusive.
+    limit : int or None, default 20
+        At most this many rows (``None``: all).
+    since, until : datetime, optional
+        As for :func:`co_travel_pairs`.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``sensor_id, a_at, b_at``: every (a sighting, b sighting) at the same sensor
+        with ``|a_at - b_at| <= window``, ordered by ``a_at``, ``b_at``, ``sensor_id``.
+
+    Notes
+    -----
+    A hash join on (sensor, window-sized time bucket) of the two subjects' sightings:
+    ``O(n_a + n_b + m)`` for ``m`` matches.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    >>> frame = pl.DataFrame(
+    ...     [("plate", "AB1", "S1", t0), ("phone", "+15551234", "S1", t0 + timedelta(seconds=90)),
+    ...      ("phone", "+15551234", "S1", t0 + timedelta(seconds=300))],
+    ...     schema=SIGHTING_COLUMNS, orient="row")
+    >>> ev = co_travel_evidence(frame, ("plate", "AB1"), ("phone", "+15551234"))
+    >>> [(s, (b_at - a_at).seconds) for s, a_at, b_at in ev.rows()]
+    [('S1', 90)]
+    """
+    _check_thresholds(window, 1, 1)
+    window_us = _window_us(window)
+    scoped = _scoped(sightings, since, until)
+    width = max(window_us, 1)
+    side_a = _bucketed(_only(scoped, a), width, "a_at").with_columns(
+        pl.int_ranges(pl.col("bucket") - 1, pl.col("bucket") + 2).alias("bucket")
+    ).explode("bucket")
+    side_b = _bucketed(_only(scoped, b), width, "b_at")
+    dt = (pl.col("a_at") - pl.col("b_at")).dt.total_microseconds().abs()
+    matches = (
+        side_a.join(side_b, on=["sensor_id", "bucket"])
+        .filter(dt <= window_us)
+        .select(EVIDENCE_SCHEMA.names())
+        .sort("a_at", "b_at", "sensor_id")
+    )
+    if limit is not None:
+        matches = matches.head(limit)
+    return matches.collect().cast(dict(EVIDENCE_SCHEMA))
+
+
+def co_travel_groups(pairs: pl.DataFrame, min_group_size: int = 3) -> pl.DataFrame:
+    """Co-travel groups: maximal cliques of the reported-pair graph.
+
+    Parameters
+    ----------
+    pairs : polars.DataFrame
+        Reported pairs, as returned by :func:`co_travel_pairs` (all pairs, not one subject's).
+    min_group_size : int, default 3
+        Smallest group reported (at least 2).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``members`` (sorted list of ``{subject_type, subject}``), ``size``,
+        ``meetings``, ``distinct_sensors``, ``first_at``, ``last_at``. A group's ``meetings``
+        and ``distinct_sensors`` are the minimum over its member pairs (every two members met
+        at least that often, at that many sensors); ``first_at`` is the earliest and
+        ``last_at`` the latest over its member pairs. Sorted by size, ``distinct_sensors``,
+        ``meetings`` (descending), then members.
+
+    Notes
+    -----
+    Maximal cliques are enumerated by :func:`networkx.find_cliques` (Bron & Kerbosch 1973 with
+    Tomita et al.'s pivoting, 2006): worst case ``O(3^(n/3))`` for ``n`` subjects, fast on the
+    sparse graphs co-travel produces.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2024, 5, 1, tzinfo=UTC)
+    >>> pairs = pl.DataFrame(
+    ...     [("plate", x, "plate", y, 4, 3, t, t) for x, y in ["AB", "AC", "BC", "CD"]],
+    ...     schema=PAIR_SCHEMA, orient="row")
+    >>> groups = co_travel_groups(pairs)
+    >>> [[m["subject"] for m in ms] for ms in groups["members"]]
+    [['A', 'B', 'C']]
+    """
+    if min_group_size < 2:
+        raise ValueError(f"min_group_size must be at least 2, got {min_group_size}")
+    G = _pair_graph(pairs)
+    cliques = sorted(sorted(c) for c in nx.find_cliques(G) if len(c) >= min_group_size)
+    rows = [_group_row(G, members) for members in cliques]
+    groups = pl.DataFrame(rows, schema=GROUP_SCHEMA, orient="row")
+    return groups.sort(
+        "size", "distinct_sensors", "meetings", descending=True, maintain_order=True
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Input handling
+
+
+def _check_thresholds(window: float, min_meetings: int, min_distinct_sensors: int) -> None:
+    """Reject thresholds that would make every pair of subjects a reported pair."""
+    if window < 0:
+        raise ValueError(f"window must be >= 0 seconds, got {window}")
+    if min_meetings < 1 or min_distinct_sensors < 1:
+        raise ValueError("min_meetings and min_distinct_sensors must be at least 1")
+
+
+def _window_us(window: float) -> int:
+    """The window in integer microseconds."""
+    return round(window * 1_000_000)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A timezone-aware UTC datetime (naive ones are taken as UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _scoped(sightings: Sightings, since: datetime | None, until: datetime | None) -> pl.LazyFrame:
+    """The sighting columns with ``seen_at`` as UTC microseconds, limited to [since, until]."""
+    lf = sightings.lazy().select(SIGHTING_COLUMNS)
+    dtype = lf.collect_schema()["seen_at"]
+    seen = pl.col("seen_at")
+    if not isinstance(dtype, pl.Datetime):
+        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
+    seen = seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
+        seen.dt.convert_time_zone("UTC"))
+    lf = lf.with_columns(seen.dt.cast_time_unit("us"), pl.col("sensor_id").cast(pl.String))
+    if since is not None:
+        lf = lf.filter(pl.col("seen_at") >= _utc(since))
+    if until is not None:
+        lf = lf.filter(pl.col("seen_at") <= _utc(until))
+    return lf
+
+
+def _only(lf: pl.LazyFrame, subject: Subject) -> pl.LazyFrame:
+    """The sightings of one subject."""
+    kind, key = subject
+    return lf.filter((pl.col("subject_type") == kind) & (pl.col("subject") == key))
+
+
+def _bucketed(lf: pl.LazyFrame, width: int, time_name: str) -> pl.LazyFrame:
+    """(sensor_id, bucket, time) with bucket = time // width in microseconds."""
+    micros = pl.col("seen_at").dt.epoch("us")
+    return lf.select(
+        "sensor_id", (micros // width).alias("bucket"), pl.col("seen_at").alias(time_name)
+    )
+
+
+def _near_subject(lf: pl.LazyFrame, subject: Subject, window_us: int) -> pl.LazyFrame:
+    """Sightings that can take part in a meeting with ``subject``, and the subject's own.
+
+    Two sightings within ``window_us`` lie in the same or neighbouring buckets of that width.
+    """
+    width = max(window_us, 1)
+    reach = (
+        _bucketed(_only(lf, subject), width, "_t")
+        .select("sensor_id", pl.int_ranges(pl.col("bucket") - 1, pl.col("bucket") + 2))
+        .explode("bucket")
+        .unique()
+    )
+    bucket = (pl.col("seen_at").dt.epoch("us") // width).alias("bucket")
+    return lf.with_columns(bucket).join(reach, on=["sensor_id", "bucket"], how="semi").drop(
+        "bucket"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+@dataclass(frozen=True)
+class _Swept:
+    """Sightings sorted by (sensor, time), as integer arrays, with each one's window end."""
+
+    subject: np.ndarray  # uint32 code, ranks of sorted (subject_type, subject)
+    sensor: np.ndarray  # uint32 code
+    time: np.ndarray  # int64 microseconds since the epoch
+    start: np.ndarray  # first position of the same sensor with time >= own - window
+    end: np.ndarray  # one past the last position of the same sensor with time <= own + window
+    subjects: pl.DataFrame  # (subject_type, subject) by code
+    sensors: pl.DataFrame  # (sensor_id) by code
+
+    @property
+    def n_sensor_bits(self) -> int:
+        """Bits that hold any sensor code."""
+        return max(1, int(len(self.sensors) - 1).bit_length())
+
+    @property
+    def n_subject_bits(self) -> int:
+        """Bits that hold any subject code."""
+        return max(1, int(len(self.subjects) - 1).bit_length())
+
+
+def _sweep(frame: pl.DataFrame, window_us: int) -> _Swept | None:
+    """Encode and sort the sightings; ``None`` when there are none."""
+    if frame.height == 0:
+        return None
+    subject, subjects = factorize(frame, SUBJECT_COLUMNS)
+    sensor, sensors = factorize(frame, ("sensor_id",))
+    micros = frame.get_column("seen_at").dt.epoch("us").to_numpy()
+    order, start, end = _sorted_windows(sensor, micros, window_us)
+    return _Swept(subject[order], sensor[order], micros[order], start, end, subjects, sensors)
+
+
+def _sorted_windows(
+    sensor: np.ndarray, micros: np.ndarray, window_us: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order by (sensor, time), and each sorted row's window [start, end) in that order.
+
+    Rows are keyed ``sensor * stride + time offset`` with ``stride`` wider than the time span
+    plus the window, so a window never crosses into another sensor. When the keys of all
+    sensors would overflow 62 bits, sensors are taken in groups whose keys fit.
+    """
+    offset = micros - micros.min()
+    stride = int(offset.max()) + window_us + 1
+    if stride >= _KEY_LIMIT:
+        raise ValueError("the sightings' time span is too long to sweep in microseconds")
+    per_group = _KEY_LIMIT // stride
+    sensor = sensor.astype(np.int64)
+    group = sensor // per_group
+    key = (sensor - group * per_group) * stride + offset
+    single = group.max() == 0
+    order = pl.Series(key).arg_sort().to_numpy() if single else np.lexsort((key, group))
+    key, group = key[order], group[order]
+    start = np.empty(len(key), dtype=np.int64)
+    end = np.empty(len(key), dtype=np.int64)
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(key)], strict=True):
+        part = key[lo:hi]
+        start[lo:hi] = lo + np.searchsorted(part, part - window_us, side="left")
+        end[lo:hi] = lo + np.searchsorted(part, part + window_us, side="right")
+    return order, start, end
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidate pairs of sightings
+
+
+def _chunks(counts: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Row ranges [lo, hi) whose counts sum to about ``CHUNK_PAIRS`` (one row may exceed it)."""
+    budget = CHUNK_PAIRS
+    total = np.cumsum(counts)
+    lo = 0
+    while lo < len(counts):
+        base = total[lo - 1] if lo else 0
+        hi = int(np.searchsorted(total, base + budget, side="right"))
+        hi = max(hi, lo + 1)
+        yield lo, hi
+        lo = hi
+
+
+def _expand(rows: np.ndarray, first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Pairs (rows[k], first[k] + m) for m in range(counts[k])."""
+    total = int(counts.sum())
+    i = np.repeat(rows, counts)
+    steps = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, np.repeat(first, counts) + steps
+
+
+def _forward_pairs(swept: _Swept) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every pair of sightings of different subjects at one sensor within the window.
+
+    Each unordered pair once, as (earlier position, later position), in chunks.
+    """
+    rows = np.arange(len(swept.time), dtype=np.int64)
+    counts = swept.end - rows - 1
+    for lo, hi in _chunks(counts):
+        i, j = _expand(rows[lo:hi], rows[lo:hi] + 1, counts[lo:hi])
+        keep = swept.subject[i] != swept.subject[j]
+        yield i[keep], j[keep]
+
+
+def _pair_keys(swept: _Swept, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One uint64 per sighting pair naming its subject pair (smaller code in the high bits)."""
+    a, b = swept.subject[i], swept.subject[j]
+    lo, hi = np.minimum(a, b).astype(np.uint64), np.maximum(a, b).astype(np.uint64)
+    return (lo << np.uint64(swept.n_subject_bits)) | hi
+
+
+def _all_candidates(
+    swept: _Swept, min_meetings: int, min_distinct_sensors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sighting pairs of the subject pairs that can still be reported, after the first pass."""
+    keep = _promising_pairs(swept, min_meetings, min_distinct_sensors)
+    kept_i, kept_j = [], []
+    for i, j in _forward_pairs(swept):
+        inside = _is_in_sorted(_pair_keys(swept, i, j), keep)
+        kept_i.append(i[inside])
+        kept_j.append(j[inside])
+    return _concat(kept_i), _concat(kept_j)
+
+
+def _promising_pairs(swept: _Swept, min_meetings: int, min_distinct_sensors: int) -> np.ndarray:
+    """Sorted keys of subject pairs with enough candidate pairs over enough sensors.
+
+    A pair's candidate count bounds its meetings from above (every met sighting is in at least
+    one candidate); the sensors of its candidates are exactly its meeting sensors.
+    """
+    shift = swept.n_sensor_bits
+    packed = 2 * swept.n_subject_bits + shift <= _PACK_BITS
+    keys, sensors = [], []
+    for i, j in _forward_pairs(swept):
+        pair = _pair_keys(swept, i, j)
+        if packed:
+            keys.append((pair << np.uint64(shift)) | swept.sensor[i].astype(np.uint64))
+        else:
+            keys.append(pair)
+            sensors.append(swept.sensor[i])
+    if packed:
+        key = _concat(keys, np.uint64)
+        key.sort()
+        pair, new_place = key >> np.uint64(shift), _changes(key)
+    else:
+        pair, sensor = _concat(keys, np.uint64), _concat(sensors, np.uint32)
+        order = np.lexsort((sensor, pair))
+        pair, sensor = pair[order], sensor[order]
+        new_place = _changes(pair) | _changes(sensor)
+    starts = np.flatnonzero(_changes(pair))
+    count = np.diff(np.r_[starts, len(pair)])
+    places = np.add.reduceat(new_place, starts, dtype=np.int64) if len(starts) else count
+    return pair[starts][(count >= min_meetings) & (places >= min_distinct_sensors)]
+
+
+def _subject_candidates(swept: _Swept, subject: Subject) -> tuple[np.ndarray, np.ndarray]:
+    """Every sighting pair (subject's, another subject's) at one sensor within the window."""
+    code = _subject_code(swept, subject)
+    if code is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    mine = np.flatnonzero(swept.subject == code)
+    i, j = _expand(mine, swept.start[mine], swept.end[mine] - swept.start[mine])
+    keep = swept.subject[j] != code
+    return i[keep], j[keep]
+
+
+def _subject_code(swept: _Swept, subject: Subject) -> int | None:
+    """The code of ``subject``, or None when it has no sighting."""
+    hits = swept.subjects.with_row_index("code").filter(
+        (pl.col("subject_type") == subject[0]) & (pl.col("subject") == subject[1])
+    )
+    return int(hits["code"][0]) if hits.height else None
+
+
+def _changes(values: np.ndarray) -> np.ndarray:
+    """True where a sorted array's value differs from the one before (and at 0)."""
+    out = np.empty(len(values), dtype=bool)
+    if len(values):
+        out[0] = True
+        np.not_equal(values[1:], values[:-1], out=out[1:])
+    return out
+
+
+def _is_in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Membership of each value in a sorted array."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def _concat(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
+    """Concatenate, or an empty array of ``dtype``."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact figures per subject pair
+
+
+def _pair_stats(swept: _Swept, i: np.ndarray, j: np.ndarray) -> pl.DataFrame:
+    """meetings, distinct_sensors, first_at, last_at (microseconds) per (lo, hi) subject pair.
+
+    Each candidate pair contributes both its sightings; a sighting met several times counts
+    once for its pair.
+    """
+    a, b = swept.subject[i], swept.subject[j]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pos = np.concatenate([i, j])
+    met = pl.DataFrame(
+        {
+            "lo": np.concatenate([lo, lo]),
+            "hi": np.concatenate([hi, hi]),
+            "pos": pos,
+            "is_lo": np.concatenate([a == lo, b == lo]),
+            "sensor": swept.sensor[pos],
+            "t": swept.time[pos],
+        }
+    ).unique(["lo", "hi", "pos"])
+    return met.group_by("lo", "hi").agg(
+        pl.min_horizontal(pl.col("is_lo").sum(), (~pl.col("is_lo")).sum())
+        .cast(pl.Int64)
+        .alias("meetings"),
+        pl.col("sensor").n_unique().cast(pl.Int64).alias("distinct_sensors"),
+        pl.col("t").min().alias("first_at"),
+        pl.col("t").max().alias("last_at"),
+    )
+
+
+def _decode_pairs(stats: pl.DataFrame, swept: _Swept, subject: Subject | None) -> pl.DataFrame:
+    """Subject keys for the codes, ``subject`` as ``a`` when given, in report order."""
+    keys = swept.subjects
+    lo, hi = stats.get_column("lo").to_numpy(), stats.get_column("hi").to_numpy()
+    if subject is not None:
+        code = _subject_code(swept, subject)
+        lo, hi = np.where(hi == code, hi, lo), np.where(hi == code, lo, hi)
+    a, b = keys[lo], keys[hi]
+    out = pl.DataFrame(
+        {
+            "a_type": a["subject_type"], "a": a["subject"],
+            "b_type": b["subject_type"], "b": b["subject"],
+            "meetings": stats["meetings"], "distinct_sensors": stats["distinct_sensors"],
+            "first_at": stats["first_at"].cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "last_at": stats["last_at"].cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        },
+        schema=PAIR_SCHEMA,
+    )
+    return out.sort(
+        ["distinct_sensors", "meetings", "a_type", "a", "b_type", "b"],
+        descending=[True, True, False, False, False, False],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups
+
+
+def _pair_graph(pairs: pl.DataFrame) -> nx.Graph:
+    """The reported-pair graph: subjects as (type, key) nodes, pair figures on edges."""
+    G = nx.Graph()
+    for row in pairs.iter_rows(named=True):
+        G.add_edge(
+            (row["a_type"], row["a"]), (row["b_type"], row["b"]),
+            meetings=row["meetings"], distinct_sensors=row["distinct_sensors"],
+            first_at=row["first_at"], last_at=row["last_at"],
+        )
+    return G
+
+
+def _group_row(G: nx.Graph, members: list[Subject]) -> tuple:
+    """One group's row: members and the aggregate of its member pairs."""
+    edges = [G.edges[u, v] for k, u in enumerate(members) for v in members[k + 1 :]]
+    return (
+        [{"subject_type": t, "subject": s} for t, s in members],
+        len(members),
+        min(e["meetings"] for e in edges),
+        min(e["distinct_sensors"] for e in edges),
+        min(e["first_at"] for e in edges),
+        max(e["last_at"] for e in edges),
+    )
