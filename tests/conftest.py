@@ -61,3 +61,21 @@ def empty_graph(driver, neo4j_settings: Settings):
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
     return driver
+
+
+SCENARIO_SEED = 7
+SCENARIO_SCALE = 0.05
+
+
+@pytest.fixture(scope="session")
+def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small fixed-seed three-region scenario (``fusion generate``), generated once.
+
+    Holds OUT/<region>/<source>.<ext>, the GBK region's profiles and OUT/truth.json (planted
+    structures and the exact expected accounting of every load, in load order).
+    """
+    from fusion.scenario.generate import generate_scenario
+
+    out = tmp_path_factory.mktemp("scenario")
+    generate_scenario(out, regions=3, scale=SCENARIO_SCALE, seed=SCENARIO_SEED)
+    return out
