@@ -5,14 +5,13 @@ from __future__ import annotations
 import polars as pl
 
 from loaders import columns as c
-from loaders.normalize import normalize_phone
 from loaders.spec import Aggregate, Column, GraphRows, Source, simple
 
 S = pl.String()
 
 
 def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.by_distinct(s, lambda v: normalize_phone(v, profile.default_country))
+    return c.phones(profile.default_country)(s)
 
 
 def _start(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:

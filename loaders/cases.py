@@ -9,7 +9,6 @@ from loaders.normalize import (
     normalize_address,
     normalize_case_id,
     normalize_id_no,
-    normalize_phone,
 )
 from loaders.spec import Column, GraphRows, Source, simple
 
@@ -18,7 +17,7 @@ ROLES = ("suspect", "victim", "witness", "reporter")
 
 
 def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.by_distinct(s, lambda v: normalize_phone(v, profile.default_country))
+    return c.phones(profile.default_country)(s)
 
 
 def _reported(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import polars as pl
 
 from loaders import columns as c
-from loaders.normalize import normalize_address, normalize_id_no, normalize_phone, normalize_plate
+from loaders.normalize import normalize_address, normalize_id_no, normalize_plate
 from loaders.spec import Column, GraphRows, Source, simple
 
 S = pl.String()
 
 
 def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.by_distinct(s, lambda v: normalize_phone(v, profile.default_country))
+    return c.phones(profile.default_country)(s)
 
 
 def graph(r: pl.DataFrame) -> GraphRows:

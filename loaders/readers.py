@@ -156,20 +156,16 @@ def _csv_chunks(path: Path, profile: Profile, chunk_rows: int) -> Iterator[Chunk
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
         first_row = 1
-        pending: list[pa.RecordBatch] = []
-        pending_rows = 0
+        pending = pa.table({n: pa.array([], pa.string()) for n in names})
         for batch in reader:
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= chunk_rows:
-                yield Chunk(_strings(pa.Table.from_batches(pending)), first_row, malformed[:])
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            while pending.num_rows >= chunk_rows:
+                yield Chunk(_strings(pending.slice(0, chunk_rows)), first_row, malformed[:])
                 malformed.clear()
-                first_row += pending_rows
-                pending, pending_rows = [], 0
-        if pending or malformed:
-            table = (pa.Table.from_batches(pending) if pending else
-                     pa.table({n: pa.array([], pa.string()) for n in names}))
-            yield Chunk(_strings(table), first_row, malformed[:])
+                first_row += chunk_rows
+                pending = pending.slice(chunk_rows)
+        if pending.num_rows or malformed:
+            yield Chunk(_strings(pending), first_row, malformed[:])
     except (pa.ArrowException, UnicodeDecodeError, OSError, EOFError) as exc:
         raise SourceError(_csv_problem(path, profile, exc)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from loaders import columns as c
-from loaders.normalize import normalize_phone, normalize_plate, normalize_sensor_id
+from loaders.normalize import normalize_plate, normalize_sensor_id
 from loaders.spec import Aggregate, Column, GraphRows, Source, simple
 
 S = pl.String()
@@ -16,8 +16,7 @@ def _subject(s: pl.Series, frame: pl.DataFrame, profile) -> c.Checked:
     """A plate or a phone, by the row's subject_type (rows of another type are judged there)."""
     kind = frame["subject_type"].str.to_lowercase()
     plate = c.by_distinct(s.set(kind != "plate", None) if len(s) else s, normalize_plate)
-    phone = c.by_distinct(s.set(kind != "phone", None) if len(s) else s,
-                          lambda v: normalize_phone(v, profile.default_country))
+    phone = c.phones(profile.default_country)(s.set(kind != "phone", None) if len(s) else s)
     pick = pl.DataFrame({"k": kind, "pv": plate.value, "pr": plate.reason,
                          "fv": phone.value, "fr": phone.reason}).select(
         v=pl.when(pl.col("k") == "plate").then("pv").otherwise("fv"),

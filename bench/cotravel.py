@@ -1,0 +1,266 @@
+"""Co-travel benchmark: our sweep against a DuckDB range self-join of the same definition.
+
+Synthesizes ANPR/cell sightings (subjects driving trips along roads of sensors, busy roads
+busier, a daily rush-hour rhythm, convoys travelling together, phones riding in their owners'
+cars), writes them to Parquet and reads them lazily as the product does. Every measured run
+happens in a fresh process so its peak RSS is its own. Usage::
+
+    python -m bench.cotravel [--sightings 10000000] [--repeats 3] [--no-duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+SENSORS_PER_ROAD = 20
+DAY_US = 86_400 * 10**6
+
+DUCKDB_PAIRS = """
+WITH s AS (
+    SELECT row_number() OVER () AS id, subject_type, subject, sensor_id,
+           epoch_us(seen_at) AS t, epoch_us(seen_at) // $width AS bucket
+    FROM read_parquet($path)
+), probe AS (
+    SELECT *, unnest([bucket - 1, bucket, bucket + 1]) AS near FROM s
+), met AS (  -- x's sightings met by y: an equi-join on (sensor, neighbouring bucket)
+    SELECT DISTINCT x.id, x.subject_type AS xt, x.subject AS xs, y.subject_type AS yt,
+           y.subject AS ys, x.sensor_id, x.t
+    FROM probe AS x JOIN s AS y ON y.sensor_id = x.sensor_id AND y.bucket = x.near
+    WHERE abs(x.t - y.t) <= $w AND (x.subject_type <> y.subject_type OR x.subject <> y.subject)
+), directed AS (
+    SELECT xt, xs, yt, ys, count(*) AS n, count(DISTINCT sensor_id) AS sensors,
+           min(t) AS f, max(t) AS l
+    FROM met GROUP BY xt, xs, yt, ys
+)
+SELECT d.xt, d.xs, d.yt, d.ys, least(d.n, e.n), d.sensors, least(d.f, e.f), greatest(d.l, e.l)
+FROM directed AS d JOIN directed AS e
+  ON d.xt = e.yt AND d.xs = e.ys AND d.yt = e.xt AND d.ys = e.xs
+WHERE (d.xt < d.yt OR (d.xt = d.yt AND d.xs < d.ys))
+  AND least(d.n, e.n) >= $mm AND d.sensors >= $ms
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic sightings
+
+
+def _trips(rng: np.random.Generator, n_trips: int, n_roads: int, days: int) -> dict[str, Any]:
+    """Trip plans: road (Zipf-popular), direction, start, length, start time, hop time."""
+    popularity = 1.0 / np.arange(1, n_roads + 1) ** 0.9
+    length = rng.integers(2, 9, n_trips)
+    hour = np.where(rng.random(n_trips) < 0.5, rng.normal(8, 1.5, n_trips),
+                    rng.normal(17, 2.5, n_trips)) % 24
+    return {
+        "road": rng.choice(n_roads, n_trips, p=popularity / popularity.sum()),
+        "reverse": rng.random(n_trips) < 0.5,
+        "start": rng.integers(0, SENSORS_PER_ROAD - length + 1),
+        "length": length,
+        "t0": rng.integers(0, days, n_trips) * DAY_US + (hour * 3600e6).astype(np.int64),
+        "hop": rng.integers(60, 300, n_trips) * 10**6,
+    }
+
+
+def _trip_sightings(rng: np.random.Generator, trips: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    """(trip, sensor, microseconds) for every sensor passed on every trip."""
+    trip = np.repeat(np.arange(len(trips["road"])), trips["length"])
+    step = np.arange(len(trip)) - np.repeat(np.cumsum(trips["length"]) - trips["length"],
+                                            trips["length"])
+    position = trips["start"][trip] + step
+    position = np.where(trips["reverse"][trip], SENSORS_PER_ROAD - 1 - position, position)
+    sensor = trips["road"][trip] * SENSORS_PER_ROAD + position
+    jitter = rng.integers(-20, 21, len(trip)) * 10**6 + rng.integers(0, 10**6, len(trip))
+    at = trips["t0"][trip] + step * trips["hop"][trip] + jitter
+    return trip, sensor, at
+
+
+def _followers(rng: np.random.Generator, trip: np.ndarray, sensor: np.ndarray, at: np.ndarray,
+               owner: np.ndarray, leaders: dict[int, list[int]]) -> tuple[np.ndarray, ...]:
+    """Copies of the leaders' trip sightings for each follower, a few seconds behind."""
+    subjects, sensors, times = [], [], []
+    for leader, followers in leaders.items():
+        mine = owner[trip] == leader
+        for k, follower in enumerate(followers):
+            n = int(mine.sum())
+            subjects.append(np.full(n, follower))
+            sensors.append(sensor[mine])
+            times.append(at[mine] + (10 + 15 * k) * 10**6 + rng.integers(-5, 6, n) * 10**6)
+    if not subjects:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(subjects), np.concatenate(sensors), np.concatenate(times)
+
+
+def synthesize_sightings(n_sightings: int = 10_000_000, n_subjects: int = 200_000,
+                         n_sensors: int = 2_000, days: int = 30, n_convoys: int = 300,
+                         seed: int = 7) -> pl.DataFrame:
+    """About ``n_sightings`` sightings in the input contract's shape (see module docstring).
+
+    Subjects ``0..n_convoys`` lead convoys; subject ``n_convoys + 3c + f`` is follower ``f`` of
+    leader ``c`` (1-3 per leader) on every trip of the leader. Activity (trips per subject) is
+    gamma-distributed, road popularity Zipf-like, start hours peak at 8:00 and 17:00.
+    """
+    rng = np.random.default_rng(seed)
+    n_roads = n_sensors // SENSORS_PER_ROAD
+    n_trips = n_sightings // 5  # trips pass 5 sensors on average
+    trips = _trips(rng, n_trips, n_roads, days)
+    activity = rng.gamma(2.0, 1.0, n_subjects)
+    owner = rng.choice(n_subjects, n_trips, p=activity / activity.sum())
+    trip, sensor, at = _trip_sightings(rng, trips)
+    leaders = {c: [n_convoys + 3 * c + f for f in range(rng.integers(1, 4))]
+               for c in range(n_convoys)}
+    f_subject, f_sensor, f_at = _followers(rng, trip, sensor, at, owner, leaders)
+    subject = np.concatenate([owner[trip], f_subject])
+    return _as_frame(subject, np.concatenate([sensor, f_sensor]), np.concatenate([at, f_at]))
+
+
+def _as_frame(subject: np.ndarray, sensor: np.ndarray, at: np.ndarray) -> pl.DataFrame:
+    """Integer ids to canonical keys: even subjects are plates, odd ones phones."""
+    start = np.datetime64("2024-05-01T00:00:00", "us").astype(np.int64)
+    plate = pl.col("i") % 2 == 0
+    return pl.DataFrame({"i": subject, "s": sensor, "t": start + at}).select(
+        pl.when(plate).then(pl.lit("plate")).otherwise(pl.lit("phone")).alias("subject_type"),
+        pl.when(plate).then(pl.lit("PL") + pl.col("i").cast(pl.String).str.zfill(7))
+        .otherwise(pl.lit("+4475") + pl.col("i").cast(pl.String).str.zfill(8))
+        .alias("subject"),
+        (pl.lit("SEN-") + pl.col("s").cast(pl.String).str.zfill(5)).alias("sensor_id"),
+        pl.col("t").cast(pl.Datetime("us", "UTC")).alias("seen_at"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Measured jobs, each in a fresh process
+
+
+def ours_all_pairs(path: str, window: int, min_meetings: int, min_sensors: int) -> set[tuple]:
+    """All reported pairs by :func:`algorithms.cotravel.co_travel_pairs`."""
+    from algorithms.cotravel import co_travel_pairs
+
+    pairs = co_travel_pairs(pl.scan_parquet(path), window, min_meetings, min_sensors)
+    return _as_set(pairs)
+
+
+def ours_one_subject(path: str, window: int, min_meetings: int, min_sensors: int,
+                     subject: tuple[str, str]) -> set[tuple]:
+    """One subject's reported pairs by :func:`algorithms.cotravel.co_travel_pairs`."""
+    from algorithms.cotravel import co_travel_pairs
+
+    pairs = co_travel_pairs(pl.scan_parquet(path), window, min_meetings, min_sensors,
+                            subject=subject)
+    return _as_set(pairs)
+
+
+def duckdb_all_pairs(path: str, window: int, min_meetings: int, min_sensors: int) -> set[tuple]:
+    """All reported pairs by DuckDB: bucketed range self-join of the same definition."""
+    import duckdb
+
+    w = window * 10**6
+    rows = duckdb.connect().execute(
+        DUCKDB_PAIRS, {"path": path, "w": w, "width": max(w, 1), "mm": min_meetings,
+                       "ms": min_sensors}).fetchall()
+    return set(rows)
+
+
+def _as_set(pairs: pl.DataFrame) -> set[tuple]:
+    """Pairs as (a_type, a, b_type, b, meetings, sensors, first_us, last_us) tuples."""
+    return set(pairs.with_columns(pl.col("first_at", "last_at").dt.epoch("us")).rows())
+
+
+JOBS: dict[str, Callable[..., set[tuple]]] = {
+    "ours_all_pairs": ours_all_pairs,
+    "ours_one_subject": ours_one_subject,
+    "duckdb_all_pairs": duckdb_all_pairs,
+}
+
+
+def _child(job: str, kwargs: dict, repeats: int, conn: Any) -> None:
+    """Run a job ``repeats`` times; send timings, own peak RSS and the last result."""
+    seconds, result = [], set()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = JOBS[job](**kwargs)
+        seconds.append(time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    conn.send({"seconds": seconds, "peak_rss_mb": round(peak_mb), "result": result})
+    conn.close()
+
+
+def measure(job: str, kwargs: dict, repeats: int) -> dict[str, Any]:
+    """Timings (median and all) and peak RSS of a job, run in a fresh process."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(job, kwargs, repeats, send))
+    process.start()
+    report = receive.recv()
+    process.join()
+    report["median_s"] = round(statistics.median(report["seconds"]), 3)
+    report["seconds"] = [round(s, 3) for s in report["seconds"]]
+    return report
+
+
+def run(scale_sightings: int = 10_000_000, repeats: int = 3, window: int = 120,
+        min_meetings: int = 3, min_sensors: int = 3, with_duckdb: bool = True,
+        seed: int = 7) -> dict[str, Any]:
+    """Synthesize, write Parquet, time ours (all pairs, one subject) and DuckDB; compare."""
+    frame = synthesize_sightings(scale_sightings, seed=seed)
+    subject = ("plate", "PL0000000")  # leader of convoy 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "sightings.parquet")
+        frame.write_parquet(path)
+        args = {"path": path, "window": window, "min_meetings": min_meetings,
+                "min_sensors": min_sensors}
+        ours = measure("ours_all_pairs", args, repeats)
+        one = measure("ours_one_subject", {**args, "subject": subject}, max(repeats, 5))
+        duck = measure("duckdb_all_pairs", args, repeats) if with_duckdb else None
+    expected_one = {r for r in ours["result"] if subject in (r[:2], r[2:4])}
+    report: dict[str, Any] = {
+        "sightings": frame.height,
+        "subjects": frame.select("subject_type", "subject").n_unique(),
+        "sensors": frame.get_column("sensor_id").n_unique(),
+        "reported_pairs": len(ours["result"]),
+        "ours_all_pairs": _summary(ours),
+        "ours_one_subject": _summary(one),
+        "one_subject_pairs": len(one["result"]),
+        "one_subject_equals_all_pairs_rows": _oriented(one["result"], subject) == expected_one,
+    }
+    if duck is not None:
+        report["duckdb_all_pairs"] = _summary(duck)
+        report["results_equal"] = duck["result"] == ours["result"]
+        report["speedup_vs_duckdb"] = round(duck["median_s"] / ours["median_s"], 2)
+    return report
+
+
+def _oriented(rows: set[tuple], subject: tuple[str, str]) -> set[tuple]:
+    """One subject's rows (subject first) in the all-pairs orientation (smaller key first)."""
+    return {r if r[:2] <= r[2:4] else (*r[2:4], *r[:2], *r[4:]) for r in rows}
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its result set."""
+    return {k: v for k, v in report.items() if k != "result"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sightings", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-duckdb", action="store_true")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    report = run(args.sightings, repeats=args.repeats, with_duckdb=not args.no_duckdb,
+                 seed=args.seed)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
