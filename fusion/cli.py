@@ -112,6 +112,18 @@ def init() -> None:
               + (f": {', '.join(created)})" if created else ")"))
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules (fusion.commands)."""
+    from fusion.commands.generate import generate
+    from fusion.commands.load import load
+
+    app.command("generate")(generate)
+    app.command("load")(load)
+
+
+_register_commands()
+
+
 @app.command("demo")
 def demo() -> None:
     """Start the managed Neo4j, prepare the schema, and get the demo running."""
