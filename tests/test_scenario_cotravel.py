@@ -7,6 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.scenario_check import replay
@@ -36,12 +37,13 @@ def _key(member: dict) -> str:
 
 
 def _stats(sightings: list[tuple], regions: set[str] | None = None) -> dict:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE s (id INTEGER, k VARCHAR, sensor VARCHAR, t BIGINT)")
     rows = [(i, f"{kind}:{subject}", sensor, t)
             for i, (region, kind, subject, sensor, t) in enumerate(sightings)
             if regions is None or region in regions]
-    con.executemany("INSERT INTO s VALUES (?, ?, ?, ?)", rows)
+    s = pa.table(dict(zip(["id", "k", "sensor", "t"], map(list, zip(*rows, strict=True)),
+                          strict=True)))
+    con = duckdb.connect()
+    con.register("s", s)
     return {(a, b): (m, d) for a, b, m, d in con.execute(PAIRS_SQL).fetchall()}
 
 

@@ -29,6 +29,7 @@ from fusion.scenario.travel_plan import plant_travel, travel_truth
 from fusion.scenario.truth import assemble_truth, exact_pairs
 from fusion.scenario.world_sightings import planted_sightings
 
+CHUNK_ROWS = 20_000  # rows per region file per write, at least (one day at most scales)
 EXACT_PAIRS_LIMIT = 3_000_000  # compute every co-travel pair exactly up to this many sightings
 Progress = Callable[[int], None]
 STREAMS = ("world", "sensors", "planted", "cases", "calls", "waybills", "sightings", "files")
@@ -109,20 +110,27 @@ class _Writer:
         self._close(files)
 
     def daily(self, source: str, planted: pl.DataFrame, day_rows: Callable) -> None:
-        """A source written one local day at a time, planted rows merged into their day."""
+        """A source generated one local day at a time, planted rows merged into their day.
+
+        Small scenarios write several days per chunk (fewer, larger writes).
+        """
         days = self.world.period.days
-        files = self._files(source, days)
+        per_day = max(1, expected_rows(source, self.scale) // days)
+        span = min(days, max(1, CHUNK_ROWS // per_day))
+        batches = [range(d, min(d + span, days)) for d in range(0, days, span)]
+        files = self._files(source, len(batches))
         time_col = {"calls": "start_time", "waybills": "shipped_at", "sightings": "seen_at"}
         day_of = ((pl.col(time_col[source]) - self.world.period.start_utc) // 86400).clip(
             0, days - 1)
         planted = planted.with_columns(_day=day_of)
-        for day in range(days):
-            extra = planted.filter(pl.col("_day") == day).drop("_day")
-            rows = pl.concat([day_rows(day), extra], how="diagonal_relaxed")
+        for chunk, batch in enumerate(batches):
+            extra = planted.filter(pl.col("_day").is_in(list(batch))).drop("_day")
+            rows = pl.concat([*(day_rows(day) for day in batch), extra],
+                             how="diagonal_relaxed")
             if source == "sightings":
                 self._keep_sightings(rows)
             for r, file in enumerate(files):
-                self.progress(file.write(day, rows.filter(pl.col("_region") == r)))
+                self.progress(file.write(chunk, rows.filter(pl.col("_region") == r)))
         self._close(files)
 
     def _keep_sightings(self, rows: pl.DataFrame) -> None:
