@@ -16,15 +16,20 @@ import polars as pl
 from neo4j import Driver
 
 from loaders.spec import GraphRows, Triple
-from queries.load import MERGE_RELATIONSHIPS, SET_AGGREGATES, UPSERT_NODES
+from queries.load import (
+    AGGREGATE_PROPERTIES,
+    MERGE_RELATIONSHIPS,
+    NODE_PROPERTIES,
+    RELATIONSHIP_PROPERTIES,
+    SET_AGGREGATES,
+    UPSERT_NODES,
+)
 
 BATCH_ROWS = 10_000
 # Test hook (tests/test_loaders_resume.py): after this many graph batches the process reports
 # CRASH_MARKER on stderr and stops, so a test can kill -9 it at a known point.
 CRASH_ENV = "FUSION_TEST_CRASH_AFTER_BATCHES"
 CRASH_MARKER = "FUSION_TEST_CRASH_POINT"
-_NOT_PROPS = {"key", "a", "b", "region", "regions", "fallback_name", "from_label", "type",
-              "to_label"}
 
 
 class GraphWriter:
@@ -43,20 +48,18 @@ class GraphWriter:
     def write(self, graph: GraphRows, with_props: bool = True) -> None:
         """All nodes of ``graph``, then all its relationships."""
         for label, frames in graph.nodes.items():
-            self.run(UPSERT_NODES[label], node_rows(pl.concat(frames, how="diagonal_relaxed"),
+            self.run(UPSERT_NODES[label], node_rows(label, pl.concat(frames, how="diagonal"),
                                                     with_props))
         for triple, frames in graph.rels.items():
             self.run(MERGE_RELATIONSHIPS[triple],
-                     rel_rows(pl.concat(frames, how="diagonal_relaxed"), with_props))
+                     rel_rows(triple, pl.concat(frames, how="diagonal"), with_props))
 
     def aggregates(self, triple: Triple, frame: pl.DataFrame) -> None:
         """Absolute aggregate values (one row per pair, ``regions`` already the full union)."""
-        props = [c for c in frame.columns if c not in _NOT_PROPS]
+        props, times = AGGREGATE_PROPERTIES[triple]
+        frame = _epoch_pairs(frame.select("a", "b", "regions", *props, *times))
         for part in frame.iter_slices(self.batch_rows):
-            rows = [{"a": r["a"], "b": r["b"], "regions": r["regions"],
-                     "props": {k: r[k] for k in props if r[k] is not None}}
-                    for r in part.iter_rows(named=True)]
-            self._batch(SET_AGGREGATES[triple], rows)
+            self._batch(SET_AGGREGATES[triple], part.to_dicts())
 
     def run(self, query: str, rows: list[dict]) -> None:
         for start in range(0, len(rows), self.batch_rows):
@@ -74,27 +77,38 @@ class GraphWriter:
             time.sleep(3600)
 
 
-def node_rows(frame: pl.DataFrame, with_props: bool) -> list[dict]:
+def _epoch_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetime columns as [epoch seconds, nanoseconds] (see queries.load)."""
+    us = {c: pl.col(c).dt.epoch("us") for c, t in frame.schema.items()
+          if isinstance(t, pl.Datetime)}
+    return frame.with_columns(
+        pl.when(e.is_not_null()).then(pl.concat_list(e // 1_000_000, e % 1_000_000 * 1000))
+        .alias(c) for c, e in us.items())
+
+
+def _columns(frame: pl.DataFrame, wanted: list[str]) -> pl.DataFrame:
+    missing = [c for c in wanted if c not in frame.columns]
+    return frame.with_columns(pl.lit(None).alias(c) for c in missing).select(wanted)
+
+
+def node_rows(label: str, frame: pl.DataFrame, with_props: bool) -> list[dict]:
     """One row per key: regions, and each property's last non-null value in file order."""
-    props = [c for c in frame.columns if c not in _NOT_PROPS] if with_props else []
+    props, times = NODE_PROPERTIES[label]
+    wanted = [*props, *times, *(("fallback_name",) if label == "Person" else ())]
+    present = [c for c in wanted if c in frame.columns] if with_props else []
     aggs = [pl.col("region").unique().sort().alias("regions"),
-            *(pl.col(c).drop_nulls().last() for c in props)]
-    fallback = with_props and "fallback_name" in frame.columns
-    if fallback:
+            *(pl.col(c).drop_nulls().last() for c in present if c != "fallback_name")]
+    if "fallback_name" in present:
         aggs.append(pl.col("fallback_name").drop_nulls().first())
     grouped = frame.group_by("key", maintain_order=True).agg(aggs)
-    return [{"key": r["key"], "regions": r["regions"],
-             "props": {k: r[k] for k in props if r[k] is not None},
-             "fallback_name": r["fallback_name"] if fallback else None}
-            for r in grouped.iter_rows(named=True)]
+    return _epoch_pairs(_columns(grouped, ["key", "regions", *wanted])).to_dicts()
 
 
-def rel_rows(frame: pl.DataFrame, with_props: bool) -> list[dict]:
+def rel_rows(triple: Triple, frame: pl.DataFrame, with_props: bool) -> list[dict]:
     """One row per (a, b): regions, and the first non-null value of each property."""
-    props = [c for c in frame.columns if c not in _NOT_PROPS] if with_props else []
+    props = RELATIONSHIP_PROPERTIES[triple]
+    present = [c for c in props if c in frame.columns] if with_props else []
     grouped = frame.group_by("a", "b", maintain_order=True).agg(
         pl.col("region").unique().sort().alias("regions"),
-        *(pl.col(c).drop_nulls().first() for c in props))
-    return [{"a": r["a"], "b": r["b"], "regions": r["regions"],
-             "props": {k: r[k] for k in props if r[k] is not None}}
-            for r in grouped.iter_rows(named=True)]
+        *(pl.col(c).drop_nulls().first() for c in present))
+    return _epoch_pairs(_columns(grouped, ["a", "b", "regions", *props])).to_dicts()

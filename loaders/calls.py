@@ -26,8 +26,8 @@ def derive(r: pl.DataFrame) -> pl.DataFrame:
 def graph(r: pl.DataFrame) -> GraphRows:
     """The two Phone nodes; CALLED comes from :func:`summarize`."""
     g = GraphRows()
-    g.node("Phone", pl.concat([r.select(key="caller", label="caller", region="region"),
-                               r.select(key="callee", label="callee", region="region")]))
+    g.node("Phone", pl.concat([r.select(key="caller", region="region"),
+                               r.select(key="callee", region="region")]))
     return g
 
 

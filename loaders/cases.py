@@ -37,8 +37,8 @@ def graph(r: pl.DataFrame) -> GraphRows:
         lat="lat", lon="lon", region="region",
         label=pl.concat_str("case_id", pl.lit(" ("), "case_type", pl.lit(")"))))
     g.node("Person", r.select(key="id_no", fallback_name="name", region="region"))
-    g.node("Phone", r.select(key="phone", label="phone", region="region"))
-    g.node("Address", r.select(key="location", label="location", region="region"))
+    g.node("Phone", r.select(key="phone", region="region"))
+    g.node("Address", r.select(key="location", region="region"))
     by_id = r.filter(pl.col("id_no").is_not_null())
     by_phone = r.filter(pl.col("id_no").is_null())
     g.rel(("Person", "INVOLVED_IN", "Case"),

@@ -19,9 +19,9 @@ def graph(r: pl.DataFrame) -> GraphRows:
     """Person, Phone, Vehicle, Address; USES, OWNS, LIVES_AT."""
     g = GraphRows()
     g.node("Person", r.select(key="id_no", name="name", region="region"))
-    g.node("Phone", r.select(key="phone", label="phone", region="region"))
-    g.node("Vehicle", r.select(key="plate", label="plate", region="region"))
-    g.node("Address", r.select(key="address", label="address", region="region"))
+    g.node("Phone", r.select(key="phone", region="region"))
+    g.node("Vehicle", r.select(key="plate", region="region"))
+    g.node("Address", r.select(key="address", region="region"))
     g.rel(("Person", "USES", "Phone"), r.select(a="id_no", b="phone", region="region"))
     g.rel(("Person", "OWNS", "Vehicle"), r.select(a="id_no", b="plate", region="region"))
     g.rel(("Person", "LIVES_AT", "Address"), r.select(a="id_no", b="address", region="region"))

@@ -33,8 +33,8 @@ def graph(r: pl.DataFrame) -> GraphRows:
     g = GraphRows()
     for subject_type, label in SUBJECT_LABELS.items():
         g.node(label, r.filter(pl.col("subject_type") == subject_type)
-               .select(key="subject", label="subject", region="region"))
-    g.node("Sensor", r.select(key="sensor_id", label="sensor_id", lat="lat", lon="lon",
+               .select(key="subject", region="region"))
+    g.node("Sensor", r.select(key="sensor_id", lat="lat", lon="lon",
                               region="region"))
     return g
 

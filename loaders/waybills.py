@@ -27,16 +27,15 @@ def graph(r: pl.DataFrame) -> GraphRows:
     """Parcel, Phone, Address; SENT, RECEIVED, FROM_ADDRESS, TO_ADDRESS."""
     g = GraphRows()
     g.node("Parcel", r.select(
-        key="waybill_no", label="waybill_no", carrier="carrier", item="item",
+        key="waybill_no", carrier="carrier", item="item",
         declared_value="declared_value", weight_kg="weight_kg", shipped_at="shipped_at",
         delivered_at="delivered_at", sender_name="sender_name", receiver_name="receiver_name",
         region="region"))
-    g.node("Phone", pl.concat([r.select(key="sender_phone", label="sender_phone", region="region"),
-                               r.select(key="receiver_phone", label="receiver_phone",
-                                        region="region")]))
+    g.node("Phone", pl.concat([r.select(key="sender_phone", region="region"),
+                               r.select(key="receiver_phone", region="region")]))
     g.node("Address", pl.concat([
-        r.select(key="sender_address", label="sender_address", region="region"),
-        r.select(key="receiver_address", label="receiver_address", region="region")]))
+        r.select(key="sender_address", region="region"),
+        r.select(key="receiver_address", region="region")]))
     g.rel(("Phone", "SENT", "Parcel"), r.select(a="sender_phone", b="waybill_no", region="region"))
     g.rel(("Phone", "RECEIVED", "Parcel"),
           r.select(a="receiver_phone", b="waybill_no", region="region"))

@@ -1,0 +1,137 @@
+"""A load killed anywhere and run again ends as a clean load; bad files write nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fusion.errors import UnreadableFile
+from fusion.graphwrite import CRASH_ENV, CRASH_MARKER
+from fusion.loading import load_files
+
+pytestmark = pytest.mark.neo4j
+
+REPO = Path(__file__).resolve().parent.parent
+CHILD = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from fusion.config import Settings
+    from fusion.db import connect
+    from fusion.loading import load_files
+    home, bolt, http, work, kind, region, *files = sys.argv[1:]
+    s = Settings(home=Path(home), db_bolt_port=int(bolt), db_http_port=int(http), neo4j_uri=None)
+    with connect(s) as driver:
+        load_files(driver, s.neo4j_database, Path(work), kind, [Path(f) for f in files], region)
+""")
+
+
+def _calls_file(path: Path, rows: int = 12_000) -> Path:
+    """Enough calls for several graph batches, with a repeat and a bad row every so often."""
+    lines = ["caller,callee,start_time,duration_s,call_type"]
+    for i in range(rows):
+        a, b = 13800000000 + i % 3000, 13900000000 + (i * 7) % 2000
+        minute = i // 4
+        lines.append(f"{a},{b},2024-03-01 {minute // 60 % 24:02d}:{minute % 60:02d}:"
+                     f"{i % 4 * 10:02d},{i % 300},{'sms' if i % 11 == 0 else 'voice'}")
+        if i % 97 == 0:
+            lines.append(lines[-1])  # the same record again
+        if i % 1000 == 0:
+            lines.append(f"{a},12,2024-03-01 00:00:00,1,voice")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _snapshot(driver) -> tuple:
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) WHERE NOT n:LoadRecord RETURN labels(n) AS l, n {.*} AS p ORDER BY p.key")
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN a.key AS a, type(r) AS t, b.key AS b, r {.*} AS p "
+        "ORDER BY a, t, b")
+    loads, _, _ = driver.execute_query(
+        "MATCH (l:LoadRecord) RETURN l.status AS s, l.read AS r, l.loaded AS l, "
+        "l.duplicates AS d, l.quarantined AS q")
+    return ([(x["l"], sorted(x["p"].items())) for x in nodes],
+            [(x["a"], x["t"], x["b"], sorted(x["p"].items())) for x in rels],
+            [dict(x) for x in loads])
+
+
+def _wipe(driver) -> None:
+    with driver.session() as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+                    ).consume()
+
+
+def _run_and_kill(settings, work: Path, file: Path, after_batches: int) -> None:
+    env = {**os.environ, CRASH_ENV: str(after_batches), "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(settings.home), str(settings.db_bolt_port),
+         str(settings.db_http_port), str(work), "calls", "ZJ", str(file)],
+        stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if CRASH_MARKER in line:
+                break
+        else:
+            pytest.fail(f"the child ended (status {child.wait()}) before the crash point")
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+
+
+# Batches: 1 LoadRecord "running", 2 Phone nodes, 3 CALLED; then manifest, LoadRecord "complete".
+@pytest.mark.parametrize("after_batches", [1, 2, 3])
+def test_load_killed_mid_way_and_rerun_equals_a_clean_load(empty_graph, neo4j_settings,
+                                                           tmp_path, after_batches):
+    db = neo4j_settings.neo4j_database
+    file = _calls_file(tmp_path / "calls.csv")
+    _run_and_kill(neo4j_settings, tmp_path / "work", file, after_batches)
+    resumed = load_files(empty_graph, db, tmp_path / "work", "calls", [file], "ZJ")
+    after_resume = _snapshot(empty_graph)
+
+    _wipe(empty_graph)
+    clean = load_files(empty_graph, db, tmp_path / "clean", "calls", [file], "ZJ")
+    assert resumed.loads[0].status == "resumed"
+    assert resumed.total.as_dict() == clean.total.as_dict()
+    assert clean.total.duplicates > 0 and clean.total.quarantined > 0
+    assert after_resume == _snapshot(empty_graph)
+
+
+def test_unreadable_file_fails_the_whole_command_and_writes_nothing(empty_graph,
+                                                                     neo4j_settings, tmp_path):
+    good = _calls_file(tmp_path / "good.csv", rows=50)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("caller,callee,start_time,duration_s\n张三,李四,x,1\n".encode("gbk"))
+    home = tmp_path / "work"
+    with pytest.raises(UnreadableFile, match=r"bad\.csv: cannot be decoded as utf-8") as err:
+        load_files(empty_graph, neo4j_settings.neo4j_database, home, "calls", [good, bad], "ZJ")
+    assert err.value.exit_code == 2
+    records, _, _ = empty_graph.execute_query("MATCH (n) RETURN count(n) AS n")
+    assert records[0]["n"] == 0
+    assert not list((home / "events").rglob("*.parquet"))
+    assert not list((home / "quarantine").glob("*.csv"))
+
+
+def test_command_exits_2_naming_the_missing_file(neo4j_settings, tmp_path):
+    script = ("from fusion.cli import app, main\n"
+              "from fusion.commands.load import load\n"
+              "if not any(c.name == 'load' for c in app.registered_commands):\n"
+              "    app.command('load')(load)\n"
+              "main()\n")
+    env = {**os.environ, "FUSION_HOME": str(neo4j_settings.home),
+           "FUSION_DB_BOLT_PORT": str(neo4j_settings.db_bolt_port),
+           "FUSION_DB_HTTP_PORT": str(neo4j_settings.db_http_port), "PYTHONPATH": str(REPO)}
+    env.pop("FUSION_NEO4J_URI", None)
+    out = subprocess.run([sys.executable, "-c", script, "load", "calls",
+                          str(tmp_path / "absent.csv"), "--region", "ZJ", "--json"],
+                         capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 2, out.stderr
+    assert "absent.csv: no such file" in out.stderr
