@@ -89,7 +89,10 @@ def normalize_phone(raw: str, default_country: str = "CN") -> str:
         raise InvalidValue(MISSING_FIELD, "empty phone number")
     candidates = [text]
     digits = re.sub(r"\D", "", text)
-    if not text.startswith("+") and digits and not digits.startswith("00"):
+    # A bare country code ("8613812345678") is read as international only when it is the
+    # default country's own code: "12125551234" must not become a US number.
+    own_code = str(phonenumbers.country_code_for_region(default_country))
+    if not text.startswith("+") and digits.startswith(own_code):
         candidates.append("+" + digits)
     for candidate in candidates:
         try:
