@@ -139,8 +139,10 @@ def timestamp_from_text(text: str, timezone: str = "Asia/Shanghai",
                         timestamp_format: str | None = None) -> datetime:
     """The reference timestamp rule: an aware UTC datetime, or InvalidValue.
 
-    Order: the profile's ``timestamp_format``; numeric text as epoch seconds (milliseconds from
-    1e11 on); then :func:`loaders.normalize.parse_timestamp` (ISO 8601 and the listed forms).
+    Order: the profile's ``timestamp_format`` when it has one, else numeric text as epoch
+    seconds (milliseconds from 1e11 on); then :func:`loaders.normalize.parse_timestamp` (ISO
+    8601 and the listed forms). A profile that declares a format declares the column text, so
+    a number that misses the format (``20241345251200``) is BAD_TIMESTAMP, not an epoch.
     """
     text = text.strip()
     if not text:
@@ -151,7 +153,7 @@ def timestamp_from_text(text: str, timezone: str = "Asia/Shanghai",
                 return parse_timestamp(datetime.strptime(text, timestamp_format), timezone)
             except ValueError:
                 pass
-        if _NUMERIC.fullmatch(text):
+        elif _NUMERIC.fullmatch(text):
             number_ = float(text)
             return parse_timestamp(int(number_) if number_.is_integer() else number_, timezone)
         return parse_timestamp(text, timezone)
@@ -197,8 +199,8 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
             iso = pl.concat_str([t.str.slice(0, 10).str.replace_all("/", "-"), pl.lit("T"),
                                  t.str.slice(11)])
             ints = t.cast(pl.Int64, strict=False)
-            # With a profile format, strptime may read digits its own way ("946684800" as
-            # %Y%m%d%H%M%S is 9466-08-04): numbers then take the reference path.
+            # With a profile format, numbers are not epochs (and strptime may read digits its
+            # own way: "946684800" as %Y%m%d%H%M%S is 9466-08-04): the reference path decides.
             epoch_ok = pl.lit(timestamp_format is None)
             steps += [
                 (epoch_ok & t.str.contains(_EPOCH_INT) & (ints < _MAX_EPOCH_MS),
