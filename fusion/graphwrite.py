@@ -25,7 +25,7 @@ from queries.load import (
     UPSERT_NODES,
 )
 
-BATCH_ROWS = 10_000
+BATCH_ROWS = 20_000
 # Test hook (tests/test_loaders_resume.py): after this many graph batches the process reports
 # CRASH_MARKER on stderr and stops, so a test can kill -9 it at a known point.
 CRASH_ENV = "FUSION_TEST_CRASH_AFTER_BATCHES"
@@ -57,7 +57,8 @@ class GraphWriter:
     def aggregates(self, triple: Triple, frame: pl.DataFrame) -> None:
         """Absolute aggregate values (one row per pair, ``regions`` already the full union)."""
         props, times = AGGREGATE_PROPERTIES[triple]
-        frame = _epoch_pairs(frame.select("a", "b", "regions", *props, *times))
+        # Sorted by start node: consecutive MERGEs touch the same nodes and pages.
+        frame = _epoch_pairs(frame.select("a", "b", "regions", *props, *times).sort("a", "b"))
         for part in frame.iter_slices(self.batch_rows):
             self._batch(SET_AGGREGATES[triple], part.to_dicts())
 
