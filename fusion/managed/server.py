@@ -93,7 +93,8 @@ class ManagedNeo4j:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
+                # Never starts with "-", which Neo4j's admin tool would read as an option.
+                fh.write("fx" + secrets.token_urlsafe(24))
         return self.password_file.read_text().strip()
 
     def running_pid(self) -> int | None:
