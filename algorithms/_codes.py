@@ -1,7 +1,7 @@
 """Dense integer codes for the string keys of a frame (subjects, sensors).
 
-Sorting 10 million strings or hashing them into a polars group-by costs seconds; hashing each
-row to 64 bits and sorting the hashes costs a fraction of that. Two independent 64-bit hashes
+Sorting 10 million strings or grouping them costs seconds; hashing each row to 64 bits and
+mapping the hashes through a hash table costs a fraction of that. Two independent 64-bit hashes
 are computed per row: rows are grouped by the first, and every row's second hash must equal
 its group representative's, otherwise (a collision of the first hash, about one chance in
 2**64 / n**2) the exact but slower string factorization is used instead. Codes are ranks in
@@ -35,27 +35,18 @@ def factorize(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, 
     """
     if frame.height == 0:
         return np.zeros(0, dtype=np.uint32), frame.select(columns).clear()
-    group = _row_hash(frame, columns, _SEED_GROUP)
-    order = pl.Series(group).arg_sort().to_numpy()
-    ordered = group[order]
-    starts = np.empty(len(ordered), dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    first_rows = order[starts]
-    codes = np.empty(len(order), dtype=np.uint32)
-    codes[order] = np.cumsum(starts, dtype=np.uint32) - 1
+    group = pl.Series(_row_hash(frame, columns, _SEED_GROUP))
+    first_rows = group.arg_unique().to_numpy()
+    keys = frame.select(columns)[first_rows]
+    order = keys.select(pl.arg_sort_by(keys.columns)).to_series().to_numpy()
+    first_rows = first_rows[order]
+    rank = np.arange(len(order), dtype=np.uint32)
+    codes = group.replace_strict(group.gather(first_rows), rank, return_dtype=pl.UInt32)
+    codes = codes.to_numpy()
     check = _row_hash(frame, columns, _SEED_CHECK)
     if not np.array_equal(check, check[first_rows][codes]):
         return factorize_exact(frame, columns)
-    return _rank_by_key(frame.select(columns)[first_rows], codes)
-
-
-def _rank_by_key(keys: pl.DataFrame, codes: np.ndarray) -> tuple[np.ndarray, pl.DataFrame]:
-    """Renumber codes so that code order is the sorted order of ``keys``."""
-    order = keys.select(pl.arg_sort_by(keys.columns)).to_series().to_numpy()
-    rank = np.empty(len(order), dtype=np.uint32)
-    rank[order] = np.arange(len(order), dtype=np.uint32)
-    return rank[codes], keys[order]
+    return codes, keys[order]
 
 
 def factorize_exact(

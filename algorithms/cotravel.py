@@ -55,7 +55,8 @@ GROUP_SCHEMA = pl.Schema(
 )
 # Candidate (sighting, sighting) pairs expanded at once; bounds memory on hub sensors.
 CHUNK_PAIRS = 8_000_000
-# Sort keys stay below this; (subject pair, sensor) keys are packed into this many bits if they fit.
+# Sort keys stay below this; (subject pair, position) records are packed into one integer of
+# this many bits when they fit.
 _KEY_LIMIT = 1 << 62
 _PACK_BITS = 64
 
@@ -131,18 +132,18 @@ def co_travel_pairs(
     scoped = _scoped(sightings, since, until)
     if subject is not None:
         scoped = _near_subject(scoped, subject, window_us)
-    swept = _sweep(scoped.collect(), window_us)
-    if swept is None:
+    swept = _sweep(scoped.collect(), window_us, with_start=subject is not None)
+    code = None if swept is None or subject is None else _subject_code(swept, subject)
+    if swept is None or (subject is not None and code is None):
         return PAIR_SCHEMA.to_frame()
-    if subject is None:
-        i, j = _all_candidates(swept, min_meetings, min_distinct_sensors)
+    if code is None:
+        pairs = _promising(swept, min_meetings, min_distinct_sensors)
     else:
-        i, j = _subject_candidates(swept, subject)
-    stats = _pair_stats(swept, i, j)
-    stats = stats.filter(
+        pairs = _subject_pairs(swept, code)
+    stats = _pair_stats(swept, pairs).filter(
         (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
     )
-    return _decode_pairs(stats, swept, subject)
+    return _decode_pairs(stats, swept, code)
 
 
 def co_travel_evidence(
@@ -337,66 +338,72 @@ def _near_subject(lf: pl.LazyFrame, subject: Subject, window_us: int) -> pl.Lazy
 
 @dataclass(frozen=True)
 class _Swept:
-    """Sightings sorted by (sensor, time), as integer arrays, with each one's window end."""
+    """Sightings sorted by (sensor, time), as integer arrays, with each one's window.
+
+    Position order is (sensor, time) order: positions ascending never go back a sensor.
+    """
 
     subject: np.ndarray  # uint32 code, ranks of sorted (subject_type, subject)
     sensor: np.ndarray  # uint32 code
     time: np.ndarray  # int64 microseconds since the epoch
-    start: np.ndarray  # first position of the same sensor with time >= own - window
+    start: np.ndarray | None  # first position of the same sensor with time >= own - window
     end: np.ndarray  # one past the last position of the same sensor with time <= own + window
     subjects: pl.DataFrame  # (subject_type, subject) by code
-    sensors: pl.DataFrame  # (sensor_id) by code
 
     @property
-    def n_sensor_bits(self) -> int:
-        """Bits that hold any sensor code."""
-        return max(1, int(len(self.sensors) - 1).bit_length())
-
-    @property
-    def n_subject_bits(self) -> int:
+    def subject_bits(self) -> int:
         """Bits that hold any subject code."""
-        return max(1, int(len(self.subjects) - 1).bit_length())
+        return max(1, (len(self.subjects) - 1).bit_length())
+
+    @property
+    def position_bits(self) -> int:
+        """Bits that hold any position."""
+        return max(1, (len(self.time) - 1).bit_length())
 
 
-def _sweep(frame: pl.DataFrame, window_us: int) -> _Swept | None:
+def _sweep(frame: pl.DataFrame, window_us: int, with_start: bool) -> _Swept | None:
     """Encode and sort the sightings; ``None`` when there are none."""
     if frame.height == 0:
         return None
     subject, subjects = factorize(frame, SUBJECT_COLUMNS)
-    sensor, sensors = factorize(frame, ("sensor_id",))
+    sensor, _ = factorize(frame, ("sensor_id",))
     micros = frame.get_column("seen_at").dt.epoch("us").to_numpy()
-    order, start, end = _sorted_windows(sensor, micros, window_us)
-    return _Swept(subject[order], sensor[order], micros[order], start, end, subjects, sensors)
+    columns, start, end = _sorted_windows(
+        {"subject": subject, "sensor": sensor, "time": micros}, window_us, with_start
+    )
+    return _Swept(columns["subject"], columns["sensor"], columns["time"], start, end, subjects)
 
 
 def _sorted_windows(
-    sensor: np.ndarray, micros: np.ndarray, window_us: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Order by (sensor, time), and each sorted row's window [start, end) in that order.
+    columns: dict[str, np.ndarray], window_us: int, with_start: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
+    """Columns sorted by (sensor, time), and each sorted row's window [start, end).
 
     Rows are keyed ``sensor * stride + time offset`` with ``stride`` wider than the time span
     plus the window, so a window never crosses into another sensor. When the keys of all
-    sensors would overflow 62 bits, sensors are taken in groups whose keys fit.
+    sensors would overflow ``_KEY_LIMIT``, sensors are taken in groups whose keys fit.
     """
-    offset = micros - micros.min()
+    offset = columns["time"] - columns["time"].min()
     stride = int(offset.max()) + window_us + 1
     if stride >= _KEY_LIMIT:
         raise ValueError("the sightings' time span is too long to sweep in microseconds")
     per_group = _KEY_LIMIT // stride
-    sensor = sensor.astype(np.int64)
+    sensor = columns["sensor"].astype(np.int64)
     group = sensor // per_group
     key = (sensor - group * per_group) * stride + offset
-    single = group.max() == 0
-    order = pl.Series(key).arg_sort().to_numpy() if single else np.lexsort((key, group))
-    key, group = key[order], group[order]
-    start = np.empty(len(key), dtype=np.int64)
+    # A polars sort moves all columns at once, in parallel; one sort key is much faster.
+    by = ["_key"] if group.max() == 0 else ["_group", "_key"]
+    ordered = pl.DataFrame({"_group": group, "_key": key, **columns}).sort(by)
+    key, group = ordered["_key"].to_numpy(), ordered["_group"].to_numpy()
+    start = np.empty(len(key), dtype=np.int64) if with_start else None
     end = np.empty(len(key), dtype=np.int64)
     bounds = np.flatnonzero(np.diff(group)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(key)], strict=True):
         part = key[lo:hi]
-        start[lo:hi] = lo + np.searchsorted(part, part - window_us, side="left")
         end[lo:hi] = lo + np.searchsorted(part, part + window_us, side="right")
-    return order, start, end
+        if start is not None:
+            start[lo:hi] = lo + np.searchsorted(part, part - window_us, side="left")
+    return {name: ordered[name].to_numpy() for name in columns}, start, end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,76 +434,23 @@ def _expand(rows: np.ndarray, first: np.ndarray, counts: np.ndarray) -> tuple[np
 def _forward_pairs(swept: _Swept) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every pair of sightings of different subjects at one sensor within the window.
 
-    Each unordered pair once, as (earlier position, later position), in chunks.
+    Each unordered pair once, in chunks, as (pair key, earlier position).
     """
     rows = np.arange(len(swept.time), dtype=np.int64)
     counts = swept.end - rows - 1
     for lo, hi in _chunks(counts):
         i, j = _expand(rows[lo:hi], rows[lo:hi] + 1, counts[lo:hi])
-        keep = swept.subject[i] != swept.subject[j]
-        yield i[keep], j[keep]
+        a, b = swept.subject[i], swept.subject[j]
+        keep = a != b
+        yield _subject_pair_key(swept, a[keep], b[keep]), i[keep]
 
 
-def _pair_keys(swept: _Swept, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One uint64 per sighting pair naming its subject pair (smaller code in the high bits)."""
-    a, b = swept.subject[i], swept.subject[j]
-    lo, hi = np.minimum(a, b).astype(np.uint64), np.maximum(a, b).astype(np.uint64)
-    return (lo << np.uint64(swept.n_subject_bits)) | hi
-
-
-def _all_candidates(
-    swept: _Swept, min_meetings: int, min_distinct_sensors: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sighting pairs of the subject pairs that can still be reported, after the first pass."""
-    keep = _promising_pairs(swept, min_meetings, min_distinct_sensors)
-    kept_i, kept_j = [], []
-    for i, j in _forward_pairs(swept):
-        inside = _is_in_sorted(_pair_keys(swept, i, j), keep)
-        kept_i.append(i[inside])
-        kept_j.append(j[inside])
-    return _concat(kept_i), _concat(kept_j)
-
-
-def _promising_pairs(swept: _Swept, min_meetings: int, min_distinct_sensors: int) -> np.ndarray:
-    """Sorted keys of subject pairs with enough candidate pairs over enough sensors.
-
-    A pair's candidate count bounds its meetings from above (every met sighting is in at least
-    one candidate); the sensors of its candidates are exactly its meeting sensors.
-    """
-    shift = swept.n_sensor_bits
-    packed = 2 * swept.n_subject_bits + shift <= _PACK_BITS
-    keys, sensors = [], []
-    for i, j in _forward_pairs(swept):
-        pair = _pair_keys(swept, i, j)
-        if packed:
-            keys.append((pair << np.uint64(shift)) | swept.sensor[i].astype(np.uint64))
-        else:
-            keys.append(pair)
-            sensors.append(swept.sensor[i])
-    if packed:
-        key = _concat(keys, np.uint64)
-        key.sort()
-        pair, new_place = key >> np.uint64(shift), _changes(key)
-    else:
-        pair, sensor = _concat(keys, np.uint64), _concat(sensors, np.uint32)
-        order = np.lexsort((sensor, pair))
-        pair, sensor = pair[order], sensor[order]
-        new_place = _changes(pair) | _changes(sensor)
-    starts = np.flatnonzero(_changes(pair))
-    count = np.diff(np.r_[starts, len(pair)])
-    places = np.add.reduceat(new_place, starts, dtype=np.int64) if len(starts) else count
-    return pair[starts][(count >= min_meetings) & (places >= min_distinct_sensors)]
-
-
-def _subject_candidates(swept: _Swept, subject: Subject) -> tuple[np.ndarray, np.ndarray]:
-    """Every sighting pair (subject's, another subject's) at one sensor within the window."""
-    code = _subject_code(swept, subject)
-    if code is None:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+def _subject_pairs(swept: _Swept, code: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every pair (subject's sighting, another subject's) at one sensor within the window."""
     mine = np.flatnonzero(swept.subject == code)
     i, j = _expand(mine, swept.start[mine], swept.end[mine] - swept.start[mine])
     keep = swept.subject[j] != code
-    return i[keep], j[keep]
+    yield i[keep], j[keep]
 
 
 def _subject_code(swept: _Swept, subject: Subject) -> int | None:
@@ -505,6 +459,126 @@ def _subject_code(swept: _Swept, subject: Subject) -> int | None:
         (pl.col("subject_type") == subject[0]) & (pl.col("subject") == subject[1])
     )
     return int(hits["code"][0]) if hits.height else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact figures per subject pair
+
+
+def _pair_key(swept: _Swept, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The subject pair of each sighting pair: the smaller subject code in the high bits."""
+    return _subject_pair_key(swept, swept.subject[i], swept.subject[j])
+
+
+def _subject_pair_key(swept: _Swept, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One uint64 per (a, b) naming the unordered subject pair."""
+    high = np.minimum(a, b).astype(np.uint64) << np.uint64(swept.subject_bits)
+    return high | np.maximum(a, b)
+
+
+def _sorted_records(
+    swept: _Swept, records: Iterator[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pair key, position) records sorted by pair key, then position (duplicates kept).
+
+    Packed into one uint64 each and value-sorted when they fit, which is several times faster
+    than an argsort; otherwise sorted lexicographically.
+    """
+    shift = swept.position_bits
+    packed = 2 * swept.subject_bits + shift <= _PACK_BITS
+    keys, positions = [], []
+    for pair, pos in records:
+        if packed:
+            keys.append((pair << np.uint64(shift)) | pos.astype(np.uint64))
+        else:
+            keys.append(pair)
+            positions.append(pos)
+    if packed:
+        record = _concat(keys, np.uint64)
+        record.sort()
+        return record >> np.uint64(shift), (record & np.uint64((1 << shift) - 1)).astype(np.int64)
+    pair, pos = _concat(keys, np.uint64), _concat(positions)
+    order = np.lexsort((pos, pair))
+    return pair[order], pos[order]
+
+
+def _group_starts(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of each run of equal pair keys."""
+    starts = np.flatnonzero(_changes(pair))
+    return starts, np.diff(np.r_[starts, len(pair)])
+
+
+def _distinct_sensors(swept: _Swept, pos: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Distinct sensors per run: positions ascend within a run, so sensors do too."""
+    new_sensor = _changes(swept.sensor[pos])
+    new_sensor[starts] = True
+    return np.add.reduceat(new_sensor, starts, dtype=np.int64)
+
+
+def _promising(
+    swept: _Swept, min_meetings: int, min_distinct_sensors: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """First pass: sighting pairs of the subject pairs that can still be reported.
+
+    Every candidate pair is counted once, at its earlier sighting. The count bounds meetings
+    from above (each met sighting is in at least one candidate pair) and the candidates'
+    sensors are exactly the meeting sensors, so failing pairs are dropped here. The survivors'
+    candidate pairs are then found again from their distinct earlier sightings.
+    """
+    pair, pos = _sorted_records(swept, _forward_pairs(swept))
+    starts, count = _group_starts(pair)
+    if len(starts) == 0:
+        return
+    ok = (count >= min_meetings) & (_distinct_sensors(swept, pos, starts) >= min_distinct_sensors)
+    keep = np.repeat(ok, count)
+    pair, pos = pair[keep], pos[keep]
+    distinct = _changes(pair) | _changes(pos)
+    pair, pos = pair[distinct], pos[distinct]
+    lo = (pair >> np.uint64(swept.subject_bits)).astype(np.uint32)
+    hi = (pair & np.uint64((1 << swept.subject_bits) - 1)).astype(np.uint32)
+    other = np.where(swept.subject[pos] == lo, hi, lo)
+    counts = swept.end[pos] - pos - 1
+    for start, stop in _chunks(counts):
+        k, j = _expand(np.arange(start, stop), pos[start:stop] + 1, counts[start:stop])
+        match = swept.subject[j] == other[k]
+        yield pos[k[match]], j[match]
+
+
+def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
+    """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds).
+
+    Each sighting pair contributes both its sightings; a sighting met several times by one
+    subject counts once.
+    """
+    records = (
+        (key, pos) for i, j in pairs for key in [_pair_key(swept, i, j)] for pos in (i, j)
+    )
+    pair, pos = _sorted_records(swept, records)
+    distinct = _changes(pair) | _changes(pos)
+    pair, pos = pair[distinct], pos[distinct]
+    starts, n_all = _group_starts(pair)
+    if len(starts) == 0:
+        return pl.DataFrame(schema=_STATS_SCHEMA)
+    lo = pair[starts] >> np.uint64(swept.subject_bits)
+    n_lo = np.add.reduceat(swept.subject[pos] == np.repeat(lo, n_all), starts, dtype=np.int64)
+    time = swept.time[pos]
+    return pl.DataFrame(
+        {
+            "lo": lo.astype(np.int64),
+            "hi": (pair[starts] & np.uint64((1 << swept.subject_bits) - 1)).astype(np.int64),
+            "meetings": np.minimum(n_lo, n_all - n_lo),
+            "distinct_sensors": _distinct_sensors(swept, pos, starts),
+            "first_at": np.minimum.reduceat(time, starts),
+            "last_at": np.maximum.reduceat(time, starts),
+        },
+        schema=_STATS_SCHEMA,
+    )
+
+
+_STATS_SCHEMA = pl.Schema(
+    {"lo": pl.Int64, "hi": pl.Int64, "meetings": pl.Int64, "distinct_sensors": pl.Int64,
+     "first_at": pl.Int64, "last_at": pl.Int64}
+)
 
 
 def _changes(values: np.ndarray) -> np.ndarray:
@@ -516,58 +590,16 @@ def _changes(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _is_in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Membership of each value in a sorted array."""
-    if len(sorted_set) == 0:
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
-
-
 def _concat(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
     """Concatenate, or an empty array of ``dtype``."""
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-# ---------------------------------------------------------------------------------------------
-# Exact figures per subject pair
-
-
-def _pair_stats(swept: _Swept, i: np.ndarray, j: np.ndarray) -> pl.DataFrame:
-    """meetings, distinct_sensors, first_at, last_at (microseconds) per (lo, hi) subject pair.
-
-    Each candidate pair contributes both its sightings; a sighting met several times counts
-    once for its pair.
-    """
-    a, b = swept.subject[i], swept.subject[j]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pos = np.concatenate([i, j])
-    met = pl.DataFrame(
-        {
-            "lo": np.concatenate([lo, lo]),
-            "hi": np.concatenate([hi, hi]),
-            "pos": pos,
-            "is_lo": np.concatenate([a == lo, b == lo]),
-            "sensor": swept.sensor[pos],
-            "t": swept.time[pos],
-        }
-    ).unique(["lo", "hi", "pos"])
-    return met.group_by("lo", "hi").agg(
-        pl.min_horizontal(pl.col("is_lo").sum(), (~pl.col("is_lo")).sum())
-        .cast(pl.Int64)
-        .alias("meetings"),
-        pl.col("sensor").n_unique().cast(pl.Int64).alias("distinct_sensors"),
-        pl.col("t").min().alias("first_at"),
-        pl.col("t").max().alias("last_at"),
-    )
-
-
-def _decode_pairs(stats: pl.DataFrame, swept: _Swept, subject: Subject | None) -> pl.DataFrame:
-    """Subject keys for the codes, ``subject`` as ``a`` when given, in report order."""
+def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.DataFrame:
+    """Subject keys for the codes, subject ``code`` as ``a`` when given, in report order."""
     keys = swept.subjects
     lo, hi = stats.get_column("lo").to_numpy(), stats.get_column("hi").to_numpy()
-    if subject is not None:
-        code = _subject_code(swept, subject)
+    if code is not None:
         lo, hi = np.where(hi == code, hi, lo), np.where(hi == code, lo, hi)
     a, b = keys[lo], keys[hi]
     out = pl.DataFrame(
@@ -575,8 +607,8 @@ def _decode_pairs(stats: pl.DataFrame, swept: _Swept, subject: Subject | None) -
             "a_type": a["subject_type"], "a": a["subject"],
             "b_type": b["subject_type"], "b": b["subject"],
             "meetings": stats["meetings"], "distinct_sensors": stats["distinct_sensors"],
-            "first_at": stats["first_at"].cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-            "last_at": stats["last_at"].cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "first_at": stats["first_at"].cast(TIME),
+            "last_at": stats["last_at"].cast(TIME),
         },
         schema=PAIR_SCHEMA,
     )
