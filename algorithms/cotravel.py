@@ -11,8 +11,11 @@ Evaluation never compares all sightings: sightings are sorted by (sensor, time),
 is paired only with the later sightings of its sensor inside its window (a sweep). A first pass
 counts candidate pairs per subject pair and the distinct sensors they span: the candidate count
 bounds ``meetings`` from above and the sensors are exact, so most subject pairs are dropped
-there. The second pass computes the exact figures for the survivors only. Hub sensors with many
-sightings per window are expanded in bounded chunks.
+there. The second pass re-expands the survivors' candidate pairs and computes their exact
+figures. Both passes group by value-sorting (subject pair, sighting) records packed into one
+64-bit integer, much faster than hashing or argsorting. Hub sensors with many sightings per
+window are expanded in bounded chunks. Measured: 10 million sightings (200k subjects, 2,000
+sensors, 30 days) in about 10 s and 2.7 GB on two cores (``bench/cotravel.py``).
 
 Input frames have the columns ``subject_type`` (``"plate"`` or ``"phone"``), ``subject``
 (canonical key), ``sensor_id`` and ``seen_at`` (``Datetime``, naive values are read as UTC).

@@ -338,32 +338,41 @@ def _detect(
         raise ValueError(f"min_size must be at least 1, got {min_size}")
     n = len(links.keys)
     groups = communities(n, links.edges, links.weight, algorithm, resolution, seed) if n else []
-    label = np.full(n, -1, dtype=np.int64)
-    for k, members in enumerate(groups):
-        label[members] = k
-    graph = ig.Graph(n=n, edges=links.edges.tolist(), edge_attrs={"weight": links.weight})
-    strength = np.asarray(graph.strength(weights="weight"), dtype=float)
-    inside = label[links.edges[:, 0]] == label[links.edges[:, 1]] if n else np.zeros(0, bool)
+    strength = np.zeros(n)
+    np.add.at(strength, links.edges.ravel(), np.repeat(links.weight, 2))
+    internal = _internal_edges(links, groups, n)
     gangs = [
-        _gang(links, graph, members, strength, inside & (label[links.edges[:, 0]] == k), regions)
+        _gang(links, members, strength, internal[k], regions)
         for k, members in enumerate(groups) if len(members) >= min_size
     ]
     return sorted(gangs, key=lambda g: (-g.size, g.id))
 
 
+def _internal_edges(links: _Links, groups: list[list[int]], n: int) -> list[np.ndarray]:
+    """Indices of the edges inside each community, one array per community."""
+    label = np.full(n, -1, dtype=np.int64)
+    for k, members in enumerate(groups):
+        label[members] = k
+    first = label[links.edges[:, 0]]
+    inside = np.flatnonzero(first == label[links.edges[:, 1]])
+    inside = inside[np.argsort(first[inside], kind="stable")]
+    bounds = np.searchsorted(first[inside], np.arange(len(groups) + 1))
+    return [inside[bounds[k]:bounds[k + 1]] for k in range(len(groups))]
+
+
 def _gang(
-    links: _Links, graph: ig.Graph, members: list[int], strength: np.ndarray,
-    internal: np.ndarray, regions: Mapping[str, Iterable[str]] | None,
+    links: _Links, members: list[int], strength: np.ndarray, internal: np.ndarray,
+    regions: Mapping[str, Iterable[str]] | None,
 ) -> Gang:
     """One gang: id, ranked members, cohesion, evidence counts, regions."""
     keys = [links.keys[v] for v in members]
-    internal_weight = float(links.weight[internal].sum())
     total = float(strength[members].sum())
     evidence = {k: int(links.counts[k][internal].sum()) for k in LINK_KINDS}
+    local = np.searchsorted(np.asarray(members), links.edges[internal])  # members are sorted
     return Gang(
         id=gang_id(keys),
-        members=_ranked(graph.induced_subgraph(members), keys),
-        cohesion=2 * internal_weight / total if total else 0.0,
+        members=_ranked(keys, local, links.weight[internal]),
+        cohesion=2 * float(links.weight[internal].sum()) / total if total else 0.0,
         links={k: c for k, c in evidence.items() if c},
         regions=tuple(sorted({r for key in keys for r in (regions or {}).get(key, ())})),
     )
@@ -375,14 +384,14 @@ def gang_id(keys: Iterable[str]) -> str:
     return "G-" + digest.hexdigest()[:12]
 
 
-def _ranked(sub: ig.Graph, keys: list[str]) -> tuple[GangMember, ...]:
+def _ranked(keys: list[str], edges: np.ndarray, weight: np.ndarray) -> tuple[GangMember, ...]:
     """Members by betweenness (distance 1/weight), weighted degree, then key."""
-    n = sub.vcount()
-    distance = [1.0 / w for w in sub.es["weight"]] if sub.ecount() else None
-    between = np.asarray(sub.betweenness(weights=distance), dtype=float)
+    n = len(keys)
+    sub = ig.Graph(n=n, edges=edges.reshape(-1, 2))
+    between = np.asarray(sub.betweenness(weights=(1.0 / weight).tolist()), dtype=float)
     if n > 2:
         between *= 2.0 / ((n - 1) * (n - 2))  # networkx's normalization, undirected
-    degree = np.asarray(sub.strength(weights="weight"), dtype=float) if sub.ecount() else (
-        np.zeros(n))
+    degree = np.zeros(n)
+    np.add.at(degree, edges.ravel(), np.repeat(weight, 2))
     order = sorted(range(n), key=lambda v: (-between[v], -degree[v], keys[v]))
     return tuple(GangMember(keys[v], float(between[v]), r) for r, v in enumerate(order, 1))
