@@ -9,6 +9,7 @@ message that is safe to show::
     ├── EnvironmentMissing   ENVIRONMENT  Java or Maven is not installed
     ├── DatabaseError        UNAVAILABLE  the managed or external Neo4j cannot be used
     │   └── DatabaseStartError            the managed Neo4j did not come up (carries the log tail)
+    ├── AuditUnavailable     UNAVAILABLE  the audit log cannot be written (requests are refused)
     ├── BadInput             BAD_INPUT    an argument or file is wrong
     │   └── UnreadableFile                a source file cannot be read at all (exit 2)
     ├── NotFound             NOT_FOUND
@@ -44,6 +45,12 @@ class DatabaseError(FusionError):
 
 class DatabaseStartError(DatabaseError):
     """The managed Neo4j did not answer in time; the message carries its log tail."""
+
+
+class AuditUnavailable(FusionError):
+    """The audit log cannot be written or read; no request may be answered unaudited."""
+
+    code = "UNAVAILABLE"
 
 
 class BadInput(FusionError):

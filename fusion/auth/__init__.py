@@ -1,0 +1,39 @@
+"""Access control: tokens, roles and scope, joint operations, and the hash-chained audit log."""
+
+from fusion.auth.access import (
+    Caller,
+    Role,
+    action_for_field,
+    allowed,
+    authenticate,
+    document_hash,
+    needs_purpose,
+    require_action,
+    require_role,
+    resolve_scope,
+)
+from fusion.auth.audit import AuditLog, AuditRecord, VerifyResult, verify_audit_log
+from fusion.auth.jointops import JointOperation, JointOperations
+from fusion.auth.tokens import issue_token, load_secret, parse_ttl
+
+__all__ = [
+    "AuditLog",
+    "AuditRecord",
+    "Caller",
+    "JointOperation",
+    "JointOperations",
+    "Role",
+    "VerifyResult",
+    "action_for_field",
+    "allowed",
+    "authenticate",
+    "document_hash",
+    "issue_token",
+    "load_secret",
+    "needs_purpose",
+    "parse_ttl",
+    "require_action",
+    "require_role",
+    "resolve_scope",
+    "verify_audit_log",
+]

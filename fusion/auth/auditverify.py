@@ -1,0 +1,81 @@
+"""Checking an audit log's hash chain, record by record, and naming the first bad one.
+
+Each line must parse, hold every field, carry the hash of its own contents, and name the
+previous line's hash as ``prev_hash`` (the genesis value on line 1). An edited record fails its
+own hash; a removed, reordered or inserted record breaks the link at the first line after the
+change. Records removed from the end leave a valid shorter chain: pass a hash noted earlier
+(``anchor``, e.g. from a previous verify) to prove the chain still reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fusion.auth.auditrecord import FIELD_NAMES, GENESIS, record_hash
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a verify: ``ok``, how many records were good, the head hash, the first bad."""
+
+    ok: bool
+    records: int
+    head: str
+    bad_line: int | None = None
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok, {self.records} records, head {self.head}"
+        return f"bad record at line {self.bad_line}: {self.reason}"
+
+
+def _problem(line: str, expected_prev: str) -> str | None:
+    """Why ``line`` is not the valid successor of ``expected_prev``; None when it is."""
+    if not line.endswith("\n"):
+        return "incomplete last line (torn write)"
+    try:
+        stored = json.loads(line)
+    except json.JSONDecodeError:
+        return "not a JSON record"
+    if not isinstance(stored, dict):
+        return "not a JSON record"
+    missing = [name for name in FIELD_NAMES if name not in stored]
+    if missing:
+        return f"missing fields: {', '.join(missing)}"
+    extra = sorted(set(stored) - set(FIELD_NAMES))
+    if extra:
+        return f"unexpected fields: {', '.join(extra)}"
+    try:
+        datetime.fromisoformat(stored["at"])
+    except (TypeError, ValueError):
+        return "unreadable time"
+    body = {k: v for k, v in stored.items() if k != "hash"}
+    if record_hash(body) != stored["hash"]:
+        return "contents do not match the record's hash (edited)"
+    if stored["prev_hash"] != expected_prev:
+        return ("does not chain to the record before "
+                "(a record was removed, inserted or reordered, or the one before was edited)")
+    return None
+
+
+def verify_audit_log(path: Path, anchor: str | None = None) -> VerifyResult:
+    """Check the whole chain in ``path``; with ``anchor``, also that a record has that hash."""
+    expected, count, seen_anchor = GENESIS, 0, anchor is None
+    if path.exists():
+        with path.open(encoding="utf-8", newline="") as fh:
+            for number, line in enumerate(fh, start=1):
+                reason = _problem(line, expected)
+                if reason is not None:
+                    return VerifyResult(False, count, expected, number, reason)
+                expected = json.loads(line)["hash"]
+                count += 1
+                seen_anchor = seen_anchor or expected == anchor
+    if not seen_anchor:
+        return VerifyResult(False, count, expected, count + 1,
+                            f"no record has the anchored hash {anchor} "
+                            "(records were removed from the end, or the log was rewritten)")
+    return VerifyResult(True, count, expected)
