@@ -61,6 +61,34 @@ class Settings(BaseSettings):
     )
     neo4j_database: str = Field(default="neo4j", description="Database name used for the graph.")
 
+    # -- GraphQL service limits --------------------------------------------------------------
+    api_max_depth: int = Field(
+        default=10, ge=2,
+        description="Deepest selection nesting a GraphQL operation may have (introspection "
+        "fields excepted); deeper operations are refused with TOO_COMPLEX.",
+    )
+    api_max_aliases: int = Field(
+        default=20, ge=0,
+        description="Most aliased fields one GraphQL document may hold (fragments included).",
+    )
+    api_max_tokens: int = Field(
+        default=4000, ge=100,
+        description="Most lexical tokens one GraphQL document may hold; parsing stops there.",
+    )
+    api_max_results: int = Field(
+        default=1000, ge=1,
+        description="Hard cap on any `limit` argument and on the nodes of a neighbourhood.",
+    )
+    api_max_hops: int = Field(
+        default=8, ge=1,
+        description="Most hops a relationship path or neighbourhood expansion may take.",
+    )
+    query_timeout: float = Field(
+        default=30.0, gt=0,
+        description="Seconds one Neo4j transaction or in-memory analysis of a request may run "
+        "before it is abandoned (TOO_COMPLEX).",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
