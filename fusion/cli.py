@@ -114,11 +114,15 @@ def init() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (fusion.commands)."""
+    from fusion.commands.audit import audit_app
     from fusion.commands.generate import generate
     from fusion.commands.load import load
+    from fusion.commands.token import token_app
 
     app.command("generate")(generate)
     app.command("load")(load)
+    app.add_typer(token_app, name="token")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_commands()
@@ -165,7 +169,9 @@ def demo(
 def main() -> None:
     """Entry point: run the app, turning Fusion's errors into a message and an exit status."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit comes back as a return value here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except FusionError as exc:
         err.print(f"[bold red]error[/] ({exc.code}): {exc}", highlight=False)
         sys.exit(exc.exit_code)
