@@ -1,0 +1,1 @@
+"""The GraphQL service: HTTP app, schema, resolvers, console, metrics and exports."""

@@ -1,0 +1,103 @@
+/*
+ * Fusion console boot script (Fusion's own code, not vendored).
+ * Starts GraphiQL against this service's own GraphQL endpoint. Everything it loads comes from the
+ * service itself: police networks are offline.
+ *
+ * A link of the form /graphql#token=<jwt> (or ?token=<jwt>) pre-fills the Authorization header;
+ * the token is then removed from the address bar so it stays out of history and bookmarks.
+ * Header values still holding a template placeholder are never sent, so the server answers
+ * UNAUTHENTICATED / PURPOSE_REQUIRED instead of recording a placeholder as the purpose.
+ * Headers are never persisted and editor state lives in sessionStorage only: identifiers typed
+ * into queries do not outlive the browser tab on a shared workstation.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_PLACEHOLDER = "<token>";
+  var PURPOSE_PLACEHOLDER = "<case number or reason>";
+  var DEFAULT_QUERY = [
+    "# Fusion console.",
+    "# 1. Open the Headers tab below: put your bearer token in Authorization and the case",
+    "#    number or reason for this query in X-Purpose (every data query is audited).",
+    "# 2. Run a query, for example:",
+    "",
+    "query Search($text: String = \"\") {",
+    "  search(text: $text, limit: 20) {",
+    "    kind",
+    "    key",
+    "    label",
+    "    regions",
+    "  }",
+    "}",
+    ""
+  ].join("\n");
+
+  function takeToken() {
+    var hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    var query = new URLSearchParams(window.location.search);
+    var token = hash.get("token") || query.get("token");
+    if (token) {
+      hash.delete("token");
+      query.delete("token");
+      var search = query.toString();
+      var fragment = hash.toString();
+      window.history.replaceState(
+        null, "",
+        window.location.pathname + (search ? "?" + search : "") + (fragment ? "#" + fragment : "")
+      );
+    }
+    return token;
+  }
+
+  function headersTemplate(token) {
+    return JSON.stringify(
+      {"Authorization": "Bearer " + (token || TOKEN_PLACEHOLDER), "X-Purpose": PURPOSE_PLACEHOLDER},
+      null, 2
+    );
+  }
+
+  function withoutPlaceholders(headers) {
+    var kept = {};
+    Object.keys(headers || {}).forEach(function (name) {
+      var value = String(headers[name]);
+      if (value.indexOf(TOKEN_PLACEHOLDER) === -1 && value !== PURPOSE_PLACEHOLDER) {
+        kept[name] = value;
+      }
+    });
+    return kept;
+  }
+
+  function makeFetcher(endpoint) {
+    return async function fetcher(params, options) {
+      var headers = Object.assign(
+        {"Content-Type": "application/json", "Accept": "application/json"},
+        withoutPlaceholders(options && options.headers)
+      );
+      var response = await window.fetch(endpoint, {
+        method: "POST",
+        headers: headers,
+        body: JSON.stringify(params),
+        credentials: "omit",
+        cache: "no-store"
+      });
+      var text = await response.text();
+      try {
+        return JSON.parse(text);
+      } catch (err) {
+        return {errors: [{message: "HTTP " + response.status + ": " + text.slice(0, 500)}]};
+      }
+    };
+  }
+
+  var root = document.getElementById("graphiql");
+  var props = {
+    fetcher: makeFetcher(root.getAttribute("data-endpoint")),
+    defaultQuery: DEFAULT_QUERY,
+    headers: headersTemplate(takeToken()),
+    shouldPersistHeaders: false,
+    isHeadersEditorEnabled: true,
+    defaultEditorToolsVisibility: "headers",
+    storage: window.sessionStorage
+  };
+  ReactDOM.createRoot(root).render(React.createElement(GraphiQL, props));
+})();
