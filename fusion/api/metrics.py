@@ -1,0 +1,115 @@
+"""Prometheus metrics of one service instance (``GET /metrics``).
+
+Each :class:`Metrics` owns its own ``CollectorRegistry``, so several apps in one process (tests,
+benchmarks) never share counters. Label values come from clients (operation names) and from
+error handling (outcomes, Neo4j error kinds); each label accepts a bounded number of distinct
+values and folds the rest into ``_other``, so a client sending random operation names cannot
+grow the registry without bound.
+
+Series:
+    fusion_graphql_requests_total{operation,outcome}
+    fusion_graphql_request_duration_seconds{operation,outcome}   (histogram)
+    fusion_neo4j_errors_total{kind}
+    fusion_build_info{version}
+    process_* / python_* (the standard process, platform and GC collectors)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+
+from fusion import __version__
+
+ANONYMOUS = "_anonymous"
+OTHER = "_other"
+INVALID = "_invalid"
+
+# GraphQL operations answer in milliseconds to a few seconds (paths, gangs); the transaction
+# timeout caps the top.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_OUTCOME = re.compile(r"[a-z]+(:[A-Z_]{1,40})?")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}")
+
+
+class _LabelBudget:
+    """Admits at most `limit` distinct values for one label; later newcomers become OTHER."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def admit(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) < self._limit:
+                self._seen.add(value)
+                return value
+        return OTHER
+
+
+def operation_label(name: str | None) -> str:
+    """The label for a GraphQL operation name: the name, ANONYMOUS, or INVALID."""
+    if not name:
+        return ANONYMOUS
+    return name if _NAME.fullmatch(name) else INVALID
+
+
+class Metrics:
+    """Request, latency and Neo4j-error metrics in a registry of this instance's own."""
+
+    def __init__(self, *, max_operations: int = 200, max_outcomes: int = 50,
+                 max_error_kinds: int = 50, process: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._operations = _LabelBudget(max_operations)
+        self._outcomes = _LabelBudget(max_outcomes)
+        self._kinds = _LabelBudget(max_error_kinds)
+        self.requests = Counter(
+            "fusion_graphql_requests", "GraphQL requests by operation name and outcome.",
+            ["operation", "outcome"], registry=self.registry)
+        self.latency = Histogram(
+            "fusion_graphql_request_duration_seconds",
+            "Time from receiving a GraphQL request to its response, by operation and outcome.",
+            ["operation", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.neo4j_errors = Counter(
+            "fusion_neo4j_errors", "Errors raised by the Neo4j driver or server, by kind.",
+            ["kind"], registry=self.registry)
+        build = Gauge("fusion_build_info", "The running Fusion version (always 1).",
+                      ["version"], registry=self.registry)
+        build.labels(version=__version__).set(1)
+        if process:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+
+    def observe_request(self, operation: str | None, seconds: float, outcome: str) -> None:
+        """Count one GraphQL request and record its latency."""
+        op = self._operations.admit(operation_label(operation))
+        out = self._outcomes.admit(outcome if _OUTCOME.fullmatch(outcome) else INVALID)
+        self.requests.labels(operation=op, outcome=out).inc()
+        self.latency.labels(operation=op, outcome=out).observe(max(seconds, 0.0))
+
+    def neo4j_error(self, kind: str) -> None:
+        """Count one Neo4j error of the given kind (e.g. the exception class or Neo4j code)."""
+        label = kind if _KIND.fullmatch(kind) else INVALID
+        self.neo4j_errors.labels(kind=self._kinds.admit(label)).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text of every series, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
