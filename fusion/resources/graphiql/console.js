@@ -16,10 +16,10 @@
   var TOKEN_PLACEHOLDER = "<token>";
   var PURPOSE_PLACEHOLDER = "<case number or reason>";
   var DEFAULT_QUERY = [
-    "# Fusion console.",
-    "# 1. Open the Headers tab below: put your bearer token in Authorization and the case",
-    "#    number or reason for this query in X-Purpose (every data query is audited).",
-    "# 2. Run a query, for example:",
+    "# Fusion console. Fill in Headers (below) first:",
+    "#   Authorization: Bearer <your token>",
+    "#   X-Purpose: the case number or reason",
+    "# Every query is recorded in the audit log.",
     "",
     "query Search($text: String = \"\") {",
     "  search(text: $text, limit: 20) {",
