@@ -1,0 +1,294 @@
+"""The audit log: every append durable and chained; any edit, removal, reordering or insertion is
+found by verify, which names the first bad record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fusion.auth import audit as audit_module
+from fusion.auth.audit import AuditLog, verify_audit_log
+from fusion.errors import AuditUnavailable
+
+GENESIS = "0" * 64
+
+
+def entry(i: int, **over) -> dict:
+    values = dict(user=f"user{i % 3}", role="analyst", operation_name=f"Op{i}",
+                  document=f"query Op{i} {{ x }}", variables={"i": i, "text": "é"},
+                  purpose=f"case {i}", scope={"south", "north"}, outcome="allowed",
+                  result_count=i)
+    return {**values, **over}
+
+
+def append_many(path: Path, n: int, start: int = 0, concurrent: bool = False):
+    async def main():
+        log = AuditLog(path)
+        try:
+            if concurrent:
+                return await asyncio.gather(*(log.append(**entry(i)) for i in
+                                              range(start, start + n)))
+            return [await log.append(**entry(i)) for i in range(start, start + n)]
+        finally:
+            await log.aclose()
+    return asyncio.run(main())
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def independent_hash(stored: dict) -> str:
+    body = {k: v for k, v in stored.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit" / "audit.log"
+
+
+@pytest.fixture
+def ten(log_path: Path) -> list[str]:
+    append_many(log_path, 10)
+    return lines(log_path)
+
+
+def test_n_appends_give_n_chained_records(log_path):
+    records = append_many(log_path, 25)
+    stored = [json.loads(line) for line in lines(log_path)]
+    assert len(stored) == 25
+    assert [s["hash"] for s in stored] == [r.hash for r in records]
+    assert stored[0]["prev_hash"] == GENESIS
+    for before, after in zip(stored, stored[1:], strict=False):
+        assert after["prev_hash"] == before["hash"]
+    assert all(independent_hash(s) == s["hash"] for s in stored)
+    result = verify_audit_log(log_path)
+    assert (result.ok, result.records, result.head) == (True, 25, records[-1].hash)
+
+
+def test_record_holds_the_request_fields_and_hashes_the_document(log_path):
+    (record,) = append_many(log_path, 1, start=4)
+    assert record.document_hash == hashlib.sha256(b"query Op4 { x }").hexdigest()
+    assert (record.user, record.role, record.operation_name, record.purpose) == (
+        "user1", "analyst", "Op4", "case 4")
+    assert record.scope == ["north", "south"] and record.variables == {"i": 4, "text": "é"}
+    assert (record.outcome, record.result_count) == ("allowed", 4)
+    assert abs(record.at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert "query Op4" not in log_path.read_text(encoding="utf-8")
+
+
+def test_denied_request_without_a_caller_is_recorded(log_path):
+    async def main():
+        log = AuditLog(log_path)
+        record = await log.append(user=None, role=None, operation_name=None, document=None,
+                                  variables=None, purpose=None, scope=None,
+                                  outcome="denied:UNAUTHENTICATED", result_count=None)
+        await log.aclose()
+        return record
+    record = asyncio.run(main())
+    assert record.outcome == "denied:UNAUTHENTICATED" and record.document_hash is None
+    assert verify_audit_log(log_path).ok
+
+
+def test_reopening_continues_the_chain(log_path):
+    first = append_many(log_path, 3)
+    second = append_many(log_path, 3, start=3)
+    assert second[0].prev_hash == first[-1].hash
+    assert verify_audit_log(log_path).records == 6
+
+
+def test_concurrent_appends_from_many_tasks_keep_a_valid_chain(log_path):
+    records = append_many(log_path, 300, concurrent=True)
+    assert verify_audit_log(log_path).records == 300
+    assert sorted(r.hash for r in records) == sorted(json.loads(x)["hash"]
+                                                     for x in lines(log_path))
+    assert sorted(r.operation_name for r in records) == sorted(f"Op{i}" for i in range(300))
+
+
+def test_concurrent_appends_share_disk_flushes(log_path, monkeypatch):
+    calls = []
+    real = audit_module._sync
+    monkeypatch.setattr(audit_module, "_sync", lambda fd: (calls.append(fd), real(fd)))
+    append_many(log_path, 200, concurrent=True)
+    assert 1 <= len(calls) < 200
+
+
+def test_each_sequential_append_is_flushed_before_it_returns(log_path, monkeypatch):
+    synced_sizes = []
+    real = audit_module._sync
+    monkeypatch.setattr(audit_module, "_sync",
+                        lambda fd: (real(fd), synced_sizes.append(log_path.stat().st_size)))
+
+    async def main():
+        log = AuditLog(log_path)
+        for i in range(5):
+            await log.append(**entry(i))
+            assert synced_sizes and synced_sizes[-1] == log_path.stat().st_size
+        await log.aclose()
+    asyncio.run(main())
+    assert len(synced_sizes) == 5
+
+
+def test_two_writers_on_one_file_keep_one_chain(log_path):
+    async def main():
+        a, b = AuditLog(log_path), AuditLog(log_path)
+        for i in range(10):
+            await (a if i % 2 else b).append(**entry(i))
+        await asyncio.gather(*(x.append(**entry(i)) for i, x in enumerate([a, b] * 20)))
+        await a.aclose()
+        await b.aclose()
+    asyncio.run(main())
+    assert verify_audit_log(log_path).records == 50
+
+
+def test_cancelled_request_still_gets_its_record(log_path):
+    async def main():
+        log = AuditLog(log_path)
+        task = asyncio.create_task(log.append(**entry(1)))
+        await asyncio.sleep(0)
+        task.cancel()
+        await log.aclose()
+    asyncio.run(main())
+    assert verify_audit_log(log_path).records == 1
+
+
+def test_failed_write_leaves_the_file_unchanged_and_the_log_usable(log_path, monkeypatch):
+    append_many(log_path, 3)
+    before = log_path.read_bytes()
+    real = audit_module._write_all
+
+    def half_then_fail(fd, data):
+        real(fd, data[: len(data) // 2])
+        raise OSError("disk full")
+
+    async def main():
+        log = AuditLog(log_path)
+        monkeypatch.setattr(audit_module, "_write_all", half_then_fail)
+        with pytest.raises(AuditUnavailable):
+            await log.append(**entry(3))
+        assert log_path.read_bytes() == before
+        monkeypatch.setattr(audit_module, "_write_all", real)
+        await log.append(**entry(4))
+        await log.aclose()
+    asyncio.run(main())
+    assert verify_audit_log(log_path).records == 4
+
+
+def test_torn_last_line_is_dropped_on_start(log_path, ten):
+    with log_path.open("a", encoding="utf-8") as fh:
+        fh.write(ten[0][:40])
+    assert verify_audit_log(log_path).bad_line == 11
+    (record,) = append_many(log_path, 1, start=10)
+    assert record.prev_hash == json.loads(ten[-1])["hash"]
+    assert verify_audit_log(log_path).records == 11
+
+
+def test_query_returns_newest_first_with_filters(log_path):
+    records = append_many(log_path, 12)
+
+    async def read():
+        log = AuditLog(log_path)
+        try:
+            return (log.query(None, None, 100), log.query(None, "user1", 2),
+                    log.query(records[9].at, None, 100), log.query(None, None, 0))
+        finally:
+            await log.aclose()
+    everything, user1, recent, none = asyncio.run(read())
+    assert everything == records[::-1]
+    assert user1 == [r for r in records[::-1] if r.user == "user1"][:2]
+    assert recent == [r for r in records[::-1] if r.at >= records[9].at]
+    assert none == []
+
+
+# -- tampering -------------------------------------------------------------------------------
+
+def rewrite(path: Path, new_lines: list[str]) -> None:
+    path.write_text("".join(new_lines), encoding="utf-8")
+
+
+def reseal(line: str, **changes) -> str:
+    stored = {**json.loads(line), **changes}
+    stored["hash"] = independent_hash(stored)
+    return json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def edited(line: str, **changes) -> str:
+    stored = {**json.loads(line), **changes}
+    return json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def assert_bad(path: Path, line: int, reason: str) -> None:
+    result = verify_audit_log(path)
+    assert not result.ok
+    assert result.bad_line == line and reason in result.reason
+    assert result.records == line - 1
+
+
+@pytest.mark.parametrize("k", [0, 4, 9])
+@pytest.mark.parametrize("change", [{"user": "mallory"}, {"outcome": "denied:FORBIDDEN"},
+                                    {"result_count": 999}, {"scope": ["north"]},
+                                    {"at": "2020-01-01T00:00:00+00:00"}])
+def test_edited_record_is_named(log_path, ten, k, change):
+    rewrite(log_path, ten[:k] + [edited(ten[k], **change)] + ten[k + 1:])
+    assert_bad(log_path, k + 1, "edited")
+
+
+@pytest.mark.parametrize("k", [0, 4, 8])
+def test_edited_record_with_recomputed_hash_breaks_the_next_link(log_path, ten, k):
+    rewrite(log_path, ten[:k] + [reseal(ten[k], user="mallory")] + ten[k + 1:])
+    assert_bad(log_path, k + 2, "does not chain")
+
+
+@pytest.mark.parametrize("k", [0, 4, 8])
+def test_removed_record_is_named(log_path, ten, k):
+    rewrite(log_path, ten[:k] + ten[k + 1:])
+    assert_bad(log_path, k + 1, "does not chain")
+
+
+@pytest.mark.parametrize("k", [0, 4, 8])
+def test_reordered_records_are_named(log_path, ten, k):
+    swapped = ten[:k] + [ten[k + 1], ten[k]] + ten[k + 2:]
+    rewrite(log_path, swapped)
+    assert_bad(log_path, k + 1, "does not chain")
+
+
+@pytest.mark.parametrize("k", [0, 5, 10])
+def test_inserted_copy_is_named(log_path, ten, k):
+    rewrite(log_path, ten[:k] + [ten[3]] + ten[k:])
+    assert_bad(log_path, k + 1, "does not chain")
+
+
+@pytest.mark.parametrize("k", [1, 5, 9])
+def test_forged_record_chained_to_its_predecessor_breaks_the_next_link(log_path, ten, k):
+    prev = json.loads(ten[k - 1])["hash"]
+    forged = reseal(ten[k - 1], prev_hash=prev, user="mallory")
+    rewrite(log_path, ten[:k] + [forged] + ten[k:])
+    assert_bad(log_path, k + 2, "does not chain")
+
+
+@pytest.mark.parametrize(("junk", "reason"), [("\n", "not a JSON"), ("{}\n", "missing fields"),
+                                               ("[1]\n", "not a JSON")])
+def test_unreadable_line_is_named(log_path, ten, junk, reason):
+    rewrite(log_path, ten[:6] + [junk] + ten[6:])
+    assert_bad(log_path, 7, reason)
+
+
+def test_removed_tail_is_found_with_an_anchor(log_path, ten):
+    head = verify_audit_log(log_path).head
+    assert verify_audit_log(log_path, anchor=head).ok
+    rewrite(log_path, ten[:-1])
+    assert verify_audit_log(log_path).ok  # a shorter chain is still a chain ...
+    result = verify_audit_log(log_path, anchor=head)  # ... but it lost the anchored record
+    assert not result.ok and result.bad_line == 10 and "anchored" in result.reason
+
+
+def test_missing_log_is_an_empty_valid_chain(tmp_path):
+    result = verify_audit_log(tmp_path / "nothing.log")
+    assert (result.ok, result.records, result.head) == (True, 0, GENESIS)
