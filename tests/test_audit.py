@@ -181,6 +181,22 @@ def test_failed_write_leaves_the_file_unchanged_and_the_log_usable(log_path, mon
     assert verify_audit_log(log_path).records == 4
 
 
+def test_a_log_moved_away_while_open_is_recreated_and_the_gap_shows(log_path):
+    async def main():
+        log = AuditLog(log_path)
+        first = await log.append(**entry(0))
+        log_path.rename(log_path.with_suffix(".old"))
+        second = await log.append(**entry(1))
+        third = await log.append(**entry(2))
+        await log.aclose()
+        return first, second, third
+    first, second, third = asyncio.run(main())
+    assert (second.prev_hash, third.prev_hash) == (first.hash, second.hash)
+    assert len(lines(log_path)) == 2
+    assert_bad(log_path, 1, "does not chain")
+    assert verify_audit_log(log_path.with_suffix(".old")).records == 1
+
+
 def test_torn_last_line_is_dropped_on_start(log_path, ten):
     with log_path.open("a", encoding="utf-8") as fh:
         fh.write(ten[0][:40])

@@ -46,16 +46,37 @@ class AuditLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        created = not path.exists()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        if created:
-            _fsync_dir(path.parent)
+        self._fd = -1
         self._size = -1                      # file size after our last write; -1: re-read tail
         self._last_hash = GENESIS
+        self._carried: str | None = None      # our last hash, when the file was replaced
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task | None = None
+        self._open()
         self._lock_and_sync_tail()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created = not self.path.exists()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = -1
+        if created:
+            _fsync_dir(self.path.parent)
+
+    def _reopen_if_replaced(self) -> None:
+        """Follow the path when the file was moved away or deleted (never write to a ghost).
+
+        The chain carries on from our last record, so the new file's first line does not chain
+        to the genesis hash and verify reports the loss.
+        """
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(self._fd)
+            self._open()
+            self._carried = self._last_hash
 
     async def append(self, *, user: str | None, role: str | None, operation_name: str | None,
                      document: str | None, variables: dict | None, purpose: str | None,
@@ -94,6 +115,7 @@ class AuditLog:
 
     def _write_batch(self, bodies: list[dict]) -> list[AuditRecord]:
         """Chain, write and sync ``bodies`` under the file lock (runs in a worker thread)."""
+        self._reopen_if_replaced()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             self._sync_tail()
@@ -130,7 +152,11 @@ class AuditLog:
             return
         size = _drop_torn_tail(self.path, self._fd, size)
         last = _last_line(self.path, size)
-        self._last_hash = GENESIS if last is None else _hash_of(last, self.path)
+        if last is None:
+            self._last_hash = self._carried or GENESIS
+        else:
+            self._last_hash = _hash_of(last, self.path)
+        self._carried = None
         self._size = size
 
     async def aclose(self) -> None:
