@@ -182,3 +182,17 @@ def test_boot_script_fetches_only_the_configured_endpoint() -> None:
     assert re.search(r"https?://", script) is None
     assert "X-Purpose" in script and "Authorization" in script
     assert "shouldPersistHeaders: false" in script
+
+
+def test_vendored_stylesheets_fetch_nothing() -> None:
+    for name in ("graphiql.min.css", "console.css"):
+        css = ASSET_DIR.joinpath(name).read_text(encoding="utf-8")
+        assert "@import" not in css, name
+        for url in _css_urls(css):
+            assert url.startswith("data:"), (name, url[:80])
+
+
+def test_vendored_scripts_name_no_cdn_url() -> None:
+    cdn = re.compile(r"(?i)(https?:)?//[^\s\"'`]*(jsdelivr|unpkg|googleapis|gstatic|cdnjs|esm\.sh)")
+    for name in ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js"):
+        assert cdn.search(ASSET_DIR.joinpath(name).read_text(encoding="utf-8")) is None, name
