@@ -1,15 +1,11 @@
-"""Gangs: communities of the weighted person-person link graph, with their key players.
+"""Gangs: communities of the weighted person graph, with their key players.
 
-Two people are linked by evidence of four kinds: a shared case (``case``), calls between their
-phones (``call``), parcels between their phones (``parcel``) and co-travel of their vehicles
-or phones (``cotravel``). Each kind's evidence count ``c`` adds ``w_kind * (1 + ln c)`` to the
-link's weight: more evidence weighs more, with diminishing returns, so a thousand calls do not
-drown one shared case. Communities come from :mod:`algorithms.community` (Leiden by default);
-within each gang, members are ranked as key players by betweenness centrality.
-
-Input frames of links have columns ``a``, ``b`` (person keys), ``kind`` and ``count``; several
-rows for one pair and kind add up, direction is ignored, self-links are dropped. The graph holds
-no sensitive personal attributes, and none is used.
+The person graph comes from :mod:`algorithms.links` (evidence of four kinds, log-damped and
+weighted per kind). Communities come from :mod:`algorithms.community`: Leiden on the constant
+Potts model by default, so a gang is a group whose members share, on average, more than
+``resolution`` of link weight per pair, judged on its own and not against the size of the
+graph around it (modularity would merge small gangs into their surroundings as the scope
+grows). Within each gang, members are ranked as key players by betweenness centrality.
 """
 
 from __future__ import annotations
@@ -24,45 +20,20 @@ import numpy as np
 import polars as pl
 
 from algorithms.community import communities
+from algorithms.links import (
+    DEFAULT_WEIGHTS,
+    LINK_KINDS,
+    LinkWeights,
+    PersonGraph,
+    person_graph,
+    person_links,
+    project,
+)
 
 __all__ = [
     "DEFAULT_WEIGHTS", "LINK_KINDS", "Gang", "GangMember", "LinkWeights", "detect_gangs",
     "gang_of", "gangs_from_links", "person_graph", "person_links",
 ]
-
-LINK_KINDS = ("case", "call", "parcel", "cotravel")
-
-
-@dataclass(frozen=True)
-class LinkWeights:
-    """Weight of one unit of each kind of evidence (the GraphQL ``LinkWeightsInput``).
-
-    A shared case is the strongest tie an investigation records; a parcel or a co-travel is
-    a deliberate contact; a single call the weakest. A weight of 0 ignores that kind.
-    """
-
-    case: float = 3.0
-    call: float = 1.0
-    parcel: float = 2.0
-    cotravel: float = 2.0
-
-    def __post_init__(self) -> None:
-        for kind in LINK_KINDS:
-            if getattr(self, kind) < 0:
-                raise ValueError(f"link weight {kind} must be >= 0")
-
-    @classmethod
-    def of(cls, weights: LinkWeights | Mapping[str, float | None] | None) -> LinkWeights:
-        """Weights from a mapping (missing or None entries take the defaults)."""
-        if weights is None or isinstance(weights, LinkWeights):
-            return weights or cls()
-        unknown = set(weights) - set(LINK_KINDS)
-        if unknown:
-            raise ValueError(f"unknown link kinds: {sorted(unknown)}")
-        return cls(**{k: v for k, v in weights.items() if v is not None})
-
-
-DEFAULT_WEIGHTS = LinkWeights()
 
 
 @dataclass(frozen=True)
@@ -96,139 +67,7 @@ class Gang:
 
 
 # ---------------------------------------------------------------------------------------------
-# Projection: links -> weighted person graph
-
-
-def person_links(
-    links: pl.DataFrame | pl.LazyFrame, weights: LinkWeights | Mapping | None = None
-) -> pl.DataFrame:
-    """One row per linked pair of people: evidence counts per kind and the link weight.
-
-    Parameters
-    ----------
-    links : polars DataFrame or LazyFrame
-        Columns ``a``, ``b``, ``kind`` (one of ``LINK_KINDS``), ``count``.
-    weights : LinkWeights or mapping, optional
-        Per-kind weights; defaults to ``DEFAULT_WEIGHTS``.
-
-    Returns
-    -------
-    polars.DataFrame
-        Columns ``a, b, case, call, parcel, cotravel, weight`` with ``a < b``, sorted by
-        ``(a, b)``; ``weight = sum_k w_k * (1 + ln count_k)`` over kinds with evidence.
-        Pairs of weight 0 (only zero-weighted kinds) are left out.
-
-    Notes
-    -----
-    A hash aggregation: ``O(m)`` for ``m`` input rows, then a sort of the pairs.
-
-    Examples
-    --------
-    >>> links = pl.DataFrame({"a": ["P1", "P2"], "b": ["P2", "P1"], "kind": ["call", "case"],
-    ...                       "count": [4, 1]})
-    >>> person_links(links).select("a", "b", "call", "case").rows()
-    [('P1', 'P2', 4, 1)]
-    """
-    w = LinkWeights.of(weights)
-    lf = links.lazy().select("a", "b", "kind", pl.col("count").cast(pl.Int64))
-    _check_kinds(lf)
-    pairs = (
-        lf.filter(pl.col("a") != pl.col("b"))
-        .select(
-            pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"),
-            "kind", "count",
-        )
-        .group_by("a", "b")
-        .agg(*(pl.col("count").filter(pl.col("kind") == k).sum().alias(k) for k in LINK_KINDS))
-    )
-    weight = pl.sum_horizontal(
-        pl.when(pl.col(k) > 0).then(getattr(w, k) * (1 + pl.col(k).log())).otherwise(0.0)
-        for k in LINK_KINDS
-    )
-    return pairs.with_columns(weight.alias("weight")).filter(pl.col("weight") > 0).sort(
-        "a", "b"
-    ).collect()
-
-
-def _check_kinds(lf: pl.LazyFrame) -> None:
-    """Reject link kinds outside ``LINK_KINDS``."""
-    kinds = lf.select(pl.col("kind").unique()).collect().to_series().to_list()
-    unknown = sorted(set(kinds) - set(LINK_KINDS), key=str)
-    if unknown:
-        raise ValueError(f"unknown link kinds: {unknown}")
-
-
-def person_graph(
-    links: pl.DataFrame | pl.LazyFrame, weights: LinkWeights | Mapping | None = None
-) -> nx.Graph:
-    """The weighted person graph as networkx (for small graphs, drawing, inspection).
-
-    Parameters
-    ----------
-    links : polars DataFrame or LazyFrame
-        As for :func:`person_links`.
-    weights : LinkWeights or mapping, optional
-        Per-kind weights.
-
-    Returns
-    -------
-    networkx.Graph
-        Person keys as nodes; each edge has ``weight``, ``distance = 1 / weight`` and the
-        evidence counts ``case``, ``call``, ``parcel``, ``cotravel``.
-
-    Notes
-    -----
-    ``O(m)`` after :func:`person_links`.
-
-    Examples
-    --------
-    >>> links = pl.DataFrame({"a": ["P1"], "b": ["P2"], "kind": ["case"], "count": [1]})
-    >>> person_graph(links).edges["P1", "P2"]["weight"]
-    3.0
-    """
-    G = nx.Graph()
-    for row in person_links(links, weights).iter_rows(named=True):
-        a, b = row.pop("a"), row.pop("b")
-        G.add_edge(a, b, distance=1.0 / row["weight"], **row)
-    return G
-
-
-# ---------------------------------------------------------------------------------------------
 # Detection
-
-
-@dataclass(frozen=True)
-class _Links:
-    """A person graph as arrays: sorted keys, edges (i < j, sorted), weights, counts per kind."""
-
-    keys: list[str]
-    edges: np.ndarray
-    weight: np.ndarray
-    counts: dict[str, np.ndarray]
-
-    @classmethod
-    def from_table(cls, table: pl.DataFrame) -> _Links:
-        """From :func:`person_links` output."""
-        keys = pl.concat([table["a"], table["b"]]).unique().sort()
-        index = {"old": keys, "new": pl.int_range(len(keys), eager=True)}
-        a = table["a"].replace_strict(index["old"], index["new"]).to_numpy()
-        b = table["b"].replace_strict(index["old"], index["new"]).to_numpy()
-        return cls(keys.to_list(), np.column_stack([a, b]), table["weight"].to_numpy(),
-                   {k: table[k].to_numpy() for k in LINK_KINDS})
-
-    @classmethod
-    def from_graph(cls, G: nx.Graph, weight: str) -> _Links:
-        """From a networkx graph; missing weights count 1, missing evidence counts 0."""
-        keys = sorted(G.nodes, key=str)
-        index = {key: k for k, key in enumerate(keys)}
-        rows = sorted(
-            (min(index[u], index[v]), max(index[u], index[v]), d)
-            for u, v, d in G.edges(data=True) if u != v
-        )
-        edges = np.array([(i, j) for i, j, _ in rows], dtype=np.int64).reshape(-1, 2)
-        return cls(keys, edges, np.array([d.get(weight, 1.0) for *_, d in rows], dtype=float),
-                   {k: np.array([d.get(k, 0) for *_, d in rows], dtype=np.int64)
-                    for k in LINK_KINDS})
 
 
 def detect_gangs(
@@ -239,6 +78,7 @@ def detect_gangs(
     min_size: int = 3,
     regions: Mapping[str, Iterable[str]] | None = None,
     weight: str = "weight",
+    objective: str | None = None,
 ) -> list[Gang]:
     """Gangs of a weighted person graph, members ranked as key players.
 
@@ -250,7 +90,10 @@ def detect_gangs(
     algorithm : {"leiden", "louvain"}, default "leiden"
         Community detection, see :func:`algorithms.community.communities`.
     resolution : float, default 1.0
-        Modularity resolution; higher gives smaller gangs.
+        With Leiden's default objective (the constant Potts model), the link weight per pair
+        of members a gang must exceed on average: 1.0 is one call's worth of evidence between
+        every two members. With modularity (Louvain), the modularity resolution. Higher gives
+        smaller gangs in both.
     seed : int, default 42
         Random seed: the same graph and seed give the same gangs and ids, whatever the order
         nodes and edges were added in.
@@ -260,6 +103,8 @@ def detect_gangs(
         A gang's ``regions`` is the sorted union of its members' regions.
     weight : str, default "weight"
         Edge attribute holding the link weight.
+    objective : {"cpm", "modularity"}, optional
+        Leiden's objective (default ``"cpm"``); Louvain optimizes modularity only.
 
     Returns
     -------
@@ -280,15 +125,19 @@ def detect_gangs(
 
     Examples
     --------
-    >>> G = nx.barbell_graph(4, 1)  # two 4-cliques joined through node 4
-    >>> G = nx.relabel_nodes(G, {k: f"P{k}" for k in G})
-    >>> gangs = detect_gangs(G, seed=1)
-    >>> [sorted(g.keys) for g in gangs]
-    [['P0', 'P1', 'P2', 'P3', 'P4'], ['P5', 'P6', 'P7', 'P8']]
-    >>> gangs[0].members[0].key  # the only way in to P4
-    'P3'
+    >>> G = nx.Graph()  # two cells, A-B-C and D-E-F, and X, who talks to all six
+    >>> G.add_weighted_edges_from([(u, v, 3.0) for u, v in ["AB", "BC", "AC", "DE", "EF", "DF"]]
+    ...                           + [("X", v, 3.0) for v in "ABCDEF"] + [("F", "Y", 3.0)])
+    >>> [sorted(g.keys) for g in detect_gangs(G, seed=1)]  # at resolution 1 the split scores more
+    [['A', 'B', 'C', 'X'], ['D', 'E', 'F']]
+    >>> gangs = detect_gangs(G, resolution=0.5, seed=1)
+    >>> [sorted(g.keys) for g in gangs]  # Y, tied to F alone, is too loosely tied to join
+    [['A', 'B', 'C', 'D', 'E', 'F', 'X']]
+    >>> gangs[0].members[0].key  # the one who joins the cells
+    'X'
     """
-    return _detect(_Links.from_graph(G, weight), algorithm, resolution, seed, min_size, regions)
+    return _detect(PersonGraph.from_networkx(G, weight), algorithm, resolution, seed, min_size,
+                   regions, objective)
 
 
 def gangs_from_links(
@@ -299,6 +148,7 @@ def gangs_from_links(
     seed: int = 42,
     min_size: int = 3,
     regions: Mapping[str, Iterable[str]] | None = None,
+    objective: str | None = None,
 ) -> list[Gang]:
     """:func:`detect_gangs` straight from a links frame, without building a networkx graph.
 
@@ -313,8 +163,8 @@ def gangs_from_links(
     >>> [(sorted(g.keys), dict(g.links)) for g in gangs_from_links(links)]
     [(['A', 'B', 'C'], {'case': 1, 'call': 3})]
     """
-    table = person_links(links, weights)
-    return _detect(_Links.from_table(table), algorithm, resolution, seed, min_size, regions)
+    return _detect(project(links, weights), algorithm, resolution, seed, min_size, regions,
+                   objective)
 
 
 def gang_of(gangs: Iterable[Gang], person_key: str) -> Gang | None:
@@ -330,14 +180,15 @@ def gang_of(gangs: Iterable[Gang], person_key: str) -> Gang | None:
 
 
 def _detect(
-    links: _Links, algorithm: str, resolution: float, seed: int, min_size: int,
-    regions: Mapping[str, Iterable[str]] | None,
+    links: PersonGraph, algorithm: str, resolution: float, seed: int, min_size: int,
+    regions: Mapping[str, Iterable[str]] | None, objective: str | None,
 ) -> list[Gang]:
     """Partition, keep communities of ``min_size`` or more, describe each."""
     if min_size < 1:
         raise ValueError(f"min_size must be at least 1, got {min_size}")
     n = len(links.keys)
-    groups = communities(n, links.edges, links.weight, algorithm, resolution, seed) if n else []
+    groups = communities(n, links.edges, links.weight, algorithm, resolution, seed,
+                         objective) if n else []
     strength = np.zeros(n)
     np.add.at(strength, links.edges.ravel(), np.repeat(links.weight, 2))
     internal = _internal_edges(links, groups, n)
@@ -348,7 +199,7 @@ def _detect(
     return sorted(gangs, key=lambda g: (-g.size, g.id))
 
 
-def _internal_edges(links: _Links, groups: list[list[int]], n: int) -> list[np.ndarray]:
+def _internal_edges(links: PersonGraph, groups: list[list[int]], n: int) -> list[np.ndarray]:
     """Indices of the edges inside each community, one array per community."""
     label = np.full(n, -1, dtype=np.int64)
     for k, members in enumerate(groups):
@@ -361,7 +212,7 @@ def _internal_edges(links: _Links, groups: list[list[int]], n: int) -> list[np.n
 
 
 def _gang(
-    links: _Links, members: list[int], strength: np.ndarray, internal: np.ndarray,
+    links: PersonGraph, members: list[int], strength: np.ndarray, internal: np.ndarray,
     regions: Mapping[str, Iterable[str]] | None,
 ) -> Gang:
     """One gang: id, ranked members, cohesion, evidence counts, regions."""

@@ -57,11 +57,19 @@ def described(found: list[gangs.Gang]) -> list[tuple]:
 # Quality
 
 
-@pytest.mark.parametrize("algorithm", ["leiden", "louvain"])
-def test_planted_lfr_communities_are_recovered(algorithm: str) -> None:
+# LFR edges all weigh 1: the constant Potts model's resolution is then a plain edge density,
+# set below the planted communities' internal densities (0.1 to 0.55) and above the density
+# between two of them (under 0.01). Modularity takes its usual resolution, 1.
+LFR_SETTINGS = [("leiden", None, 0.05), ("leiden", "modularity", 1.0), ("louvain", None, 1.0)]
+
+
+@pytest.mark.parametrize(("algorithm", "objective", "resolution"), LFR_SETTINGS)
+def test_planted_lfr_communities_are_recovered(algorithm: str, objective: str | None,
+                                               resolution: float) -> None:
     G = lfr_graph()
     G = nx.relabel_nodes(G, {v: f"P{v:04d}" for v in G})
-    found = detect_gangs(G, algorithm=algorithm, min_size=1, seed=42)
+    found = detect_gangs(G, algorithm=algorithm, min_size=1, seed=42, objective=objective,
+                         resolution=resolution)
     planted, labels = planted_labels(G), found_labels(found)
     nmi = normalized_mutual_information([planted[v] for v in G], [labels[v] for v in G])
     assert nmi >= 0.9
@@ -146,6 +154,24 @@ def test_gang_id_is_the_hash_of_the_sorted_member_keys() -> None:
         assert gang.id == "G-" + hashlib.sha1(text).hexdigest()[:12]
 
 
+def test_packed_and_argsorted_grouping_agree() -> None:
+    from algorithms.links import _sum_by_pair_and_kind
+
+    rng = np.random.default_rng(3)
+    lo = rng.integers(0, 50, 400)
+    hi = lo + rng.integers(1, 50, 400)
+    kind = rng.integers(0, 4, 400)
+    count = rng.integers(0, 2**20, 400)
+    packed = _sum_by_pair_and_kind(lo, hi, kind, count, 100)  # fits in 64 bits
+    argsorted = _sum_by_pair_and_kind(lo, hi, kind, count, 2**30)  # does not: argsort path
+    pairs = {(int(a), int(b)): c.tolist() for (a, b), c in zip(*packed, strict=True)}
+    assert pairs == {(int(a), int(b)): c.tolist() for (a, b), c in zip(*argsorted, strict=True)}
+    expected: dict[tuple, list[int]] = {}
+    for a, b, k, c in zip(lo, hi, kind, count, strict=True):
+        expected.setdefault((int(a), int(b)), [0, 0, 0, 0])[k] += int(c)
+    assert pairs == expected
+
+
 def test_frame_fast_path_equals_the_networkx_path() -> None:
     links = random_links(6, n_people=50, n_links=180)
     weights = {"call": 0.5, "case": 4.0}
@@ -173,9 +199,40 @@ def test_property_partition_covers_every_node_exactly_once(edges: list, algorith
     assert len(found) == len({g.id for g in found})
 
 
-def test_communities_rejects_an_unknown_algorithm() -> None:
+def test_communities_rejects_an_unknown_algorithm_or_objective() -> None:
     with pytest.raises(ValueError):
         communities(3, np.array([[0, 1]]), np.ones(1), algorithm="girvan-newman")
+    with pytest.raises(ValueError):
+        communities(3, np.array([[0, 1]]), np.ones(1), objective="surprise")
+    with pytest.raises(ValueError):
+        communities(3, np.array([[0, 1]]), np.ones(1), algorithm="louvain", objective="cpm")
+
+
+def dense_groups_in_background(n_background: int, seed: int = 1) -> pl.DataFrame:
+    """Three dense groups (6 people, calls and shared cases) tied by single calls to a sparse
+    random background of ``n_background`` people."""
+    rng = random.Random(seed)
+    rows = []
+    for g in range(3):
+        members = [f"G{g}-{k}" for k in range(6)]
+        rows += [(a, b, "call", rng.randint(3, 9)) for k, a in enumerate(members)
+                 for b in members[k + 1:] if rng.random() < 0.7]
+        rows += [(members[k], members[(k + 1) % 6], "case", 1) for k in range(6)]
+    people = [f"B{k:05d}" for k in range(n_background)]
+    rows += [(a, b, "call", rng.randint(1, 2)) for a, b in
+             (rng.sample(people, 2) for _ in range(int(1.5 * n_background)))]
+    rows += [(f"G{g}-{k}", rng.choice(people), "call", 1) for g in range(3) for k in range(6)]
+    return pl.DataFrame(rows, schema=["a", "b", "kind", "count"], orient="row")
+
+
+def test_cpm_gangs_do_not_depend_on_how_much_background_surrounds_them() -> None:
+    def planted(found):
+        return sorted(sorted(g.keys) for g in found if any(k.startswith("G") for k in g.keys))
+
+    small = gangs_from_links(dense_groups_in_background(200))
+    large = gangs_from_links(dense_groups_in_background(5000))
+    assert planted(small) == planted(large) == [
+        [f"G{g}-{k}" for k in range(6)] for g in range(3)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +293,9 @@ def test_gang_of_finds_the_members_gang_or_none() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (gangs, community):
+    from algorithms import links
+
+    for module in (gangs, community, links):
         assert doctest.testmod(module, raise_on_error=False).failed == 0
 
 
