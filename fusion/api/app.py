@@ -1,0 +1,97 @@
+"""The HTTP service (Starlette): /graphql, the console's assets, /healthz, /readyz, /metrics.
+
+One async Neo4j driver per process, created in the lifespan together with the audit log, the
+signing secret and the metrics registry (:mod:`fusion.api.services`). At start-up the graph's
+schema is ensured and the shipped saved queries are installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fusion.api.console import console_routes
+from fusion.api.metrics import Metrics
+from fusion.api.saved import builtin_rows, install_builtin_queries
+from fusion.api.schema import build_schema
+from fusion.api.services import Services, neo4j_ready, open_services
+from fusion.api.view import FusionGraphQL
+from fusion.config import Settings
+from fusion.schema import ensure_schema
+
+logger = logging.getLogger("fusion.api")
+GRAPHQL_PATH = "/graphql"
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI application serving Fusion's GraphQL API with ``settings``."""
+    schema = build_schema(settings)
+    builtins = builtin_rows(schema._schema, settings.api_max_tokens)  # invalid: fail now
+    metrics = Metrics()
+    view = FusionGraphQL(services_of, schema, GRAPHQL_PATH)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_services(settings, metrics) as services:
+            app.state.services = services
+            app.state.builtins = builtins
+            app.state.prepared = await _prepare(services, builtins)
+            yield
+
+    routes = [
+        Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *console_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.metrics = metrics
+    return app
+
+
+def services_of(request: Request) -> Services:
+    """The services of the app serving ``request``."""
+    return request.app.state.services
+
+
+async def _prepare(services: Services, builtins: list[dict]) -> bool:
+    """Ensure constraints and indexes, install the shipped saved queries; False if Neo4j is down."""
+    try:
+        await asyncio.to_thread(ensure_schema, services.sync_driver, services.database)
+        count = await install_builtin_queries(services, builtins)
+    except Exception:  # Neo4j not up yet: /readyz retries
+        logger.warning("Neo4j not ready at start-up; /readyz will retry", exc_info=True)
+        return False
+    logger.info("%d shipped saved queries installed", count)
+    return True
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Neo4j answers (and start-up preparation has completed)."""
+    state = request.app.state
+    if not await neo4j_ready(state.services):
+        return JSONResponse({"status": "unavailable", "neo4j": False}, status_code=503)
+    if not state.prepared:
+        state.prepared = await _prepare(state.services, state.builtins)
+    if not state.prepared:
+        return JSONResponse({"status": "unavailable", "neo4j": True}, status_code=503)
+    return JSONResponse({"status": "ready", "neo4j": True})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition of the app's metrics."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,83 @@
+"""The per-request context every resolver receives: who calls, why, and over which regions.
+
+Root fields are guarded by :class:`Guard` (the role's permission for the field's action, and a
+stated purpose for data queries); resolvers get their scope from :meth:`Context.scope`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from fusion.api.inputs import ScopeInput
+from fusion.api.loaders import Loaders
+from fusion.api.requests import RequestRecord
+from fusion.api.services import Services
+from fusion.auth import Caller, action_for_field, allowed, needs_purpose, resolve_scope
+from fusion.auth.access import READ, RUN_SAVED_QUERY
+from fusion.config import Settings
+from fusion.errors import Forbidden, PurposeRequired
+
+
+@dataclass
+class Context:
+    """Everything a resolver may use. ``trusted``: the document is a saved query."""
+
+    services: Services
+    record: RequestRecord
+    caller: Caller
+    loaders: Loaders
+    request: Any = None
+    response: Any = None
+    trusted: bool = False
+    saved_depth: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        """The service's settings."""
+        return self.services.settings
+
+    def nested(self) -> Context:
+        """The context a saved query runs in (same caller, record and loaders)."""
+        return dataclasses.replace(self, trusted=True, saved_depth=self.saved_depth + 1)
+
+    def authorize(self, field_name: str) -> None:
+        """Raise Forbidden / PurposeRequired unless the caller may use this root field now."""
+        action = action_for_field(field_name)
+        role = self.caller.role
+        via_saved = action == READ and self.trusted and allowed(role, RUN_SAVED_QUERY)
+        if not (allowed(role, action) or via_saved):
+            raise Forbidden(f"The role {role} may not use {field_name}.")
+        if self.settings.require_purpose and needs_purpose(action) and not self.record.purpose:
+            raise PurposeRequired(
+                "State the purpose of this query (case number or reason) in the X-Purpose "
+                "header.")
+
+    async def scope(self, scope: ScopeInput | None) -> frozenset[str]:
+        """The regions this field may see (recorded for the audit log)."""
+        regions = None if scope is None else scope.regions
+        joint = None if scope is None or scope.joint_operation is None else str(
+            scope.joint_operation)
+        resolved = await resolve_scope(self.caller, regions, joint,
+                                       self.services.joint_operations)
+        self.record.scopes |= resolved
+        return resolved
+
+
+class Guard(BasePermission):
+    """Every root field's gate: role permission and stated purpose (see Context.authorize)."""
+
+    message = "Forbidden."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        info.context.authorize(info.field_name)
+        return True
+
+
+def context_of(info: Info) -> Context:
+    """The request context of a resolver."""
+    return info.context

@@ -1,0 +1,55 @@
+"""Running Cypher for a request: the per-request transaction timeout and error mapping.
+
+A statement that outlives ``FUSION_QUERY_TIMEOUT`` is stopped by Neo4j and reported as
+TOO_COMPLEX; an unreachable database as UNAVAILABLE. Other driver errors propagate (and are
+masked for the client by :mod:`fusion.api.errors`).
+"""
+
+from __future__ import annotations
+
+import neo4j
+from neo4j import Query, RoutingControl
+from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable, SessionExpired
+
+from fusion.api.services import Services, unavailable
+from fusion.errors import TooComplex
+
+
+async def run_cypher(services: Services, statement: str, write: bool = False,
+                     **params: object) -> list[neo4j.Record]:
+    """The records of one auto-retried read (or write) transaction."""
+    routing = RoutingControl.WRITE if write else RoutingControl.READ
+    try:
+        records, _, _ = await services.driver.execute_query(
+            Query(statement, timeout=services.settings.query_timeout), params,
+            database_=services.database, routing_=routing)
+    except (ServiceUnavailable, SessionExpired, OSError) as err:
+        _count_error(services, "unavailable")
+        raise unavailable(err) from err
+    except ClientError as err:
+        if err.code and "TransactionTimedOut" in err.code:
+            _count_error(services, "timeout")
+            raise TooComplex(
+                f"The query took longer than {services.settings.query_timeout:g} s; "
+                "narrow it (fewer hops, a smaller limit or time range).") from err
+        _count_error(services, "client")
+        raise
+    except DriverError:
+        _count_error(services, "driver")
+        raise
+    return records
+
+
+async def read(services: Services, statement: str, **params: object) -> list[neo4j.Record]:
+    """The records of a read statement."""
+    return await run_cypher(services, statement, **params)
+
+
+async def write(services: Services, statement: str, **params: object) -> list[neo4j.Record]:
+    """The records of a write statement."""
+    return await run_cypher(services, statement, write=True, **params)
+
+
+def _count_error(services: Services, kind: str) -> None:
+    if services.metrics is not None:
+        services.metrics.neo4j_error(kind)

@@ -1,0 +1,65 @@
+"""relationshipPaths: shortest paths through visible elements (contract: "Relationship paths").
+
+Runs the statement of :mod:`queries.paths` (Neo4j 5 ``SHORTEST k`` with scope and type filters
+inside the pattern) on the async driver; path entities are filled in by the node DataLoader.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from fusion.api.db import read
+from fusion.api.enums import RelType
+from fusion.api.inputs import EntityRef
+from fusion.api.nodes import Rel, json_value
+from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
+from fusion.api.resolvers.entities import ScopeArg
+from fusion.api.types.entity import entity_ref
+from fusion.api.types.graph import Path, relationship_of
+from fusion.errors import NotFound
+from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
+from queries.paths import paths_statement
+
+
+async def resolve_relationship_paths(
+    info: Info,
+    from_: Annotated[EntityRef, strawberry.argument(name="from",
+                                                    description="Where paths start.")],
+    to: Annotated[EntityRef, strawberry.argument(description="Where paths end.")],
+    max_hops: Annotated[int, strawberry.argument(
+        description="Longest path, in relationships.")] = 6,
+    rel_types: Annotated[list[RelType] | None, strawberry.argument(
+        description="Types paths may use; omitted: all but SEEN_AT.")] = None,
+    limit: Annotated[int, strawberry.argument(description="Most paths, shortest first.")] = 3,
+    scope: ScopeArg = None,
+) -> list[Path]:
+    """Up to ``limit`` shortest paths, shortest first (NOT_FOUND when an end is not visible)."""
+    ctx = info.context
+    regions = await ctx.scope(scope)
+    check_hops(ctx, max_hops, "maxHops")
+    check_limit(ctx, limit)
+    types = rel_type_names(rel_types, DEFAULT_PATH_TYPES)
+    (a_kind, a_key), (b_kind, b_key) = from_.canonical(), to.canonical()
+    for kind, key in ((a_kind, a_key), (b_kind, b_key)):
+        if await ctx.loaders.node.load((kind, key, regions)) is None:
+            raise NotFound(f"No {kind.lower()} {key!r} in scope.")
+    if (a_kind, a_key) == (b_kind, b_key):
+        return []
+    records = await read(ctx.services, paths_statement(a_kind, b_kind, max_hops, limit, True),
+                         from_key=a_key, to_key=b_key, types=types, scope=sorted(regions),
+                         limit=limit)
+    return [path_of(r, regions) for r in records]
+
+
+def path_of(record, scope: frozenset[str]) -> Path:
+    """A GraphQL path from a row of queries.paths."""
+    nodes = [entity_ref(LABEL_KINDS[n["kind"]], n["key"], scope) for n in record["nodes"]]
+    rels = [relationship_of(Rel(r["type"], LABEL_KINDS[r["from_label"]], r["from"],
+                                LABEL_KINDS[r["to_label"]], r["to"],
+                                {k: json_value(v) for k, v in sorted(r["properties"].items())}),
+                            scope)
+            for r in record["rels"]]
+    return Path(length=record["length"], nodes=nodes, rels=rels)

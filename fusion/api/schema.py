@@ -1,0 +1,93 @@
+"""The served GraphQL schema: root fields, limits and error handling.
+
+Every root field is guarded (:class:`fusion.api.context.Guard`). Limits are strawberry
+extensions configured from the settings: depth, aliases and tokens; introspection stays on
+(the console needs it) and is subject to the same limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from fusion.api.context import Guard
+from fusion.api.errors import ErrorCodes, log_errors, request_id_of
+from fusion.api.resolvers.admin import (
+    resolve_audit_log,
+    resolve_close_joint_operation,
+    resolve_create_joint_operation,
+    resolve_joint_operations,
+)
+from fusion.api.resolvers.entities import resolve_entity, resolve_search
+from fusion.api.resolvers.neighborhood import resolve_neighborhood
+from fusion.api.resolvers.paths import resolve_relationship_paths
+from fusion.api.resolvers.saved import (
+    resolve_run_saved_query,
+    resolve_save_query,
+    resolve_saved_queries,
+)
+from fusion.api.scalars import SCALAR_MAP
+from fusion.api.types.entity import ENTITY_TYPES
+from fusion.config import Settings
+
+
+def root(resolver: Any, description: str) -> Any:
+    """A guarded root field."""
+    return strawberry.field(resolver=resolver, description=description,
+                            permission_classes=[Guard])
+
+
+@strawberry.type(description="Questions about the graph, always within the caller's scope.")
+class Query:
+    entity = root(resolve_entity, "One entity by kind and key (canonical or raw).")
+    search = root(resolve_search, "Full-text search over names, keys, summaries, addresses.")
+    neighborhood = root(resolve_neighborhood,
+                        "Entities and relationships around an entity, capped (`truncated`).")
+    relationship_paths = root(resolve_relationship_paths,
+                              "Shortest paths between two entities through visible elements.")
+    saved_queries = root(resolve_saved_queries, "Every saved query, by name.")
+    run_saved_query = root(resolve_run_saved_query,
+                           "Run a saved query by name; its `data` as JSON.")
+    joint_operations = root(resolve_joint_operations,
+                            "Joint operations you may see (admins: all; others: their own).")
+    audit_log = root(resolve_audit_log, "Audit records, newest first (auditors and admins).")
+
+
+@strawberry.type(description="Changes: saved queries and joint operations.")
+class Mutation:
+    save_query = root(resolve_save_query,
+                      "Save a query (validated against this schema) under a unique name.")
+    create_joint_operation = root(resolve_create_joint_operation,
+                                  "Open a joint operation sharing regions with members (admins).")
+    close_joint_operation = root(resolve_close_joint_operation,
+                                 "Close a joint operation now (admins).")
+
+
+class FusionSchema(strawberry.Schema):
+    """strawberry's Schema, logging errors with the request id."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        rid = request_id_of(execution_context) if execution_context else None
+        log_errors(errors, rid)
+
+
+def build_schema(settings: Settings) -> FusionSchema:
+    """The schema with the limits of ``settings``."""
+    return FusionSchema(
+        query=Query,
+        mutation=Mutation,
+        types=list(ENTITY_TYPES.values()),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=settings.api_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.api_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
+            ErrorCodes,
+        ],
+    )

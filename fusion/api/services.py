@@ -1,0 +1,81 @@
+"""What every request shares: settings, the one async Neo4j driver, the signing secret, joint
+operations, the audit log, saved queries and metrics. Built once in the app's lifespan.
+
+The sync driver exists only for the analyses in :mod:`fusion.analyses`, which are synchronous;
+they run in worker threads (:mod:`fusion.api.workers`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import neo4j
+from neo4j import AsyncGraphDatabase, GraphDatabase
+
+from fusion.auth import AuditLog, JointOperations, load_secret
+from fusion.auth.audit import audit_path
+from fusion.config import Settings
+from fusion.db import target
+from fusion.errors import DatabaseError
+
+
+@dataclass
+class Services:
+    """Process-wide resources of the GraphQL service."""
+
+    settings: Settings
+    driver: neo4j.AsyncDriver
+    sync_driver: neo4j.Driver
+    secret: bytes
+    joint_operations: JointOperations
+    audit: AuditLog
+    metrics: object | None = None
+    # Analyses running in worker threads at once (2 cores: more only queue up).
+    analysis_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(2))
+
+    @property
+    def database(self) -> str:
+        """The Neo4j database holding the graph."""
+        return self.settings.neo4j_database
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, metrics: object | None = None
+                        ) -> AsyncIterator[Services]:
+    """Connect to Neo4j, open the audit log and load the secret; close all on exit."""
+    t = target(settings)
+    driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
+    sync_driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
+    audit = AuditLog(audit_path(settings.home))
+    try:
+        services = Services(settings=settings, driver=driver, sync_driver=sync_driver,
+                            secret=load_secret(settings),
+                            joint_operations=JointOperations(driver, settings.neo4j_database),
+                            audit=audit, metrics=metrics)
+        yield services
+    finally:
+        await audit.aclose()
+        await driver.close()
+        await asyncio.to_thread(sync_driver.close)
+
+
+async def neo4j_ready(services: Services) -> bool:
+    """True when Neo4j answers a query."""
+    try:
+        await services.driver.execute_query("RETURN 1", database_=services.database,
+                                            routing_=neo4j.RoutingControl.READ)
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
+        return False
+    return True
+
+
+def unavailable(err: Exception) -> DatabaseError:
+    """The client-safe error for a Neo4j that cannot be reached."""
+    error = DatabaseError("The graph database is not reachable; try again shortly.")
+    error.__cause__ = err
+    return error

@@ -1,0 +1,1 @@
+"""The GraphQL object types of the served schema (every type and field described)."""

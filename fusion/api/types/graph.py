@@ -1,0 +1,77 @@
+"""Subgraphs: relationships, neighbourhoods, paths, and their exports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from fusion.api.enums import ExportFormat, RelType
+from fusion.api.nodes import Node, Rel
+from fusion.api.types.entity import Entity, entity_of, entity_ref
+
+FormatArg = Annotated[ExportFormat, strawberry.argument(description="The file format.")]
+
+
+@strawberry.type(description="A relationship between two entities.")
+class Relationship:
+    type: RelType = strawberry.field(description="The relationship type.")
+    from_: Entity = strawberry.field(name="from", description="Where it starts.")
+    to: Entity = strawberry.field(description="Where it ends.")
+    properties: JSON = strawberry.field(
+        description="Its properties (aggregates such as count, first_at, last_at; regions).")
+
+
+def relationship_of(rel: Rel, scope: frozenset[str],
+                    nodes: dict[tuple[str, str], Node] | None = None) -> Relationship:
+    """The GraphQL relationship of a Rel, reusing already-read end nodes."""
+    nodes = nodes or {}
+
+    def end(kind: str, key: str) -> Entity:
+        node = nodes.get((kind, key))
+        return entity_of(node, scope) if node else entity_ref(kind, key, scope)
+
+    return Relationship(type=RelType(rel.type), from_=end(rel.from_kind, rel.from_key),
+                        to=end(rel.to_kind, rel.to_key), properties=rel.properties)
+
+
+@strawberry.type(description="One file of an export.")
+class ExportFile:
+    name: str = strawberry.field(description="Suggested file name.")
+    media_type: str = strawberry.field(description="Its media (MIME) type.")
+    content: str = strawberry.field(description="The file's text.")
+
+
+@strawberry.type(description="A subgraph written in a file format analysts' tools read.")
+class ExportDocument:
+    format: ExportFormat = strawberry.field(description="The format written.")
+    files: list[ExportFile] = strawberry.field(
+        description="The files (one for GraphML and GEXF; nodes and relationships for CSV).")
+
+
+@strawberry.type(description="One path between two entities.")
+class Path:
+    length: int = strawberry.field(description="Number of relationships on the path.")
+    nodes: list[Entity] = strawberry.field(description="Entities in path order.")
+    rels: list[Relationship] = strawberry.field(description="Relationships in path order.")
+
+
+@strawberry.type(description="Entities around a centre, expanded breadth first within scope.")
+class Neighborhood:
+    nodes: list[Entity] = strawberry.field(
+        description="The centre first, then neighbours in the order the expansion met them.")
+    rels: list[Relationship] = strawberry.field(
+        description="Relationships of the requested types between returned entities, each "
+        "with at least one end nearer than `hops` to the centre.")
+    truncated: bool = strawberry.field(
+        description="True exactly when the limit left out entities or relationships that the "
+        "expansion would otherwise have returned.")
+    subgraph: strawberry.Private[tuple[list[Node], list[Rel]]]
+
+    @strawberry.field(description="This neighbourhood as a file (GraphML, GEXF or CSV).")
+    def export(self, format: FormatArg) -> ExportDocument:  # noqa: A002 (GraphQL name)
+        from fusion.api.exporting import export_document
+
+        nodes, rels = self.subgraph
+        return export_document(format, nodes, rels, "neighborhood")

@@ -1,0 +1,124 @@
+"""POST /graphql: authentication, the operators' allowlist, execution, and the audit record.
+
+Every request to /graphql — allowed, denied or failed — is appended to the audit log before
+its response leaves (a request whose record cannot be written is answered UNAVAILABLE instead).
+GET /graphql opens the offline console; queries are never accepted over GET.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+
+from fusion.api.console import console_html
+from fusion.api.context import Context
+from fusion.api.errors import error_body, fusion_code
+from fusion.api.loaders import Loaders
+from fusion.api.requests import RequestRecord
+from fusion.api.saved import is_saved_document
+from fusion.api.services import Services
+from fusion.auth import authenticate
+from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY
+from fusion.errors import AuditUnavailable, BadInput, Forbidden, FusionError
+
+logger = logging.getLogger("fusion.api")
+
+# HTTP status of errors that refuse a whole request before execution.
+_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_INPUT": 400, "UNAVAILABLE": 503}
+MAX_BODY_BYTES = 1 << 20
+
+
+class FusionGraphQL(GraphQL):
+    """strawberry's ASGI view with Fusion's request handling around it."""
+
+    def __init__(self, services_of, schema, path: str = "/graphql") -> None:
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=False,
+                         multipart_uploads_enabled=False)
+        self._services_of = services_of
+        self._path = path
+
+    async def run(self, request, context=None, root_value=None) -> Response:
+        if self.is_websocket_request(request):
+            await request.close(code=1008)  # no subscriptions
+            return request
+        if request.method == "GET" and "query" not in request.query_params:
+            return HTMLResponse(console_html(self._path))
+        services: Services = self._services_of(request)
+        record = RequestRecord()
+        request.state.fusion_record = record
+        response = await self._answer(request, services, record)
+        return await self._audited(services, record, response)
+
+    async def _answer(self, request: Request, services: Services, record: RequestRecord
+                      ) -> Response:
+        try:
+            await self._admit(request, services, record)
+            return await super().run(request)
+        except FusionError as err:
+            code = fusion_code(err)
+            record.fail(code)
+            return JSONResponse(error_body(code, str(err), record.id),
+                                status_code=_STATUS.get(code, 400))
+        except HTTPException as err:
+            record.fail("BAD_INPUT")
+            return JSONResponse(error_body("BAD_INPUT", err.reason, record.id),
+                                status_code=err.status_code)
+
+    async def _admit(self, request: Request, services: Services, record: RequestRecord) -> None:
+        """Read the body, authenticate, and apply the operators' allowlist."""
+        if request.method not in ("GET", "POST"):
+            raise BadInput("GraphQL requests are POSTed to /graphql.")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise BadInput("The request body is too large.")
+        record.read_body(body)
+        record.purpose = (request.headers.get("x-purpose") or "").strip() or None
+        record.caller = authenticate(request.headers.get("authorization"), services.secret)
+        if request.method == "GET":
+            raise BadInput("Queries are POSTed to /graphql (never sent in a URL).")
+        # Only the allowlisted roles gain anything from sending a saved document.
+        request.state.fusion_trusted = False
+        if record.caller.role in TRUSTED_DOCUMENTS_ONLY:
+            if not await is_saved_document(services, record.document):
+                raise Forbidden(f"The role {record.caller.role} may only run saved queries.")
+            request.state.fusion_trusted = True
+
+    async def get_context(self, request: Request, response: Response) -> Context:
+        services: Services = self._services_of(request)
+        record: RequestRecord = request.state.fusion_record
+        return Context(services=services, record=record, caller=record.caller,
+                       loaders=Loaders(services), request=request, response=response,
+                       trusted=request.state.fusion_trusted)
+
+    async def process_result(self, request: Request, result: ExecutionResult
+                             ) -> GraphQLHTTPResponse:
+        request.state.fusion_record.finish(result.data, result.errors)
+        return process_result(result)
+
+    async def _audited(self, services: Services, record: RequestRecord, response: Response
+                       ) -> Response:
+        caller = record.caller
+        try:
+            await services.audit.append(
+                user=caller.user if caller else None, role=caller.role if caller else None,
+                operation_name=record.operation_name, document=record.document,
+                variables=record.variables, purpose=record.purpose,
+                scope=sorted(record.scopes) if record.scopes else None,
+                outcome=record.outcome, result_count=record.result_count)
+        except AuditUnavailable:
+            logger.exception("request %s: audit record not written; answer withheld", record.id)
+            record.fail("UNAVAILABLE")
+            response = JSONResponse(error_body("UNAVAILABLE", "The audit log cannot be "
+                                               "written; the request was not answered.",
+                                               record.id), status_code=503)
+        if services.metrics is not None:
+            services.metrics.observe_request(record.operation_name, record.elapsed(),
+                                             record.outcome)
+        response.headers["x-request-id"] = record.id
+        return response

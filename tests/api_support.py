@@ -1,0 +1,167 @@
+"""Fixtures for the GraphQL service tests: the fixture scenario loaded once, a real uvicorn
+server on a free port, and a client that sends tokens and purposes like a real caller.
+
+Test modules opt in with ``pytest_plugins = ["tests.api_support"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fusion.config import Settings
+
+SECRET = "test-secret-" + "x" * 40
+ALL_REGIONS = ("330100", "440300", "510100")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _loaded(driver, database: str, truth: dict, home: Path) -> bool:
+    if not (home / "events").is_dir():
+        return False
+    for label, n in truth["expected_nodes"].items():
+        records, _, _ = driver.execute_query(f"MATCH (n:{label}) RETURN count(n) AS n",
+                                             database_=database)
+        if records[0]["n"] != n:
+            return False
+    return True
+
+
+def load_scenario(driver, settings: Settings, scenario_dir: Path) -> dict:
+    """The fixture scenario in the graph and in ``settings.home``'s event store (idempotent)."""
+    from fusion.loading import load_files
+
+    truth = json.loads((scenario_dir / "truth.json").read_text("utf-8"))
+    db = settings.neo4j_database
+    if _loaded(driver, db, truth, settings.home):
+        return truth
+    with driver.session(database=db) as session:
+        session.run("MATCH (n) WHERE NOT n:SavedQuery AND NOT n:JointOperation "
+                    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+    shutil.rmtree(settings.home / "events", ignore_errors=True)
+    for entry in truth["load_order"]:
+        profile = scenario_dir / entry["profile"] if entry["profile"] else None
+        load_files(driver, db, settings.home, entry["kind"], [scenario_dir / entry["file"]],
+                   entry["region"], profile)
+    return truth
+
+
+class Server:
+    """A uvicorn server running ``app`` in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the GraphQL service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@dataclass
+class Api:
+    """A client of the running service."""
+
+    url: str
+    settings: Settings
+    truth: dict
+    http: httpx.Client
+
+    def token(self, role: str = "analyst", regions: tuple[str, ...] = ALL_REGIONS,
+              user: str | None = None) -> str:
+        """A valid bearer token."""
+        from fusion.auth import issue_token
+
+        return issue_token(SECRET.encode(), user or f"{role}-user", role, list(regions),
+                           timedelta(hours=1))
+
+    def post(self, query: str, variables: dict | None = None, *, role: str = "analyst",
+             regions: tuple[str, ...] = ALL_REGIONS, user: str | None = None,
+             purpose: str | None = "test case 1", token: str | None = None,
+             operation_name: str | None = None) -> httpx.Response:
+        """POST one GraphQL request."""
+        headers = {"Authorization": f"Bearer {token or self.token(role, regions, user)}"}
+        if purpose is not None:
+            headers["X-Purpose"] = purpose
+        body = {"query": query, "variables": variables or {}}
+        if operation_name:
+            body["operationName"] = operation_name
+        return self.http.post(f"{self.url}/graphql", json=body, headers=headers)
+
+    def gql(self, query: str, variables: dict | None = None, **kw) -> dict:
+        """The ``data`` of a request that must succeed."""
+        response = self.post(query, variables, **kw)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        return body["data"]
+
+    def error(self, query: str, variables: dict | None = None, **kw) -> tuple[str, dict]:
+        """(code, error) of the first error of a request that must fail."""
+        body = self.post(query, variables, **kw).json()
+        assert body.get("errors"), body
+        error = body["errors"][0]
+        return error["extensions"]["code"], error
+
+
+def app_settings(base: Settings, **overrides) -> Settings:
+    """The test session's settings with the test secret."""
+    return base.model_copy(update={"secret": __import__("pydantic").SecretStr(SECRET),
+                                   **overrides})
+
+
+@pytest.fixture(scope="session")
+def api_server(neo4j_settings: Settings, driver, scenario_dir: Path) -> Iterator[Api]:
+    """The service, started once per session, with a client."""
+    from fusion.api.app import create_app
+
+    settings = app_settings(neo4j_settings)
+    truth = load_scenario(driver, settings, scenario_dir)
+    with Server(create_app(settings)) as server, httpx.Client(timeout=120) as http:
+        yield Api(server.url, settings, truth, http)
+
+
+@pytest.fixture(scope="module")
+def api(api_server: Api, driver, scenario_dir: Path) -> Api:
+    """The service with the fixture scenario loaded (reloaded if another module changed it)."""
+    load_scenario(driver, api_server.settings, scenario_dir)
+    return api_server
+
+
+@pytest.fixture(scope="session")
+def cypher(driver, neo4j_settings: Settings):
+    """Run a read statement directly (the independent side of a comparison)."""
+    def run(statement: str, **params):
+        records, _, _ = driver.execute_query(statement, params,
+                                             database_=neo4j_settings.neo4j_database)
+        return [r.data() for r in records]
+    return run
