@@ -29,6 +29,14 @@ class Loaders:
         self.services = services
         self.node: DataLoader[NodeKey, Node | None] = DataLoader(load_fn=self._nodes)
         self.related: DataLoader[RelatedKey, list[Node]] = DataLoader(load_fn=self._related)
+        self.evidence: DataLoader[tuple, list[tuple]] = DataLoader(load_fn=self._evidence)
+
+    async def _evidence(self, keys: Sequence[tuple]) -> list[list[tuple]]:
+        from fusion.api.resolvers.cotravel import meetings_of_pairs
+        from fusion.api.workers import in_worker
+
+        return await in_worker(self.services, meetings_of_pairs, self.services.settings.home,
+                               list(keys))
 
     async def _nodes(self, keys: Sequence[NodeKey]) -> list[Node | None]:
         groups: dict[tuple[str, frozenset[str]], set[str]] = defaultdict(set)

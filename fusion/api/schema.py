@@ -23,14 +23,17 @@ from fusion.api.resolvers.admin import (
     resolve_create_joint_operation,
     resolve_joint_operations,
 )
+from fusion.api.resolvers.cotravel import resolve_co_travel, resolve_co_travel_groups
 from fusion.api.resolvers.entities import resolve_entity, resolve_search
+from fusion.api.resolvers.gangs import resolve_gang_of, resolve_gangs
 from fusion.api.resolvers.neighborhood import resolve_neighborhood
-from fusion.api.resolvers.paths import resolve_relationship_paths
+from fusion.api.resolvers.paths import resolve_export_paths, resolve_relationship_paths
 from fusion.api.resolvers.saved import (
     resolve_run_saved_query,
     resolve_save_query,
     resolve_saved_queries,
 )
+from fusion.api.resolvers.timeline import resolve_timeline
 from fusion.api.scalars import SCALAR_MAP
 from fusion.api.types.entity import ENTITY_TYPES
 from fusion.config import Settings
@@ -50,6 +53,16 @@ class Query:
                         "Entities and relationships around an entity, capped (`truncated`).")
     relationship_paths = root(resolve_relationship_paths,
                               "Shortest paths between two entities through visible elements.")
+    export_paths = root(resolve_export_paths,
+                        "The paths relationshipPaths returns, as one GraphML, GEXF or CSV file.")
+    gangs = root(resolve_gangs, "Gangs (communities of linked people) within scope.")
+    gang_of = root(resolve_gang_of, "The gang a person belongs to (null: none).")
+    co_travel = root(resolve_co_travel,
+                     "Vehicles or phones that travel together, of one subject or all.")
+    co_travel_groups = root(resolve_co_travel_groups,
+                            "Groups of vehicles or phones every two of which co-travel.")
+    timeline = root(resolve_timeline,
+                    "An entity's calls, texts, parcels, sightings and cases in time order.")
     saved_queries = root(resolve_saved_queries, "Every saved query, by name.")
     run_saved_query = root(resolve_run_saved_query,
                            "Run a saved query by name; its `data` as JSON.")

@@ -12,13 +12,14 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.db import read
-from fusion.api.enums import RelType
+from fusion.api.enums import ExportFormat, RelType
+from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Rel, json_value
 from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.entity import entity_ref
-from fusion.api.types.graph import Path, relationship_of
+from fusion.api.types.graph import ExportDocument, Path, relationship_of
 from fusion.errors import NotFound
 from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
 from queries.paths import paths_statement
@@ -37,8 +38,42 @@ async def resolve_relationship_paths(
     scope: ScopeArg = None,
 ) -> list[Path]:
     """Up to ``limit`` shortest paths, shortest first (NOT_FOUND when an end is not visible)."""
+    regions = await info.context.scope(scope)
+    records = await _path_records(info, regions, from_, to, max_hops, rel_types, limit)
+    return [path_of(r, regions) for r in records]
+
+
+async def resolve_export_paths(
+    info: Info,
+    format: Annotated[ExportFormat, strawberry.argument(  # noqa: A002
+        description="The file format.")],
+    from_: Annotated[EntityRef, strawberry.argument(name="from",
+                                                    description="Where paths start.")],
+    to: Annotated[EntityRef, strawberry.argument(description="Where paths end.")],
+    max_hops: Annotated[int, strawberry.argument(
+        description="Longest path, in relationships.")] = 6,
+    rel_types: Annotated[list[RelType] | None, strawberry.argument(
+        description="Types paths may use; omitted: all but SEEN_AT.")] = None,
+    limit: Annotated[int, strawberry.argument(description="Most paths, shortest first.")] = 3,
+    scope: ScopeArg = None,
+) -> ExportDocument:
+    """The union of the paths relationshipPaths returns, as a file."""
     ctx = info.context
     regions = await ctx.scope(scope)
+    records = await _path_records(info, regions, from_, to, max_hops, rel_types, limit)
+    keys = dict.fromkeys((LABEL_KINDS[n["kind"]], n["key"]) for r in records for n in r["nodes"])
+    nodes = [await ctx.loaders.node.load((k, x, regions)) for k, x in keys]
+    rels = {}
+    for r in records:
+        for x in r["rels"]:
+            rel = _rel(x)
+            rels[(rel.type, rel.from_kind, rel.from_key, rel.to_kind, rel.to_key)] = rel
+    return export_document(format, [n for n in nodes if n is not None], list(rels.values()),
+                           "paths")
+
+
+async def _path_records(info, regions, from_, to, max_hops, rel_types, limit) -> list:
+    ctx = info.context
     check_hops(ctx, max_hops, "maxHops")
     check_limit(ctx, limit)
     types = rel_type_names(rel_types, DEFAULT_PATH_TYPES)
@@ -51,15 +86,16 @@ async def resolve_relationship_paths(
     records = await read(ctx.services, paths_statement(a_kind, b_kind, max_hops, limit, True),
                          from_key=a_key, to_key=b_key, types=types, scope=sorted(regions),
                          limit=limit)
-    return [path_of(r, regions) for r in records]
+    return records
 
 
 def path_of(record, scope: frozenset[str]) -> Path:
     """A GraphQL path from a row of queries.paths."""
     nodes = [entity_ref(LABEL_KINDS[n["kind"]], n["key"], scope) for n in record["nodes"]]
-    rels = [relationship_of(Rel(r["type"], LABEL_KINDS[r["from_label"]], r["from"],
-                                LABEL_KINDS[r["to_label"]], r["to"],
-                                {k: json_value(v) for k, v in sorted(r["properties"].items())}),
-                            scope)
-            for r in record["rels"]]
+    rels = [relationship_of(_rel(r), scope) for r in record["rels"]]
     return Path(length=record["length"], nodes=nodes, rels=rels)
+
+
+def _rel(r: dict) -> Rel:
+    return Rel(r["type"], LABEL_KINDS[r["from_label"]], r["from"], LABEL_KINDS[r["to_label"]],
+               r["to"], {k: json_value(v) for k, v in sorted(r["properties"].items())})
