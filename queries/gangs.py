@@ -12,9 +12,11 @@ def _visible(*names: str) -> str:
     return " AND ".join(_VISIBLE.format(v=n) for n in names)
 
 
-# Two people involved in the same case.
+# Two people suspected in the same case (co-offending: victims, witnesses and reporters of a
+# case are no tie to its suspects, nor to each other).
 CASE_LINKS = f"""
-MATCH (p1:Person)-[i1:INVOLVED_IN]->(c:Case)<-[i2:INVOLVED_IN]-(p2:Person)
+MATCH (p1:Person)-[i1:INVOLVED_IN {{role: 'suspect'}}]->(c:Case)
+      <-[i2:INVOLVED_IN {{role: 'suspect'}}]-(p2:Person)
 WHERE p1.key < p2.key
   AND ($since IS NULL OR c.reported_at >= $since) AND ($until IS NULL OR c.reported_at <= $until)
   AND {_visible("p1", "i1", "c", "i2", "p2")}

@@ -55,3 +55,11 @@ def paths_statement(
         max_hops=max_hops, node_visible=node_visible, rel_visible=rel_visible,
         ends_visible=ends_visible,
     )
+
+
+# kind -> display fields of the entities of that kind named in $keys (absent keys: no row).
+ENTITIES_BY_KEY = {
+    kind: f"UNWIND $keys AS k MATCH (n:{label} {{key: k}}) "
+          "RETURN n.key AS key, n.label AS label, n.regions AS regions"
+    for kind, label in KIND_LABELS.items()
+}

@@ -7,36 +7,13 @@ from itertools import combinations
 
 from neo4j import Driver
 
+from fusion.analyses.entities import EntityRef, PathNode
 from fusion.errors import BadInput
-from loaders.normalize import InvalidValue, canonical_key
-from queries.model import DEFAULT_PATH_TYPES, KIND_LABELS, LABEL_KINDS, REL_TYPES
+from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS, REL_TYPES
 from queries.paths import paths_statement
 
-
-@dataclass(frozen=True)
-class EntityRef:
-    """An entity named by kind and canonical key."""
-
-    kind: str
-    key: str
-
-    @classmethod
-    def parse(cls, kind: str, raw_key: str) -> EntityRef:
-        """Resolve a key given in any raw form to the canonical one (BadInput if invalid)."""
-        if kind not in KIND_LABELS:
-            raise BadInput(f"unknown entity kind {kind!r}; expected one of {sorted(KIND_LABELS)}")
-        try:
-            return cls(kind, canonical_key(kind, raw_key))
-        except InvalidValue as err:
-            raise BadInput(f"{kind} key {raw_key!r} is not valid: {err}") from err
-
-
-@dataclass(frozen=True)
-class PathNode:
-    kind: str
-    key: str
-    label: str | None
-    regions: tuple[str, ...]
+__all__ = ["EntityRef", "Path", "PathNode", "PathRel", "connecting_network",
+           "relationship_paths"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""The event store as the analyses read it: records visible in a scope, in a time range.
+
+A record is visible when its ``regions`` (the regions that supplied it) meet the caller's
+scope; ``scope=None`` is an unrestricted administrative read. The filter sits in the lazy
+scan, before anything else reads the records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from loaders.eventstore import scan_events
+
+# The contract's entity kinds of sighting subjects, and the event store's subject types.
+SUBJECT_TYPES = {"VEHICLE": "plate", "PHONE": "phone"}
+SUBJECT_KINDS = {t: k for k, t in SUBJECT_TYPES.items()}
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A timezone-aware UTC datetime (naive ones are taken as UTC), or None."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def regions_meet(scope: frozenset[str] | None) -> pl.Expr:
+    """True where the ``regions`` list meets ``scope`` (always true for ``None``)."""
+    if scope is None:
+        return pl.lit(True)
+    wanted = sorted(scope)
+    # A record's own region is always in its regions: check it first, the list only for
+    # records that several regions supplied.
+    return pl.col("region").is_in(wanted) | (
+        (pl.col("regions").list.len() > 1)
+        & pl.col("regions").list.eval(pl.element().is_in(wanted)).list.any()
+    )
+
+
+def visible_events(
+    home: Path,
+    kind: str,
+    scope: frozenset[str] | None,
+    time_column: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.LazyFrame:
+    """Records of ``kind`` visible in ``scope``, with ``time_column`` in [since, until]."""
+    lf = scan_events(home, kind).filter(regions_meet(scope))
+    if time_column is not None and since is not None:
+        lf = lf.filter(pl.col(time_column) >= utc(since))
+    if time_column is not None and until is not None:
+        lf = lf.filter(pl.col(time_column) <= utc(until))
+    return lf
+
+
+def visible_sightings(home: Path, scope: frozenset[str] | None) -> pl.LazyFrame:
+    """Sightings visible in ``scope``: subject_type, subject, sensor_id, seen_at, regions."""
+    return visible_events(home, "sightings", scope).select(
+        "subject_type", "subject", "sensor_id", "seen_at", "regions")

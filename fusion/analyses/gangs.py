@@ -1,0 +1,155 @@
+"""Gangs as the service answers them: link projection in Neo4j, communities in Python.
+
+The person-to-person links of each kind (``queries.gangs``) are read with the caller's scope
+and time range applied inside the statements, so invisible people, phones, vehicles, cases,
+parcels and relationships never contribute a link. :func:`algorithms.gangs.gangs_from_links`
+then finds the communities and ranks their members; the members' names and regions are read
+back for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+from neo4j import Driver
+
+from algorithms import gangs as algo
+from algorithms.community import ALGORITHMS
+from fusion.analyses.entities import Entity, EntityRef
+from fusion.analyses.events import utc
+from fusion.errors import BadInput
+from queries.gangs import LINK_QUERIES, PERSON_REGIONS
+
+__all__ = ["Gang", "GangMember", "gang_links", "gang_of", "gangs"]
+
+LINK_SCHEMA = {"a": pl.String, "b": pl.String, "kind": pl.String, "count": pl.Int64}
+
+
+@dataclass(frozen=True)
+class GangMember:
+    """A member: the person, the key-player score (betweenness within the gang), 1-based rank."""
+
+    person: Entity
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Gang:
+    """A gang: stable id, ranked members, cohesion, regions, evidence counts per link kind."""
+
+    id: str
+    members: tuple[GangMember, ...]
+    cohesion: float
+    regions: tuple[str, ...]
+    links: Mapping[str, int]
+
+    @property
+    def size(self) -> int:
+        """Number of members."""
+        return len(self.members)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Member person keys."""
+        return frozenset(m.person.key for m in self.members)
+
+
+def gang_links(
+    driver: Driver,
+    database: str,
+    *,
+    scope: frozenset[str] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: tuple[str, ...] = algo.LINK_KINDS,
+) -> pl.DataFrame:
+    """Person-to-person evidence visible in ``scope``: columns ``a, b, kind, count``."""
+    params = {"scope": None if scope is None else sorted(scope), "since": utc(since),
+              "until": utc(until)}
+    frames = []
+    for kind in kinds:
+        records, _, _ = driver.execute_query(LINK_QUERIES[kind], params, database_=database,
+                                             routing_="r")
+        frames.append(pl.DataFrame([(r["a"], r["b"], kind, r["count"]) for r in records],
+                                   schema=LINK_SCHEMA, orient="row"))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=LINK_SCHEMA)
+
+
+def gangs(
+    driver: Driver,
+    database: str,
+    *,
+    scope: frozenset[str] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
+    algorithm: str = "leiden",
+    resolution: float = 1.0,
+    min_size: int = 3,
+    seed: int = 42,
+) -> list[Gang]:
+    """Gangs of the scope's person graph in [since, until], largest first, then by id."""
+    weights, algorithm = _checked(weights, algorithm, resolution, min_size)
+    kinds = tuple(k for k in algo.LINK_KINDS if getattr(weights, k) > 0)
+    links = gang_links(driver, database, scope=scope, since=since, until=until, kinds=kinds)
+    found = algo.gangs_from_links(links, weights, algorithm, resolution, seed, min_size)
+    people = _people(driver, database, sorted({k for g in found for k in g.keys}))
+    return [_gang(g, people) for g in found]
+
+
+def gang_of(
+    driver: Driver,
+    database: str,
+    person: EntityRef,
+    *,
+    scope: frozenset[str] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
+    algorithm: str = "leiden",
+    resolution: float = 1.0,
+    min_size: int = 3,
+    seed: int = 42,
+) -> Gang | None:
+    """The gang ``person`` belongs to in :func:`gangs`' answer for the same arguments, or None."""
+    if person.kind != "PERSON":
+        raise BadInput(f"gangOf takes a PERSON, not {person.kind}")
+    found = gangs(driver, database, scope=scope, since=since, until=until, weights=weights,
+                  algorithm=algorithm, resolution=resolution, min_size=min_size, seed=seed)
+    return next((g for g in found if person.key in g.keys), None)
+
+
+def _checked(weights, algorithm: str, resolution: float,
+             min_size: int) -> tuple[algo.LinkWeights, str]:
+    """Validated weights and algorithm name (BadInput otherwise)."""
+    name = algorithm.lower()
+    if name not in ALGORITHMS:
+        raise BadInput(f"algorithm must be one of {', '.join(a.upper() for a in ALGORITHMS)}")
+    if not resolution > 0:
+        raise BadInput("resolution must be positive")
+    if min_size < 1:
+        raise BadInput("minSize must be at least 1")
+    try:
+        return algo.LinkWeights.of(weights), name
+    except (TypeError, ValueError) as err:
+        raise BadInput(f"bad link weights: {err}") from err
+
+
+def _people(driver: Driver, database: str, keys: list[str]) -> dict[str, Entity]:
+    """Label and regions of each person key."""
+    records, _, _ = driver.execute_query(PERSON_REGIONS, keys=keys, database_=database,
+                                         routing_="r")
+    return {r["key"]: Entity("PERSON", r["key"], r["label"], tuple(r["regions"] or ()))
+            for r in records}
+
+
+def _gang(found: algo.Gang, people: dict[str, Entity]) -> Gang:
+    members = tuple(
+        GangMember(people.get(m.key, Entity("PERSON", m.key, None, ())), m.score, m.rank)
+        for m in found.members)
+    regions = tuple(sorted({g for m in members for g in m.person.regions}))
+    return Gang(found.id, members, found.cohesion, regions, dict(found.links))

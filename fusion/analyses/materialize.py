@@ -1,0 +1,152 @@
+"""`fusion analyze cotravel`: materialize ``CO_TRAVELED`` for the full data, replacing the last run.
+
+The run computes every reported pair over all sightings in the event store (no scope: the
+relationships' own ``regions`` then decide who sees them), collects the regions of the
+sightings behind each pair's meetings, deletes every earlier ``CO_TRAVELED`` in bounded
+transactions and writes the new ones in batches. A run that stops half-way leaves a partial
+set; the next run replaces it whole.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from neo4j import Driver
+
+from algorithms.cotravel import co_travel_pairs
+from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
+from fusion.analyses.events import utc, visible_sightings
+from fusion.errors import BadInput
+from fusion.loading import NoProgress, Progress
+from loaders.sightings import SUBJECT_LABELS
+from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
+
+__all__ = ["CoTravelRun", "materialize_co_travel"]
+
+BATCH_ROWS = 10_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CoTravelRun:
+    """What a materialization did."""
+
+    sightings: int
+    pairs: int
+    deleted: int
+    created: int
+    window_s: float
+    min_meetings: int
+    min_distinct_sensors: int
+    since: datetime | None
+    until: datetime | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready (timestamps as ISO 8601)."""
+        return {k: v.isoformat() if isinstance(v, datetime) else v
+                for k, v in asdict(self).items()}
+
+
+def materialize_co_travel(
+    driver: Driver,
+    database: str,
+    home: Path,
+    *,
+    window: float = 120,
+    min_meetings: int = 3,
+    min_distinct_sensors: int = 3,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: Progress | None = None,
+) -> CoTravelRun:
+    """Replace every ``CO_TRAVELED`` by the pairs reported over all sightings in the range."""
+    progress = progress or NoProgress()
+    began = time.monotonic()
+    since, until = utc(since), utc(until)
+    sightings = visible_sightings(home, None)
+    progress.phase("Finding co-travelling pairs", None)
+    try:
+        pairs = co_travel_pairs(sightings, window, min_meetings, min_distinct_sensors,
+                                since=since, until=until)
+    except ValueError as err:
+        raise BadInput(str(err)) from err
+    counted = _count_sightings(sightings, since, until)
+    progress.advance(counted)
+    regions = meeting_regions(co_travel_meetings(sightings, pairs, window, carry=["regions"],
+                                                 since=since, until=until))
+    rows = pairs.join(regions, on=list(PAIR_KEYS), how="left")
+    deleted = delete_co_traveled(driver, database, progress)
+    params = {"window_s": float(window), "min_meetings": min_meetings,
+              "min_distinct_sensors": min_distinct_sensors, "since": since, "until": until,
+              "computed_at": datetime.now(UTC)}
+    created = _create(driver, database, rows, params, progress)
+    return CoTravelRun(counted, pairs.height, deleted, created, float(window), min_meetings,
+                       min_distinct_sensors, since, until, round(time.monotonic() - began, 3))
+
+
+def _count_sightings(sightings: pl.LazyFrame, since: datetime | None,
+                     until: datetime | None) -> int:
+    """Sightings in [since, until]."""
+    lf = sightings
+    if since is not None:
+        lf = lf.filter(pl.col("seen_at") >= since)
+    if until is not None:
+        lf = lf.filter(pl.col("seen_at") <= until)
+    return lf.select(pl.len()).collect().item()
+
+
+def delete_co_traveled(driver: Driver, database: str, progress: Progress | None = None) -> int:
+    """Delete every ``CO_TRAVELED``, ``BATCH_ROWS`` per transaction; the number deleted."""
+    progress = progress or NoProgress()
+    records, _, _ = driver.execute_query(COUNT_CO_TRAVELED, database_=database, routing_="r")
+    progress.phase("Deleting earlier CO_TRAVELED", records[0]["n"])
+    deleted = 0
+    while True:
+        with driver.session(database=database) as session:
+            n = session.execute_write(
+                lambda tx: tx.run(DELETE_CO_TRAVELED_BATCH, batch=BATCH_ROWS).single()["deleted"])
+        deleted += n
+        progress.advance(n)
+        if n == 0:
+            return deleted
+
+
+def _create(driver: Driver, database: str, rows: pl.DataFrame, params: dict,
+            progress: Progress) -> int:
+    """Write the pairs, grouped by the labels of their two ends; the number created."""
+    progress.phase("Writing CO_TRAVELED", rows.height)
+    created = 0
+    labels = pl.col("a_type").replace_strict(SUBJECT_LABELS), pl.col("b_type").replace_strict(
+        SUBJECT_LABELS)
+    rows = rows.with_columns(labels[0].alias("a_label"), labels[1].alias("b_label"))
+    extra = {k: _epoch_pair(v) if isinstance(v, datetime) else v for k, v in params.items()}
+    for (a_label, b_label), part in rows.group_by("a_label", "b_label", maintain_order=True):
+        statement = CREATE_CO_TRAVELED[(a_label, b_label)]
+        for batch in _epoch_pairs(part).iter_slices(BATCH_ROWS):
+            payload = [{**row, **extra} for row in batch.select(
+                "a", "b", "meetings", "distinct_sensors", "first_at", "last_at",
+                "regions").to_dicts()]
+            with driver.session(database=database) as session:
+                created += session.execute_write(lambda tx, q=statement, p=payload: tx.run(
+                    q, rows=p).consume().counters.relationships_created)
+            progress.advance(len(payload))
+    return created
+
+
+def _epoch_pair(moment: datetime) -> list[int]:
+    """[epoch seconds, nanoseconds] of a timezone-aware datetime."""
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    return [micros // 1_000_000, micros % 1_000_000 * 1000]
+
+
+def _epoch_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """``first_at`` and ``last_at`` as [epoch seconds, nanoseconds]."""
+    return frame.with_columns(
+        pl.concat_list(pl.col(c).dt.epoch("us") // 1_000_000,
+                       pl.col(c).dt.epoch("us") % 1_000_000 * 1000).alias(c)
+        for c in ("first_at", "last_at"))
