@@ -1,14 +1,15 @@
 """GraphQL service under load: requests/s and p50/p95 per operation at 1, 8 and 32 clients.
 
 Starts its own managed Neo4j (temporary FUSION_HOME, ports 37787/37574), generates and loads
-the multi-region scenario as ``fusion demo`` does (scale 0.2 x ``scale``), starts ``fusion
-serve`` on a free loopback port in a subprocess, issues an analyst token for every region, and
-drives a fixed, seeded mix of contract operations (Entity 40 %, Search 30 %, RelationshipPaths
-20 %, CoTravel with a subject 10 %; documents from the shipped saved queries, arguments from
-the scenario's truth.json) from asyncio httpx clients, for a bounded time per level after a
-warm-up. Every response must be HTTP 200 with data and no GraphQL error; a run with any error
-fails. Traffic goes to 127.0.0.1 only. The clients share the 2-core machine with Neo4j and the
-server, so the figures are what one box does with everything on it.
+the multi-region scenario and materializes co-travel as ``fusion demo`` does (scale 0.2 x
+``scale``), starts ``fusion serve`` on a free loopback port in a subprocess, issues an analyst
+token for every region, and drives a fixed, seeded mix of contract operations (Entity 40 %,
+Search 30 %, RelationshipPaths 20 %, CoTravel with a subject 10 %; documents from the shipped
+saved queries, arguments from the scenario's truth.json) from asyncio httpx clients, for a
+bounded time per level after a warm-up. Every response must be HTTP 200 with data and no
+GraphQL error; a run with any error fails. Traffic goes to 127.0.0.1 only. The clients share
+the 2-core machine with Neo4j and the server, so the figures are what one box does with
+everything on it.
 """
 
 from __future__ import annotations
@@ -183,6 +184,15 @@ def _load_scenario(settings, scenario: Path, scale: float) -> dict:
     return truth
 
 
+def _analyze_cotravel(settings, secret: str) -> None:
+    """Materialize CO_TRAVELED as `fusion demo` does (`fusion analyze cotravel`)."""
+    fusion = Path(sys.executable).with_name("fusion")
+    done = subprocess.run([str(fusion), "analyze", "cotravel", "--json"], capture_output=True,
+                          text=True, env=_server_env(settings, secret), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"fusion analyze cotravel failed:\n{done.stderr[-3000:]}")
+
+
 def _server_env(settings, secret: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FUSION_NEO4J_URI"}
     env.update(FUSION_HOME=str(settings.home), FUSION_DB_BOLT_PORT=str(BOLT),
@@ -274,6 +284,7 @@ def run(scale: float = 1.0) -> str:
             neo4j.start()
             truth = _load_scenario(settings, tmp_path / "scenario", SCENARIO_SCALE * scale)
             secret = secrets.token_hex(32)
+            _analyze_cotravel(settings, secret)
             regions = [r["code"] for r in truth["regions"]]
             token = issue_token(secret.encode(), "bench", "analyst", regions, timedelta(hours=2))
             rows, errors, sent, counted = _serve_and_measure(
