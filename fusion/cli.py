@@ -114,6 +114,7 @@ def init() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (fusion.commands)."""
+    from fusion.commands.analyze import analyze_app
     from fusion.commands.audit import audit_app
     from fusion.commands.generate import generate
     from fusion.commands.load import load
@@ -123,6 +124,7 @@ def _register_commands() -> None:
     app.command("load")(load)
     app.add_typer(token_app, name="token")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(analyze_app, name="analyze")
 
 
 _register_commands()
