@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ class AuditLog:
         self._carried: str | None = None      # our last hash, when the file was replaced
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task | None = None
+        # Its own thread: a flush never queues behind analyses in the loop's default executor.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion-audit")
         self._open()
         self._lock_and_sync_tail()
 
@@ -101,7 +104,8 @@ class AuditLog:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                records = await asyncio.to_thread(self._write_batch, [p.body for p in batch])
+                records = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._write_batch, [p.body for p in batch])
             except Exception as exc:  # every waiter learns the audit write failed
                 error = AuditUnavailable("The audit log cannot be written.")
                 error.__cause__ = exc
@@ -167,6 +171,7 @@ class AuditLog:
 
     def close(self) -> None:
         """Close the file (records still queued are not written: use :meth:`aclose`)."""
+        self._thread.shutdown(wait=True)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
