@@ -50,7 +50,7 @@ async def resolve_gangs(
     regions = await ctx.scope(scope)
     args = _args(regions, min_size, algorithm, resolution, weights, since, until)
     found = await in_worker(ctx.services, analysis.gangs, ctx.services.sync_driver,
-                            ctx.services.database, **args)
+                            ctx.services.database, ctx.settings.home, **args)
     return [gang_of_analysis(g, regions, args) for g in found]
 
 
@@ -75,7 +75,8 @@ async def resolve_gang_of(
         raise NotFound(f"No person {key!r} in scope.")
     args = _args(regions, min_size, algorithm, resolution, weights, since, until)
     found = await in_worker(ctx.services, analysis.gang_of, ctx.services.sync_driver,
-                            ctx.services.database, AnalysisRef(kind, key), **args)
+                            ctx.services.database, ctx.settings.home, AnalysisRef(kind, key),
+                            **args)
     return None if found is None else gang_of_analysis(found, regions, args)
 
 
@@ -101,8 +102,8 @@ async def export_gang(info: Info, gang: Gang, format: ExportFormat) -> ExportDoc
     args = gang.export_args
     keys = {m.person.key for m in gang.members}
     links = await in_worker(ctx.services, analysis.gang_links, ctx.services.sync_driver,
-                            ctx.services.database, scope=args["scope"], since=args["since"],
-                            until=args["until"])
+                            ctx.services.database, ctx.settings.home, scope=args["scope"],
+                            since=args["since"], until=args["until"])
     nodes = [await ctx.loaders.node.load(("PERSON", key, args["scope"])) for key in sorted(keys)]
     rels = [{"type": f"{row['kind'].upper()}_LINK",
              "from": {"kind": "PERSON", "key": row["a"]},
