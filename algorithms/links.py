@@ -22,8 +22,8 @@ import polars as pl
 
 from algorithms._codes import factorize
 
-__all__ = ["DEFAULT_WEIGHTS", "LINK_KINDS", "LinkWeights", "PersonGraph", "person_graph",
-           "person_links", "project"]
+__all__ = ["DEFAULT_WEIGHTS", "LINK_KINDS", "LinkWeights", "PersonGraph", "owner_links",
+           "person_graph", "person_links", "project"]
 
 LINK_KINDS = ("case", "call", "parcel", "cotravel")
 _KIND_BITS = 2  # LINK_KINDS fit in two bits
@@ -179,6 +179,60 @@ def _compact(keys: pl.Series, edges: np.ndarray, weight: np.ndarray,
     renumber[used] = np.arange(len(used))
     return PersonGraph(keys.gather(used).to_list(), renumber[edges].reshape(-1, 2), weight,
                        {k: counts[:, c] for c, k in enumerate(LINK_KINDS)})
+
+
+def owner_links(
+    pairs: pl.DataFrame | pl.LazyFrame, owners: pl.DataFrame | pl.LazyFrame, kind: str
+) -> pl.DataFrame:
+    """Links between people from links between the things they use (phones, vehicles).
+
+    Parameters
+    ----------
+    pairs : polars DataFrame or LazyFrame
+        Columns ``x``, ``y`` (thing ids) and ``count`` (evidence between them).
+    owners : polars DataFrame or LazyFrame
+        Columns ``person`` and ``thing``: who uses or owns what (several people may share a
+        thing, one person may have several).
+    kind : str
+        The ``kind`` of the links produced (one of ``LINK_KINDS``).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``a, b, kind, count`` with ``a < b``: for every pair of different things and
+        every owner ``A`` of one and ``B != A`` of the other, the pair's count, summed per
+        pair of people. Sorted by ``(a, b)``.
+
+    Notes
+    -----
+    Two hash joins and a group-by: ``O(p + o + r)`` for ``p`` pairs, ``o`` ownerships and
+    ``r`` joined rows.
+
+    Examples
+    --------
+    >>> pairs = pl.DataFrame({"x": ["f1", "f1"], "y": ["f2", "f3"], "count": [4, 1]})
+    >>> owners = pl.DataFrame({"person": ["A", "B", "B"], "thing": ["f1", "f2", "f3"]})
+    >>> owner_links(pairs, owners, "call").rows()
+    [('A', 'B', 'call', 5)]
+    """
+    if kind not in LINK_KINDS:
+        raise ValueError(f"unknown link kind {kind!r}")
+    own = owners.lazy().select("person", "thing")
+    joined = (
+        pairs.lazy().select("x", "y", pl.col("count").cast(pl.Int64))
+        .filter(pl.col("x") != pl.col("y"))
+        .join(own.rename({"person": "p", "thing": "x"}), on="x")
+        .join(own.rename({"person": "q", "thing": "y"}), on="y")
+        .filter(pl.col("p") != pl.col("q"))
+    )
+    return (
+        joined.group_by(pl.min_horizontal("p", "q").alias("a"),
+                        pl.max_horizontal("p", "q").alias("b"))
+        .agg(pl.col("count").sum())
+        .select("a", "b", pl.lit(kind).alias("kind"), "count")
+        .sort("a", "b")
+        .collect()
+    )
 
 
 def person_links(

@@ -1,8 +1,11 @@
-"""Person-to-person link projection for gang detection, one statement per link kind.
+"""Person-to-person link projection for gang detection.
 
-Each returns rows ``(a, b, count)`` with ``a < b`` (person keys): the evidence of that kind
-between two people, counting only elements visible in ``$scope`` (``$scope = null``: no
-restriction) and, where the evidence has a time, within ``[$since, $until]`` (nulls: open).
+``CASE_LINKS`` and ``PARCEL_LINKS`` return rows ``(a, b, count)`` with ``a < b`` (person
+keys): distinct cases or parcels linking two people, counting only elements visible in
+``$scope`` (``$scope = null``: no restriction) with their time in ``[$since, $until]`` (nulls:
+open). Calls and co-travel are counted from the individual events instead (the ``CALLED`` and
+``CO_TRAVELED`` aggregates also count events other regions reported), and reach people
+through the visible ``OWNERSHIPS``.
 """
 
 _VISIBLE = "($scope IS NULL OR any(g IN {v}.regions WHERE g IN $scope))"
@@ -23,16 +26,6 @@ WHERE p1.key < p2.key
 RETURN p1.key AS a, p2.key AS b, count(DISTINCT c) AS count
 """
 
-# Calls between phones the two people use; counts come from the CALLED aggregates, restricted
-# to relationships whose activity overlaps the time range.
-CALL_LINKS = f"""
-MATCH (p1:Person)-[u1:USES]->(f1:Phone)-[c:CALLED]-(f2:Phone)<-[u2:USES]-(p2:Person)
-WHERE p1.key < p2.key AND f1 <> f2
-  AND ($since IS NULL OR c.last_at >= $since) AND ($until IS NULL OR c.first_at <= $until)
-  AND {_visible("p1", "u1", "f1", "c", "f2", "u2", "p2")}
-RETURN p1.key AS a, p2.key AS b, sum(c.count) AS count
-"""
-
 # A parcel sent from one person's phone to the other's (either direction).
 PARCEL_LINKS = f"""
 MATCH (p1:Person)-[u1:USES]->(f1:Phone)-[s1:SENT|RECEIVED]->(x:Parcel)
@@ -43,21 +36,14 @@ WHERE p1.key < p2.key AND type(s1) <> type(s2) AND f1 <> f2
 RETURN p1.key AS a, p2.key AS b, count(DISTINCT x) AS count
 """
 
-# Their vehicles or phones travelled together (materialized CO_TRAVELED).
-COTRAVEL_LINKS = f"""
-MATCH (p1:Person)-[o1:OWNS|USES]->(x)-[t:CO_TRAVELED]-(y)<-[o2:OWNS|USES]-(p2:Person)
-WHERE p1.key < p2.key AND x <> y
-  AND ($since IS NULL OR t.last_at >= $since) AND ($until IS NULL OR t.first_at <= $until)
-  AND {_visible("p1", "o1", "x", "t", "y", "o2", "p2")}
-RETURN p1.key AS a, p2.key AS b, sum(t.meetings) AS count
+# Who uses which phone and owns which vehicle, as far as the scope shows it.
+OWNERSHIPS = f"""
+MATCH (p:Person)-[o:USES|OWNS]->(x)
+WHERE (x:Phone OR x:Vehicle) AND {_visible("p", "o", "x")}
+RETURN p.key AS person, labels(x)[0] AS label, x.key AS key
 """
 
-LINK_QUERIES = {
-    "case": CASE_LINKS,
-    "call": CALL_LINKS,
-    "parcel": PARCEL_LINKS,
-    "cotravel": COTRAVEL_LINKS,
-}
+LINK_QUERIES = {"case": CASE_LINKS, "parcel": PARCEL_LINKS}
 
 PERSON_REGIONS = """
 UNWIND $keys AS key

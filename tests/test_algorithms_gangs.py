@@ -307,3 +307,24 @@ def test_no_algorithm_module_imports_neo4j_or_does_io() -> None:
         text = path.read_text()
         assert "neo4j" not in text.replace("Neo4j", "")
         assert "open(" not in text and "read_parquet" not in text and "scan_parquet" not in text
+
+
+def test_owner_links_sum_every_pair_of_different_owners() -> None:
+    from algorithms.links import owner_links
+
+    rng = random.Random(12)
+    things = [f"T{k}" for k in range(15)]
+    pairs = [(rng.choice(things), rng.choice(things), rng.randint(1, 9)) for _ in range(60)]
+    owners = {(f"P{rng.randrange(10)}", t) for t in things for _ in range(rng.randint(0, 2))}
+    expected: dict[tuple, int] = {}
+    for x, y, c in pairs:
+        for p, tx in owners:
+            for q, ty in owners:
+                if tx == x and ty == y and x != y and p != q:
+                    key = (min(p, q), max(p, q))
+                    expected[key] = expected.get(key, 0) + c
+    got = owner_links(pl.DataFrame(pairs, schema=["x", "y", "count"], orient="row"),
+                      pl.DataFrame(sorted(owners), schema=["person", "thing"], orient="row"),
+                      "call")
+    assert {(a, b): c for a, b, _k, c in got.rows()} == expected
+    assert set(got["kind"]) == {"call"}

@@ -101,11 +101,11 @@ def test_the_progress_bar_shows_each_phase(world, driver) -> None:
 
 
 def test_gangs_json_is_the_services_answer(world, driver) -> None:
-    truth, _, db, env = world
+    truth, home, db, env = world
     out = fusion(env, "gangs", "--json")
     assert out.exit_code == 0, out.output
     printed = json.loads(out.stdout)
-    service = gangs.gangs(driver, db, scope=None)
+    service = gangs.gangs(driver, db, home, scope=None)
     assert [g["id"] for g in printed] == [g.id for g in service]
     assert [g["size"] for g in printed] == [g.size for g in service]
     for planted in truth["gangs"]:
@@ -116,12 +116,12 @@ def test_gangs_json_is_the_services_answer(world, driver) -> None:
 
 
 def test_gangs_with_options_and_one_persons_gang(world, driver) -> None:
-    truth, _, db, env = world
+    truth, home, db, env = world
     region = truth["regions"][0]["code"]
     args = ["--region", region, "--weight", "call=0.5", "--weight", "cotravel=0",
             "--algorithm", "LOUVAIN", "--resolution", "1.5", "--min-size", "4", "--seed", "3"]
     printed = json.loads(fusion(env, "gangs", *args, "--json").stdout)
-    service = gangs.gangs(driver, db, scope=frozenset({region}),
+    service = gangs.gangs(driver, db, home, scope=frozenset({region}),
                           weights={"call": 0.5, "cotravel": 0}, algorithm="louvain",
                           resolution=1.5, min_size=4, seed=3)
     assert [g["id"] for g in printed] == [g.id for g in service]

@@ -197,8 +197,8 @@ def _jaccard(a: set, b: set) -> float:
 
 
 def test_every_planted_gang_is_recovered(world, driver) -> None:
-    truth, _, db = world
-    found = gangs.gangs(driver, db, scope=None)
+    truth, home, db = world
+    found = gangs.gangs(driver, db, home, scope=None)
     for planted in truth["gangs"]:
         members = set(planted["members"])
         best = max(found, key=lambda g: _jaccard(g.keys, members))
@@ -206,9 +206,9 @@ def test_every_planted_gang_is_recovered(world, driver) -> None:
 
 
 def test_gangs_are_reproducible_with_names_and_ranks(world, driver) -> None:
-    _, _, db = world
-    first = gangs.gangs(driver, db, scope=None)
-    assert first == gangs.gangs(driver, db, scope=None)
+    _, home, db = world
+    first = gangs.gangs(driver, db, home, scope=None)
+    assert first == gangs.gangs(driver, db, home, scope=None)
     for g in first:
         assert [m.rank for m in g.members] == list(range(1, g.size + 1))
         assert all(m.person.label and m.person.regions for m in g.members)
@@ -216,9 +216,9 @@ def test_gangs_are_reproducible_with_names_and_ranks(world, driver) -> None:
 
 
 def test_a_scoped_run_sees_only_people_visible_in_scope(world, driver) -> None:
-    truth, _, db = world
+    truth, home, db = world
     region = truth["regions"][0]["code"]
-    found = gangs.gangs(driver, db, scope=frozenset({region}))
+    found = gangs.gangs(driver, db, home, scope=frozenset({region}))
     assert all(region in m.person.regions for g in found for m in g.members)
     for planted in truth["gangs"]:
         if planted["regions"] == [region] == planted["operates_in"]:
@@ -227,41 +227,66 @@ def test_a_scoped_run_sees_only_people_visible_in_scope(world, driver) -> None:
 
 
 def test_links_of_a_scope_come_from_visible_elements_only(world, driver) -> None:
-    truth, _, db = world
+    truth, home, db = world
     region = truth["regions"][1]["code"]
-    links = gangs.gang_links(driver, db, scope=frozenset({region}))
+    links = gangs.gang_links(driver, db, home, scope=frozenset({region}))
     people = set(links["a"]) | set(links["b"])
     records, _, _ = driver.execute_query(
         "UNWIND $keys AS k MATCH (p:Person {key: k}) RETURN p.regions AS r", keys=list(people),
         database_=db)
     assert len(records) == len(people) and all(region in r["r"] for r in records)
-    everything = gangs.gang_links(driver, db, scope=None)
+    everything = gangs.gang_links(driver, db, home, scope=None)
     assert links.height < everything.height
 
 
+def test_scoped_call_evidence_counts_only_visible_calls(world, driver) -> None:
+    truth, home, db = world
+    for region in _regions(truth):
+        scope = frozenset({region})
+        owners: dict[str, set[str]] = {}
+        records, _, _ = driver.execute_query(
+            "MATCH (p:Person)-[u:USES]->(f:Phone) WHERE $r IN p.regions AND $r IN u.regions "
+            "AND $r IN f.regions RETURN p.key AS p, f.key AS f", r=region, database_=db)
+        for r in records:
+            owners.setdefault(r["f"], set()).add(r["p"])
+        expected: dict[tuple, int] = {}
+        calls = scan_events(home, "calls").collect()
+        for caller, callee, regions in calls.select("caller", "callee", "regions").iter_rows():
+            if region not in regions or caller == callee:
+                continue
+            for a in owners.get(caller, ()):
+                for b in owners.get(callee, ()):
+                    if a != b:
+                        pair = (min(a, b), max(a, b))
+                        expected[pair] = expected.get(pair, 0) + 1
+        links = gangs.gang_links(driver, db, home, scope=scope, kinds=("call",))
+        assert dict(zip(zip(links["a"], links["b"], strict=True), links["count"],
+                        strict=True)) == expected
+
+
 def test_gang_of_finds_a_members_gang(world, driver) -> None:
-    truth, _, db = world
+    truth, home, db = world
     planted = truth["gangs"][0]
     person = EntityRef("PERSON", planted["members"][0])
-    gang = gangs.gang_of(driver, db, person, scope=None)
+    gang = gangs.gang_of(driver, db, home, person, scope=None)
     assert gang is not None and person.key in gang.keys
-    assert gang in gangs.gangs(driver, db, scope=None)
+    assert gang in gangs.gangs(driver, db, home, scope=None)
     with pytest.raises(BadInput):
-        gangs.gang_of(driver, db, EntityRef("PHONE", "+8613800000000"), scope=None)
+        gangs.gang_of(driver, db, home, EntityRef("PHONE", "+8613800000000"), scope=None)
 
 
 def test_bad_gang_arguments_are_bad_input(world, driver) -> None:
-    _, _, db = world
+    _, home, db = world
     for kwargs in ({"algorithm": "girvan"}, {"weights": {"religion": 1.0}},
                    {"weights": {"call": -1.0}}, {"min_size": 0}, {"resolution": 0}):
         with pytest.raises(BadInput):
-            gangs.gangs(driver, db, scope=None, **kwargs)
+            gangs.gangs(driver, db, home, scope=None, **kwargs)
 
 
 def test_only_suspects_of_one_case_are_linked_by_it(world, driver) -> None:
-    _, _, db = world
-    links = gangs.gang_links(driver, db, scope=None, kinds=("case",))
-    cases = scan_events(world[1], "cases").filter(pl.col("id_no").is_not_null()).collect()
+    _, home, db = world
+    links = gangs.gang_links(driver, db, home, scope=None, kinds=("case",))
+    cases = scan_events(home, "cases").filter(pl.col("id_no").is_not_null()).collect()
     suspects = cases.filter(pl.col("role") == "suspect")
     expected = set()
     for _case, group in suspects.group_by("case_id"):

@@ -1,3 +1,11 @@
-"""The three analyses as the service runs them: Cypher from ``queries`` over the driver,
-pure algorithms from ``algorithms`` over frames and graphs. Every function takes the caller's
-scope (a set of regions, or None for an unrestricted administrative run)."""
+"""The analyses as the service runs them: Cypher from ``queries`` over the driver, records from
+the event store, pure algorithms from ``algorithms`` over frames and graphs. Every function
+takes the caller's scope (a set of regions, or None for an unrestricted administrative run) and
+applies it inside what it reads (see docs/analyses.md).
+
+- :mod:`fusion.analyses.paths`: relationship paths, connecting network;
+- :mod:`fusion.analyses.temporal`: time-respecting paths (events from :mod:`.contacts`);
+- :mod:`fusion.analyses.gangs`: gangs and a person's gang (evidence from :mod:`.gang_evidence`);
+- :mod:`fusion.analyses.cotravel`: co-travel pairs, evidence, groups;
+- :mod:`fusion.analyses.materialize`: ``fusion analyze cotravel`` (``CO_TRAVELED``).
+"""

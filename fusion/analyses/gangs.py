@@ -1,10 +1,10 @@
-"""Gangs as the service answers them: link projection in Neo4j, communities in Python.
+"""Gangs as the service answers them: evidence within the scope, communities in Python.
 
-The person-to-person links of each kind (``queries.gangs``) are read with the caller's scope
-and time range applied inside the statements, so invisible people, phones, vehicles, cases,
-parcels and relationships never contribute a link. :func:`algorithms.gangs.gangs_from_links`
-then finds the communities and ranks their members; the members' names and regions are read
-back for display.
+The person-to-person evidence of each kind (:mod:`fusion.analyses.gang_evidence`) is gathered
+with the caller's scope and time range applied where it is read, so invisible people, phones,
+vehicles, cases, parcels, relationships and events never contribute a link.
+:func:`algorithms.gangs.gangs_from_links` then finds the communities and ranks their members;
+the members' names and regions are read back for display.
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-import polars as pl
 from neo4j import Driver
 
 from algorithms import gangs as algo
 from algorithms.community import ALGORITHMS
 from fusion.analyses.entities import Entity, EntityRef
-from fusion.analyses.events import utc
+from fusion.analyses.gang_evidence import gang_links
 from fusion.errors import BadInput
-from queries.gangs import LINK_QUERIES, PERSON_REGIONS
+from queries.gangs import PERSON_REGIONS
 
 __all__ = ["Gang", "GangMember", "gang_links", "gang_of", "gangs"]
-
-LINK_SCHEMA = {"a": pl.String, "b": pl.String, "kind": pl.String, "count": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -58,30 +56,10 @@ class Gang:
         return frozenset(m.person.key for m in self.members)
 
 
-def gang_links(
-    driver: Driver,
-    database: str,
-    *,
-    scope: frozenset[str] | None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    kinds: tuple[str, ...] = algo.LINK_KINDS,
-) -> pl.DataFrame:
-    """Person-to-person evidence visible in ``scope``: columns ``a, b, kind, count``."""
-    params = {"scope": None if scope is None else sorted(scope), "since": utc(since),
-              "until": utc(until)}
-    frames = []
-    for kind in kinds:
-        records, _, _ = driver.execute_query(LINK_QUERIES[kind], params, database_=database,
-                                             routing_="r")
-        frames.append(pl.DataFrame([(r["a"], r["b"], kind, r["count"]) for r in records],
-                                   schema=LINK_SCHEMA, orient="row"))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=LINK_SCHEMA)
-
-
 def gangs(
     driver: Driver,
     database: str,
+    home: Path,
     *,
     scope: frozenset[str] | None,
     since: datetime | None = None,
@@ -95,7 +73,8 @@ def gangs(
     """Gangs of the scope's person graph in [since, until], largest first, then by id."""
     weights, algorithm = _checked(weights, algorithm, resolution, min_size)
     kinds = tuple(k for k in algo.LINK_KINDS if getattr(weights, k) > 0)
-    links = gang_links(driver, database, scope=scope, since=since, until=until, kinds=kinds)
+    links = gang_links(driver, database, home, scope=scope, since=since, until=until,
+                       kinds=kinds)
     found = algo.gangs_from_links(links, weights, algorithm, resolution, seed, min_size)
     people = _people(driver, database, sorted({k for g in found for k in g.keys}))
     return [_gang(g, people) for g in found]
@@ -104,6 +83,7 @@ def gangs(
 def gang_of(
     driver: Driver,
     database: str,
+    home: Path,
     person: EntityRef,
     *,
     scope: frozenset[str] | None,
@@ -118,7 +98,7 @@ def gang_of(
     """The gang ``person`` belongs to in :func:`gangs`' answer for the same arguments, or None."""
     if person.kind != "PERSON":
         raise BadInput(f"gangOf takes a PERSON, not {person.kind}")
-    found = gangs(driver, database, scope=scope, since=since, until=until, weights=weights,
+    found = gangs(driver, database, home, scope=scope, since=since, until=until, weights=weights,
                   algorithm=algorithm, resolution=resolution, min_size=min_size, seed=seed)
     return next((g for g in found if person.key in g.keys), None)
 

@@ -18,6 +18,8 @@ __all__ = ["EntityRef", "Path", "PathNode", "PathRel", "connecting_network",
 
 @dataclass(frozen=True)
 class PathRel:
+    """A relationship on a path: type, its own start and end, its properties."""
+
     type: str
     source: EntityRef
     target: EntityRef
@@ -26,6 +28,8 @@ class PathRel:
 
 @dataclass(frozen=True)
 class Path:
+    """A path: ``length`` hops, ``nodes`` in walking order, ``rels`` between them."""
+
     length: int
     nodes: tuple[PathNode, ...]
     rels: tuple[PathRel, ...]

@@ -189,9 +189,9 @@ def gangs(
                 "weights": _weights(weights), "algorithm": algorithm,
                 "resolution": resolution, "min_size": min_size, "seed": seed}
         if person is None:
-            found = service.gangs(driver, settings.neo4j_database, **args)
+            found = service.gangs(driver, settings.neo4j_database, settings.home, **args)
         else:
-            one = service.gang_of(driver, settings.neo4j_database,
+            one = service.gang_of(driver, settings.neo4j_database, settings.home,
                                   EntityRef.parse("PERSON", person), **args)
             found = [one] if one else []
     if as_json:

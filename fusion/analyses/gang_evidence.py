@@ -1,0 +1,97 @@
+"""Evidence between people for gang detection, each kind counted within the caller's scope.
+
+Co-suspects and parcels come from the graph (``queries.gangs``: distinct visible cases and
+parcels). Calls and co-travel come from the individual events in the event store: the graph's
+``CALLED`` and ``CO_TRAVELED`` aggregates also count events that only other regions reported,
+so a scoped count read from them would let invisible records weigh in. A call counts when its
+record is visible and its time is in ``[since, until]``; co-travel evidence between two
+subjects is their meetings when they are a reported pair (contract definition, the defaults
+below) over the visible sightings in the range. Both reach people through the ownerships the
+scope shows (``Person -USES-> Phone``, ``Person -OWNS-> Vehicle``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from neo4j import Driver
+
+from algorithms.cotravel import co_travel_pairs
+from algorithms.links import LINK_KINDS, owner_links
+from fusion.analyses.contacts import SEPARATOR
+from fusion.analyses.events import SUBJECT_KINDS, utc, visible_events, visible_sightings
+from queries.gangs import LINK_QUERIES, OWNERSHIPS
+
+__all__ = ["CO_TRAVEL", "LINK_SCHEMA", "gang_links"]
+
+LINK_SCHEMA = {"a": pl.String, "b": pl.String, "kind": pl.String, "count": pl.Int64}
+# The co-travel definition's parameters for gang evidence (the contract's defaults).
+CO_TRAVEL = {"window": 120, "min_meetings": 3, "min_distinct_sensors": 3}
+_LABEL_KINDS = {"Phone": "PHONE", "Vehicle": "VEHICLE"}
+
+
+def gang_links(
+    driver: Driver,
+    database: str,
+    home: Path,
+    *,
+    scope: frozenset[str] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: tuple[str, ...] = LINK_KINDS,
+) -> pl.DataFrame:
+    """Person-to-person evidence visible in ``scope``: columns ``a, b, kind, count``."""
+    since, until = utc(since), utc(until)
+    params = {"scope": None if scope is None else sorted(scope), "since": since,
+              "until": until}
+    frames = [_graph_links(driver, database, kind, params) for kind in kinds
+              if kind in LINK_QUERIES]
+    if "call" in kinds or "cotravel" in kinds:
+        owners = _ownerships(driver, database, params["scope"])
+        if "call" in kinds:
+            frames.append(owner_links(_call_pairs(home, scope, since, until), owners, "call"))
+        if "cotravel" in kinds:
+            frames.append(owner_links(_co_travel_pairs(home, scope, since, until), owners,
+                                      "cotravel"))
+    frames = [f.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA) for f in frames]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=LINK_SCHEMA)
+
+
+def _graph_links(driver: Driver, database: str, kind: str, params: dict) -> pl.DataFrame:
+    records, _, _ = driver.execute_query(LINK_QUERIES[kind], params, database_=database,
+                                         routing_="r")
+    return pl.DataFrame([(r["a"], r["b"], kind, r["count"]) for r in records],
+                        schema=LINK_SCHEMA, orient="row")
+
+
+def _ownerships(driver: Driver, database: str, scope: list[str] | None) -> pl.DataFrame:
+    """(person, thing) for every visible USES and OWNS; things as kind + separator + key."""
+    records, _, _ = driver.execute_query(OWNERSHIPS, scope=scope, database_=database,
+                                         routing_="r")
+    return pl.DataFrame(
+        [(r["person"], _LABEL_KINDS[r["label"]] + SEPARATOR + r["key"]) for r in records],
+        schema={"person": pl.String, "thing": pl.String}, orient="row")
+
+
+def _call_pairs(home: Path, scope: frozenset[str] | None, since: datetime | None,
+                until: datetime | None) -> pl.LazyFrame:
+    """(x, y, count): visible calls in the range per (caller, callee)."""
+    phone = pl.lit("PHONE" + SEPARATOR)
+    return (visible_events(home, "calls", scope, "start_time", since, until)
+            .group_by("caller", "callee").agg(pl.len().alias("count"))
+            .select((phone + pl.col("caller")).alias("x"), (phone + pl.col("callee")).alias("y"),
+                    "count"))
+
+
+def _co_travel_pairs(home: Path, scope: frozenset[str] | None, since: datetime | None,
+                     until: datetime | None) -> pl.DataFrame:
+    """(x, y, count): meetings of the pairs reported over the visible sightings."""
+    pairs = co_travel_pairs(visible_sightings(home, scope), since=since, until=until,
+                            **CO_TRAVEL)
+    kind = {t: k + SEPARATOR for t, k in SUBJECT_KINDS.items()}
+    return pairs.select(
+        (pl.col("a_type").replace_strict(kind) + pl.col("a")).alias("x"),
+        (pl.col("b_type").replace_strict(kind) + pl.col("b")).alias("y"),
+        pl.col("meetings").alias("count"))
