@@ -116,8 +116,10 @@ def _register_commands() -> None:
     """Commands that live in their own modules (fusion.commands)."""
     from fusion.commands.analyze import analyze_app
     from fusion.commands.audit import audit_app
+    from fusion.commands.demo import demo
     from fusion.commands.generate import generate
     from fusion.commands.load import load
+    from fusion.commands.serve import serve
     from fusion.commands.token import token_app
 
     app.command("generate")(generate)
@@ -125,47 +127,11 @@ def _register_commands() -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(audit_app, name="audit")
     app.add_typer(analyze_app, name="analyze")
+    app.command("serve")(serve)
+    app.command("demo")(demo)
 
 
 _register_commands()
-
-
-@app.command("demo")
-def demo(
-    scale: float = typer.Option(0.2, help="Size of the bundled scenario (generated once)."),
-    seed: int = typer.Option(1, help="Seed of the bundled scenario."),
-) -> None:
-    """Start the managed Neo4j, generate and load the multi-region demo scenario (once)."""
-    from fusion.db import connect
-    from fusion.loading import load_files
-    from fusion.scenario.generate import generate_scenario
-    from fusion.schema import ensure_schema
-
-    settings = _settings()
-    if not settings.external:
-        db_start()
-    demo_dir = settings.home / "demo"
-    scenario = demo_dir / f"scenario-{seed}-{scale:g}"
-    done = scenario / ".loaded"
-    if not (scenario / "truth.json").exists():
-        with err.status(f"Generating the demo scenario into {scenario}…"):
-            generate_scenario(scenario, scale=scale, seed=seed)
-    with connect(settings) as driver:
-        ensure_schema(driver, settings.neo4j_database)
-        if not done.exists():
-            truth = json.loads((scenario / "truth.json").read_text())
-            for entry in truth["load_order"]:
-                profile = scenario / entry["profile"] if entry["profile"] else None
-                with err.status(f"Loading {entry['kind']} of region {entry['region']}…"):
-                    summary = load_files(driver, settings.neo4j_database, settings.home,
-                                         entry["kind"], [scenario / entry["file"]],
-                                         entry["region"], profile)
-                totals = summary.as_dict()
-                out.print(f"{entry['file']}: " + ", ".join(
-                    f"{k} {totals[k]}" for k in ("read", "loaded", "quarantined", "duplicates")
-                    if k in totals))
-            done.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    out.print(f"Demo data loaded from {scenario} (truth: {scenario / 'truth.json'}).")
 
 
 def main() -> None:
