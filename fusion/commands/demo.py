@@ -126,12 +126,15 @@ def demo(
     shown = "localhost" if host in ("0.0.0.0", "::") else host
 
     def announce() -> None:
-        out.print(f"\nFusion is serving the demo ({', '.join(prepared.regions)}).\n"
+        state = ("Fusion is serving the demo" if serve else
+                 f"The demo is ready; serve it with `fusion serve --port {port}`")
+        out.print(f"\n{state} ({', '.join(prepared.regions)}).\n"
                   f"Console:  http://{shown}:{port}/graphql#token={token}\n"
                   f"Token for scripts (analyst, {DEMO_TTL.total_seconds() / 3600:g} h): {token}\n"
                   "Every data query needs a purpose: the console asks for X-Purpose.\n"
                   "Try the saved queries (savedQueries) or:  { gangs { id size members "
-                  "{ person { label } rank } } }\nStop with Ctrl-C.", highlight=False)
+                  "{ person { label } rank } } }" + ("\nStop with Ctrl-C." if serve else ""),
+                  highlight=False)
         sys.stdout.flush()
 
     if serve:
