@@ -43,7 +43,7 @@ from loaders.eventstore import EventStore
 from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
 from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
 from loaders.sources import SOURCES
-from loaders.spec import GraphRows, Source
+from loaders.spec import Aggregate, GraphRows, Source
 from queries.load import LOAD_STATUS, RECORD_LOAD
 
 
@@ -222,44 +222,58 @@ def _write_graph(driver: Driver, database: str, store: EventStore, source: Sourc
                  plan: Staged, visible: set[str], result: LoadResult,
                  progress: Progress) -> None:
     kind, load_id = source.kind, plan.load_id
-    writer = GraphWriter(driver, database, on_rows=progress.advance)
-    writer.run(RECORD_LOAD, [_record(result, "running")])
-    loads = visible | {load_id}
-    progress.phase(f"Writing graph ({plan.path.name})", None)
-    # Gather the whole load's graph rows first (deduplicated part by part, so memory follows the
-    # distinct elements, not the records): each node and relationship is then written once.
+    with GraphWriter(driver, database, on_rows=progress.advance) as writer:
+        writer.run(RECORD_LOAD, [_record(result, "running")])
+        loads = visible | {load_id}
+        progress.phase(f"Writing graph ({plan.path.name})", None)
+        writer.write(_load_graph(store, source, load_id))
+        # While the writer thread sends those batches, this thread reads the event store.
+        key = list(source.key)
+        for part in store.files(kind, "dups", [load_id]):
+            widen = pl.read_parquet(part).filter(pl.col("new_region")).select(*key, "region")
+            if widen.height:
+                # The element set of the record that holds the key, with the duplicate's region.
+                stored = (store.scan_records(kind, loads).drop("region")
+                          .join(widen.lazy(), on=key, how="inner", nulls_equal=True).collect())
+                writer.write(source.graph(stored), with_props=False, create=False)
+        for aggregate in source.aggregates:
+            summary = _summary(store, kind, load_id, loads, aggregate)
+            for triple in aggregate.triples:
+                frame = summary.filter((pl.col("from_label") == triple[0]) &
+                                       (pl.col("to_label") == triple[2]))
+                if frame.height:
+                    writer.aggregates(triple, frame)
+        writer.flush()
+        result.finished_at = datetime.now(UTC)
+        store.commit(kind, load_id, _manifest(result))
+        writer.run(RECORD_LOAD, [_record(result, "complete")])
+
+
+def _load_graph(store: EventStore, source: Source, load_id: str) -> GraphRows:
+    """The whole load's graph rows, deduplicated part by part (memory follows the distinct
+    elements, not the records), so that each node and relationship is written once."""
     merged = GraphRows()
-    for part in store.files(kind, "parts", [load_id]):
+    for part in store.files(source.kind, "parts", [load_id]):
         graph = source.graph(pl.read_parquet(part))
         for label, frames in graph.nodes.items():
             merged.nodes.setdefault(label, []).append(_distinct(frames))
         for triple, frames in graph.rels.items():
             merged.rels.setdefault(triple, []).append(_distinct(frames))
-    writer.write(merged)
-    key = list(source.key)
-    for part in store.files(kind, "dups", [load_id]):
-        widen = pl.read_parquet(part).filter(pl.col("new_region")).select(*key, "region")
-        if widen.height:
-            # The element set of the record that holds the key, with the duplicate's region.
-            stored = (store.scan_records(kind, loads).drop("region")
-                      .join(widen.lazy(), on=key, how="inner", nulls_equal=True).collect())
-            writer.write(source.graph(stored), with_props=False)
-    for aggregate in source.aggregates:
-        pair = list(aggregate.pair)
-        touched = pl.concat([
-            store.scan_records(kind, [load_id]).select(pair),
-            store.scan_dups(kind, [load_id]).filter(pl.col("new_region")).select(pair),
-        ]).unique()
-        events = store.scan_events(kind, loads, only=touched)
-        summary = aggregate.summarize(events).collect(engine="streaming")
-        for triple in aggregate.triples:
-            frame = summary.filter((pl.col("from_label") == triple[0]) &
-                                   (pl.col("to_label") == triple[2]))
-            if frame.height:
-                writer.aggregates(triple, frame)
-    result.finished_at = datetime.now(UTC)
-    store.commit(kind, load_id, _manifest(result))
-    writer.run(RECORD_LOAD, [_record(result, "complete")])
+    return merged
+
+
+def _summary(store: EventStore, kind: str, load_id: str, loads: set[str],
+             aggregate: Aggregate) -> pl.DataFrame:
+    """The aggregate of every pair the load touched, over all visible loads' events."""
+    if loads == {load_id}:  # nothing else visible: every event is the load's own
+        return aggregate.summarize(store.scan_events(kind, loads)).collect(engine="streaming")
+    pair = list(aggregate.pair)
+    touched = pl.concat([
+        store.scan_records(kind, [load_id]).select(pair),
+        store.scan_dups(kind, [load_id]).filter(pl.col("new_region")).select(pair),
+    ]).unique()
+    events = store.scan_events(kind, loads, only=touched)
+    return aggregate.summarize(events).collect(engine="streaming")
 
 
 def _distinct(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -61,11 +61,18 @@ def by_distinct(s: pl.Series, rule: Callable[[str], str]) -> Checked:
         except InvalidValue as exc:
             values.append(None)
             reasons.append(exc.reason)
-    value = s.replace_strict(uniq, pl.Series(values, dtype=pl.String), default=None,
-                             return_dtype=pl.String)
-    reason = s.replace_strict(uniq, pl.Series(reasons, dtype=pl.String), default=None,
-                              return_dtype=pl.String)
-    return Checked(value.alias(s.name), reason.alias(s.name))
+    return map_back(s, pl.DataFrame({"t": uniq, "v": values, "r": reasons},
+                                    schema={"t": pl.String, "v": pl.String, "r": pl.String}))
+
+
+def map_back(s: pl.Series, table: pl.DataFrame) -> Checked:
+    """Value and reason of each element of ``s`` from ``table`` (distinct ``t`` -> ``v``, ``r``).
+
+    One hash join for both columns: about twice as fast as two ``replace_strict`` calls.
+    """
+    frame = pl.DataFrame({"t": s.cast(pl.String)}).join(
+        table, on="t", how="left", maintain_order="left")
+    return Checked(frame["v"].alias(s.name), frame["r"].alias(s.name))
 
 
 def text(s: pl.Series) -> Checked:
@@ -207,6 +214,10 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
                  pl.when(ints >= 10**11).then(pl.from_epoch(ints, "ms"))
                  .otherwise(pl.from_epoch(ints, "s")).dt.replace_time_zone("UTC")
                  .dt.cast_time_unit("us")),
+                # Whole seconds first: without ``%.f`` polars parses ~5x faster.
+                (t.str.contains(_ISO_NAIVE) & (t.str.len_bytes() == 19),
+                 local(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, exact=True,
+                                           time_unit="us"))),
                 (t.str.contains(_ISO_NAIVE), local(iso.str.to_datetime(
                     "%Y-%m-%dT%H:%M:%S%.f", strict=False, exact=True, time_unit="us"))),
                 (t.str.contains(_ISO_OFFSET), iso.str.replace("Z$", "+00:00").str.to_datetime(
@@ -214,9 +225,9 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
                  .dt.convert_time_zone("UTC")),
             ]
         for when, parsed in steps:
-            frame = frame.with_columns(
-                v=pl.when(v.is_null() & t.is_not_null() & when.fill_null(False))
-                .then(parsed).otherwise(v))
+            todo = v.is_null() & t.is_not_null() & when.fill_null(False)
+            if frame.select(todo.any()).item():  # a step no row needs is not evaluated
+                frame = frame.with_columns(v=pl.when(todo).then(parsed).otherwise(v))
         rest = frame.filter(v.is_null() & t.is_not_null())["t"].unique()
         if len(rest):
             values: list[datetime | None] = []
@@ -295,14 +306,12 @@ def phones(default_country: str) -> Callable[[pl.Series], Checked]:
             .then(pl.concat_str([pl.lit("+86"), pl.col("nsn")])))
         rest = frame.filter(pl.col("fast").is_null())["t"]
         slow = by_distinct(rest, lambda v: normalize_phone(v, default_country))
-        frame = pl.concat([
+        table = pl.concat([
             frame.filter(pl.col("fast").is_not_null()).select(
                 "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
             pl.DataFrame({"t": rest, "v": slow.value, "r": slow.reason},
                          schema={"t": pl.String, "v": pl.String, "r": pl.String}),
         ])
-        value = s.replace_strict(frame["t"], frame["v"], default=None, return_dtype=pl.String)
-        reason = s.replace_strict(frame["t"], frame["r"], default=None, return_dtype=pl.String)
-        return Checked(value.alias(s.name), reason.alias(s.name))
+        return map_back(s, table)
 
     return check

@@ -78,7 +78,8 @@ class EventStore:
         d.mkdir(parents=True, exist_ok=True)
         final = d / f"{load_id}.{seq:05d}.parquet"
         tmp = d / f".{final.name}.tmp"
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        # zstd level 1: faster to write than the default level 3, and as small on these records.
+        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)

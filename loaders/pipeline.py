@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,10 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
     regions: set[str] = set()
     seq = 0
     against = visible | {load_id}
+    # A chunk's event-store parts are written by a second thread while this one reads and
+    # normalizes the next chunk; they are on disk before the next deduplication reads them.
+    writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore")
+    pending: Future | None = None
     try:
         mapping = resolve_mapping(source, source_columns(path, profile), profile, path)
         for chunk in read_chunks(path, profile, chunk_rows):
@@ -83,20 +88,28 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
             acc.quarantined_by_reason.update(prep.quarantine["_reason"].to_list())
             if prep.records.height:
                 regions.update(prep.records["region"].unique().to_list())
+                if pending is not None:
+                    pending.result()
                 known = _known(store, source, prep.records, against)
                 split = classify(prep.records, source.key, known)
                 acc.loaded += split.new.height
                 acc.duplicates += split.dups.height
                 if not reload:
-                    _write(store, source, load_id, seq, split.new, split.dups)
+                    pending = writes.submit(_write, store, source, load_id, seq, split.new,
+                                            split.dups)
                 seq += 1
             on_rows(rows)
+        if pending is not None:
+            pending.result()
         qfile = quarantine.finish()
     except BaseException:
+        writes.shutdown(wait=True)  # no part may appear after the discard below
         quarantine.abandon()
         if not reload:
             store.discard(kind, load_id)
         raise
+    finally:
+        writes.shutdown(wait=True)
     return Staged(load_id, path, sha256, acc, qfile, reload, seq, regions)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from pathlib import Path
 
 import polars as pl
@@ -57,7 +58,7 @@ def _expected_called(text: str) -> dict[tuple[str, str], dict]:
         if int(row["duration_s"]) < 0:
             continue
         t = parse_timestamp(row["start_time"])
-        key = (a, b, t, row["call_type"] or "voice")
+        key = (a, b, t, row.get("call_type") or "voice")
         if key in seen:
             continue
         seen.add(key)
@@ -133,3 +134,89 @@ def test_event_store_keeps_unmapped_columns_as_source(empty_graph, neo4j_setting
     events = scan_events(tmp_path / "home", "calls").sort("row").collect()
     assert events["source"][0] == '{"operator_note":"first"}'
     assert events.schema["start_time"] == pl.Datetime("us", "UTC")
+
+
+def _one_relationship_per_pair(driver) -> bool:
+    records, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) WITH a, type(r) AS t, b, count(r) AS n WHERE n > 1 "
+        "RETURN count(*) AS repeated")
+    return records[0]["repeated"] == 0
+
+
+def test_second_load_extends_pairs_and_start_nodes_exactly(empty_graph, neo4j_settings,
+                                                           tmp_path):
+    """Rows for existing pairs, new pairs of busy start nodes and brand-new start nodes."""
+    home = tmp_path / "home"
+    first = ("caller,callee,start_time,duration_s\n"
+             "13800000001,13900000001,2024-03-01 08:00:00,10\n"
+             "13800000001,13900000002,2024-03-01 09:00:00,20\n"
+             "13800000002,13900000001,2024-03-01 10:00:00,30\n")
+    second = ("caller,callee,start_time,duration_s\n"
+              "13800000001,13900000001,2024-03-02 08:00:00,40\n"    # existing pair
+              "13800000001,13900000003,2024-03-02 09:00:00,50\n"    # busy start, new pair
+              "13800000009,13900000001,2024-03-02 10:00:00,60\n"    # new start node
+              "13900000001,13800000001,2024-03-02 11:00:00,70\n"    # end node calls back
+              "13800000002,13900000001,2024-03-01 10:00:00,30\n")   # duplicate of a record
+    _load(empty_graph, neo4j_settings, home, "calls", [_write(tmp_path / "a.csv", first)], "ZJ")
+    _load(empty_graph, neo4j_settings, home, "calls", [_write(tmp_path / "b.csv", second)],
+          "ZJ")
+    called = _called(empty_graph)
+    expected = _expected_called(first + second.split("\n", 1)[1])
+    assert set(called) == set(expected)
+    for pair, want in expected.items():
+        got = called[pair]
+        assert (got["count"], got["total_duration_s"]) == (want["count"],
+                                                            want["total_duration_s"])
+        assert got["first_at"].to_native() == want["first_at"]
+        assert got["last_at"].to_native() == want["last_at"]
+    assert _one_relationship_per_pair(empty_graph)
+    records, _, _ = empty_graph.execute_query("MATCH (p:Phone) RETURN count(p) AS n")
+    assert records[0]["n"] == len({p for pair in expected for p in pair})
+
+
+def test_retry_form_repeats_a_committed_create_harmlessly(empty_graph, neo4j_settings):
+    """A retried batch runs the MERGE form, which over its own committed CREATE changes
+    nothing (the case of a commit whose answer was lost)."""
+    from fusion.graphwrite import GraphWriter, _rel_params, rel_rows
+    from loaders.spec import GraphRows
+    from queries.load import CREATE_RELATIONSHIPS, MERGE_RELATIONSHIPS
+
+    triple = ("Phone", "INVOLVED_IN", "Case")
+    graph = GraphRows()
+    graph.node("Phone", pl.DataFrame({"key": ["+8613800000001", "+8613800000002"],
+                                      "region": ["ZJ", "JS"]}))
+    graph.node("Case", pl.DataFrame({"key": ["A1"], "region": ["ZJ"]}))
+    frame = pl.DataFrame({"a": ["+8613800000001", "+8613800000002"], "b": ["A1", "A1"],
+                          "role": ["victim", None], "region": ["ZJ", "JS"]})
+    with GraphWriter(empty_graph, neo4j_settings.neo4j_database) as writer:
+        writer.write(graph)
+        params = _rel_params(rel_rows(triple, frame, True).sort("a"))
+        writer._execute(CREATE_RELATIONSHIPS[triple], MERGE_RELATIONSHIPS[triple], params, 2,
+                        True)
+        once = _snapshot(empty_graph)
+        writer._execute(MERGE_RELATIONSHIPS[triple], MERGE_RELATIONSHIPS[triple], params, 2,
+                        True)
+    assert _snapshot(empty_graph) == once
+    assert [r[3] for r in once[1]] == [[("regions", ["ZJ"]), ("role", "victim")],
+                                       [("regions", ["JS"])]]
+
+
+def test_timestamps_round_trip_exactly_around_1970(empty_graph, neo4j_settings):
+    from datetime import datetime
+
+    from fusion.graphwrite import GraphWriter
+    from loaders.spec import GraphRows
+
+    moments = [datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+               datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+               datetime(2024, 3, 1, 8, 0, 0, 123_456, tzinfo=UTC)]
+    graph = GraphRows()
+    graph.node("Case", pl.DataFrame({"key": ["A", "B", "C", "D"],
+                                     "reported_at": [*moments, None], "region": ["ZJ"] * 4},
+                                    schema_overrides={"reported_at": pl.Datetime("us", "UTC")}))
+    with GraphWriter(empty_graph, neo4j_settings.neo4j_database) as writer:
+        writer.write(graph)
+    records, _, _ = empty_graph.execute_query(
+        "MATCH (c:Case) RETURN c.key AS k, c.reported_at AS t ORDER BY k")
+    got = [x["t"].to_native() if x["t"] is not None else None for x in records]
+    assert got == [*moments, None]

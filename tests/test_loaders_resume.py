@@ -31,11 +31,11 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _calls_file(path: Path, rows: int = 12_000) -> Path:
-    """Enough calls for several graph batches, with a repeat and a bad row every so often."""
+def _calls_file(path: Path, rows: int = 26_000) -> Path:
+    """Calls for two CALLED batches (>20,000 pairs), a repeat and a bad row every so often."""
     lines = ["caller,callee,start_time,duration_s,call_type"]
     for i in range(rows):
-        a, b = 13800000000 + i % 3000, 13900000000 + (i * 7) % 2000
+        a, b = 13800000000 + i % 5000, 13900000000 + (i * 7) % 4999
         minute = i // 4
         lines.append(f"{a},{b},2024-03-01 {minute // 60 % 24:02d}:{minute % 60:02d}:"
                      f"{i % 4 * 10:02d},{i % 300},{'sms' if i % 11 == 0 else 'voice'}")
@@ -87,8 +87,9 @@ def _run_and_kill(settings, work: Path, file: Path, after_batches: int) -> None:
     assert child.returncode == -signal.SIGKILL
 
 
-# Batches: 1 LoadRecord "running", 2 Phone nodes, 3 CALLED; then manifest, LoadRecord "complete".
-@pytest.mark.parametrize("after_batches", [1, 2, 3])
+# Batches: 1 LoadRecord "running", 2 Phone nodes, 3 and 4 CALLED (killed after 3: half of the
+# pairs were CREATEd, the rerun must MERGE those); then manifest, LoadRecord "complete".
+@pytest.mark.parametrize("after_batches", [1, 2, 3, 4])
 def test_load_killed_mid_way_and_rerun_equals_a_clean_load(empty_graph, neo4j_settings,
                                                            tmp_path, after_batches):
     db = neo4j_settings.neo4j_database
@@ -103,6 +104,8 @@ def test_load_killed_mid_way_and_rerun_equals_a_clean_load(empty_graph, neo4j_se
     assert resumed.total.as_dict() == clean.total.as_dict()
     assert clean.total.duplicates > 0 and clean.total.quarantined > 0
     assert after_resume == _snapshot(empty_graph)
+    called, _, _ = empty_graph.execute_query("MATCH ()-[r:CALLED]->() RETURN count(r) AS n")
+    assert called[0]["n"] > 20_000  # two batches of CALLED
 
 
 def test_unreadable_file_fails_the_whole_command_and_writes_nothing(empty_graph,

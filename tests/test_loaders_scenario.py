@@ -69,6 +69,13 @@ def test_every_node_and_relationship_has_sorted_regions(loaded, driver):
     assert records[0]["n"] == 0
 
 
+def test_no_pair_has_two_relationships_of_one_type(loaded, driver):
+    records, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) WITH a, type(r) AS t, b, count(r) AS n WHERE n > 1 "
+        "RETURN count(*) AS repeated")
+    assert records[0]["repeated"] == 0
+
+
 def test_quarantine_files_hold_the_rejected_rows_as_read(loaded):
     _truth, _home, results = loaded
     for entry, result in results:
