@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -152,8 +152,17 @@ def api_server(neo4j_settings: Settings, driver, scenario_dir: Path) -> Iterator
 
 @pytest.fixture(scope="module")
 def api(api_server: Api, driver, scenario_dir: Path) -> Api:
-    """The service with the fixture scenario loaded (reloaded if another module changed it)."""
-    load_scenario(driver, api_server.settings, scenario_dir)
+    """The service with the fixture scenario and the shipped saved queries in the graph (both
+    put back if another module wiped the graph)."""
+    from fusion.api.saved import builtin_rows
+    from fusion.api.schema import build_schema
+    from queries.saved_queries import INSTALL_BUILTIN_QUERIES
+
+    settings = api_server.settings
+    load_scenario(driver, settings, scenario_dir)
+    rows = builtin_rows(build_schema(settings)._schema, settings.api_max_tokens)
+    driver.execute_query(INSTALL_BUILTIN_QUERIES, rows=rows, now=datetime.now(UTC),
+                         database_=settings.neo4j_database)
     return api_server
 
 
