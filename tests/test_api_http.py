@@ -172,6 +172,11 @@ def test_console_page_is_served_without_external_urls(api):
     assert "http://" not in response.text and "https://" not in response.text
     for url in urls:
         assert api.http.get(f"{api.url}{url}").status_code == 200
+    csp = dict(part.strip().split(" ", 1) for part in
+               response.headers["content-security-policy"].split(";"))
+    assert csp["default-src"] == "'self'" and csp["script-src"] == "'self'"
+    assert csp["frame-ancestors"] == "'none'" and csp["connect-src"] == "'self'"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_health_readiness_and_metrics(api):

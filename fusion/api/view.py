@@ -16,7 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
-from fusion.api.console import console_html
+from fusion.api.console import CONSOLE_CSP, console_html
 from fusion.api.context import Context
 from fusion.api.errors import error_body, fusion_code
 from fusion.api.loaders import Loaders
@@ -48,7 +48,9 @@ class FusionGraphQL(GraphQL):
             await request.close(code=1008)  # no subscriptions
             return request
         if request.method == "GET" and "query" not in request.query_params:
-            return HTMLResponse(console_html(self._path))
+            return HTMLResponse(console_html(self._path), headers={
+                "Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
         services: Services = self._services_of(request)
         record = RequestRecord()
         request.state.fusion_record = record
