@@ -132,6 +132,32 @@ class EventStore:
         return {**{k: full[k] for k in source.key}, "region": pl.String(),
                 "load_id": pl.String(), "row": pl.Int64(), "new_region": pl.Boolean()}
 
+    def scan_visible(self, kind: str, regions: Iterable[str],
+                     loads: Iterable[str] | None = None) -> pl.LazyFrame:
+        """:meth:`scan_events` of the records one of ``regions`` supplied, lazily.
+
+        Same rows as filtering ``regions`` on the result of :meth:`scan_events`, without building
+        that list for every record: a record is kept when its own ``region`` is wanted, or when
+        a duplicate from a wanted region matched its key (few records; they are found by a
+        per-column prefilter, then an exact semi-join). ``regions`` is still a column, built
+        only if the caller reads it.
+        """
+        loads = self.complete_loads(kind) if loads is None else set(loads)
+        wanted = sorted(regions)
+        full = self.scan_events(kind, loads)
+        own = pl.col("region").is_in(wanted)
+        key = list(source_for(kind).key)
+        extra = (self.scan_dups(kind, loads)
+                 .filter(pl.col("new_region") & pl.col("region").is_in(wanted))
+                 .select(key).unique().collect())
+        if not extra.height:
+            return full.filter(own)
+        maybe = pl.all_horizontal(pl.col(k).is_in(extra[k].unique(), nulls_equal=True)
+                                  for k in key)
+        others = full.filter(~own & maybe).join(extra.lazy(), on=key, how="semi",
+                                                nulls_equal=True)
+        return pl.concat([full.filter(own), others])
+
     def scan_key_regions(self, kind: str, loads: Iterable[str]) -> pl.LazyFrame:
         """(natural key..., region) of every record and duplicate of the given loads."""
         loads = list(loads)

@@ -186,3 +186,24 @@ def _snapshot(driver) -> tuple:
         "ORDER BY a, t, b")
     return ([(x["l"], sorted(x["p"].items())) for x in nodes],
             [(x["a"], x["t"], x["b"], sorted(x["p"].items())) for x in rels])
+
+
+# The scenario repeats calls and waybills across regions (sightings stay in their region).
+@pytest.mark.parametrize(("kind", "crossing"), [("calls", True), ("waybills", True),
+                                                ("sightings", False)])
+def test_visible_records_are_those_a_scope_region_supplied(loaded, kind, crossing):
+    from itertools import combinations
+
+    from loaders.eventstore import EventStore
+    from loaders.sources import source_for
+
+    truth, home, _results = loaded
+    codes = sorted(r["code"] for r in truth["regions"])
+    key = list(source_for(kind).key)
+    every = scan_events(home, kind).collect()
+    assert (every["regions"].list.len() > 1).any() == crossing
+    for n in range(1, len(codes) + 1):
+        for scope in combinations(codes, n):
+            want = every.filter(pl.col("regions").list.eval(pl.element().is_in(scope)).list.any())
+            got = EventStore(home).scan_visible(kind, scope).collect()
+            assert got.sort(key).equals(want.sort(key)), scope

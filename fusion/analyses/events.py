@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from loaders.eventstore import scan_events
+from loaders.eventstore import EventStore
 
 # The contract's entity kinds of sighting subjects, and the event store's subject types.
 SUBJECT_TYPES = {"VEHICLE": "plate", "PHONE": "phone"}
@@ -26,19 +26,6 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def regions_meet(scope: frozenset[str] | None) -> pl.Expr:
-    """True where the ``regions`` list meets ``scope`` (always true for ``None``)."""
-    if scope is None:
-        return pl.lit(True)
-    wanted = sorted(scope)
-    # A record's own region is always in its regions: check it first, the list only for
-    # records that several regions supplied.
-    return pl.col("region").is_in(wanted) | (
-        (pl.col("regions").list.len() > 1)
-        & pl.col("regions").list.eval(pl.element().is_in(wanted)).list.any()
-    )
-
-
 def visible_events(
     home: Path,
     kind: str,
@@ -48,7 +35,8 @@ def visible_events(
     until: datetime | None = None,
 ) -> pl.LazyFrame:
     """Records of ``kind`` visible in ``scope``, with ``time_column`` in [since, until]."""
-    lf = scan_events(home, kind).filter(regions_meet(scope))
+    store = EventStore(home)
+    lf = store.scan_events(kind) if scope is None else store.scan_visible(kind, scope)
     if time_column is not None and since is not None:
         lf = lf.filter(pl.col(time_column) >= utc(since))
     if time_column is not None and until is not None:
