@@ -96,3 +96,19 @@ def test_instances_do_not_share_counts() -> None:
     first.observe_request("Entity", 0.01, "allowed")
     assert _value(second, "fusion_graphql_requests_total", operation="Entity",
                   outcome="allowed") == 0
+
+
+def test_statement_histogram_counts_per_operation_only_when_given() -> None:
+    m = Metrics(process=False)
+    counts = [1, 1, 2, 7]
+    for c in counts:
+        m.observe_request("RelationshipPaths", 0.01, "allowed", statements=c)
+    m.observe_request("RelationshipPaths", 0.01, "failed:NOT_FOUND", statements=2)
+    m.observe_request("Entity", 0.01, "allowed")
+    name = "fusion_graphql_request_statements"
+    assert _value(m, f"{name}_count", operation="RelationshipPaths") == len(counts) + 1
+    assert _value(m, f"{name}_sum", operation="RelationshipPaths") == sum(counts) + 2
+    assert _value(m, f"{name}_count", operation="Entity") == 0
+    for le in ("1.0", "2.0", "6.0", "8.0"):
+        expected = sum(1 for c in [*counts, 2] if c <= float(le))
+        assert _value(m, f"{name}_bucket", le=le, operation="RelationshipPaths") == expected

@@ -3,22 +3,34 @@
 A statement that outlives ``FUSION_QUERY_TIMEOUT`` is stopped by Neo4j and reported as
 TOO_COMPLEX; an unreachable database as UNAVAILABLE. Other driver errors propagate (and are
 masked for the client by :mod:`fusion.api.errors`).
+
+Each statement is counted on the request it runs for (:data:`REQUEST`, set by
+:mod:`fusion.api.view`), so the metrics show how many statements each operation costs.
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
 
 import neo4j
 from neo4j import Query, RoutingControl
 from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable, SessionExpired
 
+from fusion.api.requests import RequestRecord
 from fusion.api.services import Services, unavailable
 from fusion.errors import TooComplex
+
+# The request whose resolvers run in this context (None outside a request).
+REQUEST: ContextVar[RequestRecord | None] = ContextVar("fusion_request", default=None)
 
 
 async def run_cypher(services: Services, statement: str, write: bool = False,
                      **params: object) -> list[neo4j.Record]:
     """The records of one auto-retried read (or write) transaction."""
     routing = RoutingControl.WRITE if write else RoutingControl.READ
+    record = REQUEST.get()
+    if record is not None:
+        record.statements += 1
     try:
         records, _, _ = await services.driver.execute_query(
             Query(statement, timeout=services.settings.query_timeout), params,

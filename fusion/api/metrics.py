@@ -9,6 +9,7 @@ grow the registry without bound.
 Series:
     fusion_graphql_requests_total{operation,outcome}
     fusion_graphql_request_duration_seconds{operation,outcome}   (histogram)
+    fusion_graphql_request_statements{operation}   (histogram: Cypher statements per request)
     fusion_neo4j_errors_total{kind}
     fusion_build_info{version}
     process_* / python_* (the standard process, platform and GC collectors)
@@ -40,6 +41,9 @@ INVALID = "_invalid"
 # GraphQL operations answer in milliseconds to a few seconds (paths, gangs); the transaction
 # timeout caps the top.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# A request runs a handful of statements; a count growing with its results shows per-entity
+# queries (the "N+1" pattern) creeping in.
+STATEMENT_BUCKETS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64)
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 _OUTCOME = re.compile(r"[a-z]+(:[A-Z_]{1,40})?")
@@ -87,6 +91,12 @@ class Metrics:
             "fusion_graphql_request_duration_seconds",
             "Time from receiving a GraphQL request to its response, by operation and outcome.",
             ["operation", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.statements = Histogram(
+            "fusion_graphql_request_statements",
+            "Cypher statements a GraphQL request ran through fusion.api.db (joint-operation "
+            "lookups and the analyses' statements in worker threads not included), by "
+            "operation.",
+            ["operation"], buckets=STATEMENT_BUCKETS, registry=self.registry)
         self.neo4j_errors = Counter(
             "fusion_neo4j_errors", "Errors raised by the Neo4j driver or server, by kind.",
             ["kind"], registry=self.registry)
@@ -98,12 +108,15 @@ class Metrics:
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
 
-    def observe_request(self, operation: str | None, seconds: float, outcome: str) -> None:
-        """Count one GraphQL request and record its latency."""
+    def observe_request(self, operation: str | None, seconds: float, outcome: str,
+                        statements: int | None = None) -> None:
+        """Count one GraphQL request and record its latency (and its Cypher statements)."""
         op = self._operations.admit(operation_label(operation))
         out = self._outcomes.admit(outcome if _OUTCOME.fullmatch(outcome) else INVALID)
         self.requests.labels(operation=op, outcome=out).inc()
         self.latency.labels(operation=op, outcome=out).observe(max(seconds, 0.0))
+        if statements is not None:
+            self.statements.labels(operation=op).observe(max(statements, 0))
 
     def neo4j_error(self, kind: str) -> None:
         """Count one Neo4j error of the given kind (e.g. the exception class or Neo4j code)."""

@@ -3,7 +3,8 @@
 The record is filled as the request goes: the body (document, variables, operation name) as
 sent, the caller once authenticated, the scopes resolvers resolved, and finally the outcome —
 ``allowed``, ``denied:<CODE>`` (authentication, role, scope or purpose refused it) or
-``failed:<CODE>`` — and the number of top-level result items.
+``failed:<CODE>`` — and the number of top-level result items. ``statements`` counts the
+Cypher statements run for it through :func:`fusion.api.db.run_cypher`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class RequestRecord:
     outcome: str = "failed:INTERNAL"
     result_count: int | None = None
     field_counts: dict[str, int] = field(default_factory=dict)
+    statements: int = 0
 
     def read_body(self, body: bytes) -> None:
         """Take document, variables and operation name from a JSON body, if it is one."""

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 
 from fusion.api.console import CONSOLE_CSP, console_html
 from fusion.api.context import Context
+from fusion.api.db import REQUEST
 from fusion.api.errors import error_body, fusion_code
 from fusion.api.loaders import Loaders
 from fusion.api.requests import RequestRecord
@@ -54,7 +55,11 @@ class FusionGraphQL(GraphQL):
         services: Services = self._services_of(request)
         record = RequestRecord()
         request.state.fusion_record = record
-        response = await self._answer(request, services, record)
+        token = REQUEST.set(record)
+        try:
+            response = await self._answer(request, services, record)
+        finally:
+            REQUEST.reset(token)
         return await self._audited(services, record, response)
 
     async def _answer(self, request: Request, services: Services, record: RequestRecord
@@ -121,6 +126,6 @@ class FusionGraphQL(GraphQL):
                                                record.id), status_code=503)
         if services.metrics is not None:
             services.metrics.observe_request(record.operation_name, record.elapsed(),
-                                             record.outcome)
+                                             record.outcome, statements=record.statements)
         response.headers["x-request-id"] = record.id
         return response
