@@ -15,16 +15,15 @@ def visible(var: str) -> str:
     return f"any(g IN {var}.regions WHERE g IN $scope)"
 
 
-# label -> nodes of that label by key. Rows: key, props.
-NODES_BY_KEYS: dict[str, str] = {
-    label: f"""
-UNWIND $keys AS k
-MATCH (n:{label} {{key: k}})
-WHERE {visible("n")}
-RETURN n.key AS key, properties(n) AS props
+# Nodes of any kinds by key in one statement: $keys maps a label to the keys wanted of it
+# (labels left out: none). One unique-key seek per key. Rows: label, key, props.
+NODES_BY_KEYS = "CALL () {\n" + "\n  UNION ALL\n".join(
+    f"  UNWIND coalesce($keys.{label}, []) AS k MATCH (n:{label} {{key: k}}) RETURN n"
+    for label in KIND_LABELS.values()) + f"""
+}}
+WITH n WHERE {visible("n")}
+RETURN labels(n)[0] AS label, n.key AS key, properties(n) AS props
 """
-    for label in KIND_LABELS.values()
-}
 
 # Full-text hits in index order (best score first), filtered to scope and kinds while the index
 # streams, so hits outside scope neither appear nor use up the limit.

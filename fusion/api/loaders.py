@@ -2,13 +2,16 @@
 
 Created in ``get_context`` for every request (never shared: a loader's cache holds what one
 caller may see). Keys carry the scope, so fields with different scopes in one document never
-share an answer.
+share an answer. A batch of entities is one statement per scope whatever their kinds; related
+entities are one statement per relationship pattern and scope, all sent at once. Resolvers
+that already read whole visible nodes (paths) put them in the cache with :meth:`Loaders.prime`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from strawberry.dataloader import DataLoader
 
@@ -16,7 +19,7 @@ from fusion.api.db import read
 from fusion.api.nodes import Node
 from fusion.api.services import Services
 from queries.entities import NODES_BY_KEYS, RELATED, RELATED_NODES
-from queries.model import KIND_LABELS
+from queries.model import KIND_LABELS, LABEL_KINDS
 
 NodeKey = tuple[str, str, frozenset[str]]          # kind, canonical key, scope
 RelatedKey = tuple[str, str, frozenset[str]]       # RELATED name, key of the source, scope
@@ -38,29 +41,38 @@ class Loaders:
         return await in_worker(self.services, meetings_of_pairs, self.services.settings.home,
                                list(keys))
 
+    def prime(self, nodes: Iterable[Node], scope: frozenset[str]) -> None:
+        """Cache ``nodes`` as read in ``scope`` (each must be visible in it, with every
+        property), so fields resolving them need no further query."""
+        self.node.prime_many({(n.kind, n.key, scope): n for n in nodes})
+
     async def _nodes(self, keys: Sequence[NodeKey]) -> list[Node | None]:
-        groups: dict[tuple[str, frozenset[str]], set[str]] = defaultdict(set)
+        groups: dict[frozenset[str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for kind, key, scope in keys:
-            groups[(kind, scope)].add(key)
+            groups[scope][KIND_LABELS[kind]].add(key)
         found: dict[NodeKey, Node] = {}
-        for (kind, scope), group in groups.items():
-            label = KIND_LABELS[kind]
-            records = await read(self.services, NODES_BY_KEYS[label], keys=sorted(group),
-                                 scope=sorted(scope))
+        answers = await asyncio.gather(*(
+            read(self.services, NODES_BY_KEYS, scope=sorted(scope),
+                 keys={label: sorted(group) for label, group in by_label.items()})
+            for scope, by_label in groups.items()))
+        for scope, records in zip(groups, answers, strict=True):
             for r in records:
-                found[(kind, r["key"], scope)] = Node.from_props(label, r["props"])
+                found[(LABEL_KINDS[r["label"]], r["key"], scope)] = Node.from_props(
+                    r["label"], r["props"])
         return [found.get(k) for k in keys]
 
     async def _related(self, keys: Sequence[RelatedKey]) -> list[list[Node]]:
         groups: dict[tuple[str, frozenset[str]], set[str]] = defaultdict(set)
         for name, key, scope in keys:
             groups[(name, scope)].add(key)
-        found: dict[RelatedKey, list[Node]] = {}
         cap = self.services.settings.api_max_results
-        for (name, scope), group in groups.items():
+        answers = await asyncio.gather(*(
+            read(self.services, RELATED_NODES[name], keys=sorted(group), scope=sorted(scope),
+                 cap=cap)
+            for (name, scope), group in groups.items()))
+        found: dict[RelatedKey, list[Node]] = {}
+        for (name, scope), records in zip(groups, answers, strict=True):
             target = RELATED[name][2]
-            records = await read(self.services, RELATED_NODES[name], keys=sorted(group),
-                                 scope=sorted(scope), cap=cap)
             for r in records:
                 found[(name, r["key"], scope)] = [Node.from_props(target, p) for p in r["nodes"]]
         return [found.get(k, []) for k in keys]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 
@@ -57,11 +58,15 @@ async def resolve_search(
     check_limit(ctx, limit)
     query = lucene_query(text)
     wanted = [k.value for k in kinds] if kinds else list(KIND_LABELS)
-    hits = await exact_matches(ctx, text, wanted, regions)
+    keys = exact_keys(text, wanted)
+    # Exact matches (one batched lookup) and full-text hits at once: enough hits are asked
+    # for to fill `limit` even if every exact match is among them too.
+    hits, records = await asyncio.gather(
+        exact_matches(ctx, keys, regions),
+        read(ctx.services, SEARCH, query=query, scope=sorted(regions),
+             labels=[KIND_LABELS[k] for k in wanted] if kinds else None,
+             limit=limit + len(keys)))
     seen = {(n.kind, n.key) for n in hits}
-    records = await read(ctx.services, SEARCH, query=query, scope=sorted(regions),
-                         labels=[KIND_LABELS[k] for k in wanted] if kinds else None,
-                         limit=limit + len(hits))
     for r in records:
         node = Node.from_props(r["label"], r["props"])
         if (node.kind, node.key) not in seen:
@@ -70,18 +75,22 @@ async def resolve_search(
     return [entity_of(n, regions) for n in hits[:limit]]
 
 
-async def exact_matches(ctx, text: str, kinds: list[str], regions: frozenset[str]) -> list[Node]:
-    """Entities whose canonical key is the text read as a key of each kind."""
+def exact_keys(text: str, kinds: list[str]) -> list[tuple[str, str]]:
+    """(kind, canonical key) of the text read as a key of each kind that accepts it."""
     found = []
     for kind in kinds:
         try:
-            key = canonical_key(kind, text.strip())
+            found.append((kind, canonical_key(kind, text.strip())))
         except InvalidValue:
             continue
-        node = await ctx.loaders.node.load((kind, key, regions))
-        if node is not None:
-            found.append(node)
     return found
+
+
+async def exact_matches(ctx, keys: list[tuple[str, str]], regions: frozenset[str]
+                        ) -> list[Node]:
+    """The visible entities of ``keys``, in order (one DataLoader batch)."""
+    nodes = await asyncio.gather(*(ctx.loaders.node.load((k, x, regions)) for k, x in keys))
+    return [n for n in nodes if n is not None]
 
 
 def lucene_query(text: str) -> str:
