@@ -20,7 +20,7 @@ WHERE s <> t{ends_visible}
 MATCH p = {selector} (s)
       (()-[r WHERE type(r) IN $types{rel_visible}]-(n{node_visible})){{1,{max_hops}}}
       (t)
-RETURN [x IN nodes(p) | x {{.key, .label, .regions, kind: labels(x)[0]}}] AS nodes,
+RETURN [x IN nodes(p) | x {{.key, .label, .regions, kind: labels(x)[0]{node_props}}}] AS nodes,
        [x IN relationships(p) | {{
            type: type(x), properties: properties(x),
            from: startNode(x).key, from_label: labels(startNode(x))[0],
@@ -32,12 +32,15 @@ LIMIT $limit
 
 
 def paths_statement(
-    from_kind: str, to_kind: str, max_hops: int, k: int | None, scoped: bool
+    from_kind: str, to_kind: str, max_hops: int, k: int | None, scoped: bool,
+    properties: bool = False,
 ) -> str:
     """The Cypher for up to ``k`` shortest paths (``k=None``: all shortest paths).
 
     ``from_kind``/``to_kind`` are entity kinds (``PERSON`` …); ``max_hops`` and ``k`` must be
-    validated positive integers.
+    validated positive integers. Each node of a row has ``key``, ``label``, ``regions`` and
+    ``kind``; with ``properties`` also ``props``, all its properties (the GraphQL service
+    fills path entities from them instead of reading the nodes again).
     """
     if not (isinstance(max_hops, int) and max_hops >= 1):
         raise ValueError("max_hops must be a positive integer")
@@ -53,7 +56,7 @@ def paths_statement(
     return _PATHS.format(
         from_label=KIND_LABELS[from_kind], to_label=KIND_LABELS[to_kind], selector=selector,
         max_hops=max_hops, node_visible=node_visible, rel_visible=rel_visible,
-        ends_visible=ends_visible,
+        ends_visible=ends_visible, node_props=", props: properties(x)" if properties else "",
     )
 
 

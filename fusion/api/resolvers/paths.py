@@ -1,11 +1,15 @@
 """relationshipPaths: shortest paths through visible elements (contract: "Relationship paths").
 
 Runs the statement of :mod:`queries.paths` (Neo4j 5 ``SHORTEST k`` with scope and type filters
-inside the pattern) on the async driver; path entities are filled in by the node DataLoader.
+inside the pattern) on the async driver. Every node on a returned path is visible in scope and
+comes with all its properties, so the path's entities are built from the row and put in the
+node DataLoader's cache: a request with paths is one statement. Only when no path is found are
+the two ends looked up (one batched statement) to tell NOT_FOUND from "no path".
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import strawberry
@@ -15,10 +19,10 @@ from fusion.api.db import read
 from fusion.api.enums import ExportFormat, RelType
 from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef
-from fusion.api.nodes import Rel, json_value
+from fusion.api.nodes import Node, Rel, json_value
 from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
 from fusion.api.resolvers.entities import ScopeArg
-from fusion.api.types.entity import entity_ref
+from fusion.api.types.entity import entity_of
 from fusion.api.types.graph import ExportDocument, Path, relationship_of
 from fusion.errors import NotFound
 from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
@@ -62,7 +66,7 @@ async def resolve_export_paths(
     regions = await ctx.scope(scope)
     records = await _path_records(info, regions, from_, to, max_hops, rel_types, limit)
     keys = dict.fromkeys((LABEL_KINDS[n["kind"]], n["key"]) for r in records for n in r["nodes"])
-    nodes = [await ctx.loaders.node.load((k, x, regions)) for k, x in keys]
+    nodes = await asyncio.gather(*(ctx.loaders.node.load((k, x, regions)) for k, x in keys))
     rels = {}
     for r in records:
         for x in r["rels"]:
@@ -73,27 +77,39 @@ async def resolve_export_paths(
 
 
 async def _path_records(info, regions, from_, to, max_hops, rel_types, limit) -> list:
+    """The rows of the path statement (path nodes primed in the node DataLoader); NOT_FOUND
+    when an end is not visible in ``regions``."""
     ctx = info.context
     check_hops(ctx, max_hops, "maxHops")
     check_limit(ctx, limit)
     types = rel_type_names(rel_types, DEFAULT_PATH_TYPES)
-    (a_kind, a_key), (b_kind, b_key) = from_.canonical(), to.canonical()
-    for kind, key in ((a_kind, a_key), (b_kind, b_key)):
-        if await ctx.loaders.node.load((kind, key, regions)) is None:
+    ends = from_.canonical(), to.canonical()
+    (a_kind, a_key), (b_kind, b_key) = ends
+    records = []
+    if ends[0] != ends[1]:  # the statement finds no path from an entity to itself
+        records = await read(ctx.services,
+                             paths_statement(a_kind, b_kind, max_hops, limit, True, True),
+                             from_key=a_key, to_key=b_key, types=types, scope=sorted(regions),
+                             limit=limit)
+    # A path's nodes are visible in scope (the statement's filters), its ends among them.
+    ctx.loaders.prime((_node(n) for r in records for n in r["nodes"]), regions)
+    found = await asyncio.gather(*(ctx.loaders.node.load((k, x, regions)) for k, x in ends))
+    for (kind, key), node in zip(ends, found, strict=True):
+        if node is None:
             raise NotFound(f"No {kind.lower()} {key!r} in scope.")
-    if (a_kind, a_key) == (b_kind, b_key):
-        return []
-    records = await read(ctx.services, paths_statement(a_kind, b_kind, max_hops, limit, True),
-                         from_key=a_key, to_key=b_key, types=types, scope=sorted(regions),
-                         limit=limit)
     return records
 
 
 def path_of(record, scope: frozenset[str]) -> Path:
-    """A GraphQL path from a row of queries.paths."""
-    nodes = [entity_ref(LABEL_KINDS[n["kind"]], n["key"], scope) for n in record["nodes"]]
-    rels = [relationship_of(_rel(r), scope) for r in record["rels"]]
-    return Path(length=record["length"], nodes=nodes, rels=rels)
+    """A GraphQL path from a row of queries.paths (nodes with their properties)."""
+    nodes = [_node(n) for n in record["nodes"]]
+    by_key = {(n.kind, n.key): n for n in nodes}
+    rels = [relationship_of(_rel(r), scope, by_key) for r in record["rels"]]
+    return Path(length=record["length"], nodes=[entity_of(n, scope) for n in nodes], rels=rels)
+
+
+def _node(n: dict) -> Node:
+    return Node.from_props(n["kind"], n["props"])
 
 
 def _rel(r: dict) -> Rel:
