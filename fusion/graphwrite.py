@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import polars as pl
-from neo4j import Driver
+from neo4j import Driver, NotificationDisabledClassification
 
 from fusion.errors import DatabaseError
 from loaders.spec import GraphRows, Triple
@@ -54,6 +54,10 @@ CRASH_ENV = "FUSION_TEST_CRASH_AFTER_BATCHES"
 CRASH_MARKER = "FUSION_TEST_CRASH_POINT"
 
 Params = dict[str, list]
+# Into a new graph, the statements name relationship types no element has yet: Neo4j warns
+# "relationship type does not exist" (UNRECOGNIZED) on each. The types come from fixed tables,
+# so the warnings say nothing; they would flood the terminal of every first load.
+QUIET = [NotificationDisabledClassification.UNRECOGNIZED]
 
 
 class GraphWriter:
@@ -156,7 +160,8 @@ class GraphWriter:
             result.consume()
             return record["rows"] if record is not None else None
 
-        with self.driver.session(database=self.database) as session:
+        with self.driver.session(database=self.database,
+                                 notifications_disabled_classifications=QUIET) as session:
             written = session.execute_write(work)
         if counted and written != n:
             raise DatabaseError(f"a graph write wrote {written} of {n} rows: end nodes are "
@@ -171,7 +176,8 @@ class GraphWriter:
     # -- what is there already --
     def _read_keys(self, query: str, keys: pl.Series) -> set[str]:
         found: set[str] = set()
-        with self.driver.session(database=self.database, default_access_mode="READ") as session:
+        with self.driver.session(database=self.database, default_access_mode="READ",
+                                 notifications_disabled_classifications=QUIET) as session:
             for part in _slices(keys.unique(), self.batch_rows * 5):
                 found.update(session.execute_read(
                     lambda tx, p=part: tx.run(query, key=p.to_list()).single()["keys"]))
