@@ -10,6 +10,9 @@ targets name (1M call records and 1M sightings loaded, 10M sightings for co-trav
 with 1M links for gangs, a 1M-node graph for paths, the service benchmarks on the demo scenario
 (scale 0.2), growth up to the scenario at scale 1); each module gets ``scale / 10`` as its own
 ``run(scale)`` multiplier, so ``--scale 1`` is a quick tenth-size look.
+
+A module that sets ``IN_FULL_RUN = False`` (a closer look that another module's figures already
+cover) runs only when named with ``--only``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"no benchmark {', '.join(unknown)}; have {', '.join(names)}")
         names = [name for name in names if name in args.only]
+    else:
+        names = [name for name in names
+                 if getattr(importlib.import_module(f"bench.{name}"), "IN_FULL_RUN", True)]
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     sections = ["# Fusion benchmark report", "", machine_section(command.strip())]
     failed = []

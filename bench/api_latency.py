@@ -31,6 +31,8 @@ import httpx
 import numpy as np
 
 BOLT, HTTP = 37797, 37584
+# The single-client level of bench.api measures the same operations on the same data.
+IN_FULL_RUN = False
 ROUNDS, WARMUP = 200, 20
 SAVED = Path(__file__).resolve().parents[1] / "queries" / "saved"
 OPERATIONS = ("Entity", "RelationshipPaths", "CoTravel")
