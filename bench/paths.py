@@ -295,7 +295,8 @@ def bolt_path(driver, g: Graph, s: int, t: int, scope: frozenset[str]) -> int:
     from queries.model import DEFAULT_PATH_TYPES
     from queries.paths import paths_statement
 
-    statement = paths_statement(g.kinds[g.kind[s]], g.kinds[g.kind[t]], 6, 1, True)
+    statement = paths_statement(g.kinds[g.kind[s]], g.kinds[g.kind[t]], 6, 1, True,
+                                properties=True)
     records, _, _ = driver.execute_query(statement, from_key=g.key(s), to_key=g.key(t),
                                          types=list(DEFAULT_PATH_TYPES), scope=sorted(scope),
                                          limit=1, database_="neo4j", routing_="r")
@@ -436,7 +437,8 @@ def _service_lines(service: dict, n_pairs: int) -> list[str]:
     return [
         "", "### Through the service: GraphQL over HTTP vs the same Cypher over Bolt", "",
         f"The same {n_pairs} pairs, scoped to {{{REGIONS[0]}}}. Baseline: the statement the "
-        "service runs (`queries.paths.paths_statement`, `SHORTEST 1`, scoped, the parameters "
+        "service runs (`queries.paths.paths_statement`, `SHORTEST 1`, scoped, with node "
+        "properties, the parameters "
         "`relationship_paths` passes) sent with `driver.execute_query`. Service: the contract's "
         "`RelationshipPaths` operation (`maxHops: 6, limit: 1`) POSTed to `create_app` under "
         "uvicorn in this process (loopback, one keep-alive httpx client, an analyst token of "
