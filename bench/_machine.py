@@ -76,3 +76,20 @@ def machine_section(command: str) -> str:
     lines = ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     return "\n".join(lines)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB, since it started its program.
+
+    ``getrusage(RUSAGE_SELF).ru_maxrss`` survives ``exec``: a child started by a big benchmark
+    process would report its parent's size. The kernel's ``VmHWM`` belongs to the address space
+    that ``exec`` created, so it is the program's own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

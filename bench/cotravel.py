@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import statistics
 import tempfile
 import time
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from bench._machine import peak_rss_mb
 
 SENSORS_PER_ROAD = 20
 # DuckDB takes ~12 GB at 10M sightings unbounded; bounded, it spills to its temp directory.
@@ -199,7 +200,7 @@ def _child(job: str, kwargs: dict, repeats: int, conn: Any) -> None:
     except Exception as exc:  # reported to the parent, which raises it
         conn.send({"error": repr(exc)})
         raise
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     conn.send({"seconds": seconds, "peak_rss_mb": round(peak_mb), "result": result})
     conn.close()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench._machine import peak_rss_mb
+
 BOLT, HTTP = 37687, 37474
-BASELINE_SAMPLE = 5_000
+BASELINE_SAMPLE = 2_000
 _PREFIXES = np.array(["138", "139", "150", "186", "187", "135", "136", "158", "177", "199"])
 
 
@@ -158,8 +159,7 @@ def _worker(kind: str, file: str, home: str, work: str) -> None:
         began = time.perf_counter()
         summary = load_files(driver, "neo4j", Path(work), kind, [Path(file)], "BENCH")
         took = time.perf_counter() - began
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": took, "peak_rss_mb": peak_kb / 1024,
+    print(json.dumps({"seconds": took, "peak_rss_mb": peak_rss_mb(),
                       **summary.total.as_dict()}))
 
 
