@@ -6,7 +6,7 @@ normalize, validate, deduplicate, write graph and event store):
 
 - ours: ``fusion.loading.load_files`` in a child process (its peak RSS is the child's own);
 - baseline: one ``MERGE`` transaction per row with per-row normalization, on a sample
-  (default 5,000 rows) into an emptied graph; its rate is records/s all the same.
+  (default 2,000 rows) into an emptied graph; its rate is records/s all the same.
 """
 
 from __future__ import annotations
