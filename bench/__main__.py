@@ -8,7 +8,7 @@ run, and the exit status is 1.
 ``--scale`` is the size of the whole run: 10 (the default) is the reference run the issues'
 targets name (1M call records and 1M sightings loaded, 10M sightings for co-travel, 100k people
 with 1M links for gangs, a 1M-node graph for paths, the service benchmarks on the demo scenario
-(scale 0.2), growth up to the scenario at scale 1); each module gets ``scale / 10`` as its own
+(scale 0.2), growth up to the scenario at scale 4); each module gets ``scale / 10`` as its own
 ``run(scale)`` multiplier, so ``--scale 1`` is a quick tenth-size look.
 
 A module that sets ``IN_FULL_RUN = False`` (a closer look that another module's figures already
