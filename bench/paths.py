@@ -3,8 +3,8 @@
 Synthesizes a three-region graph in the contract's model (people, their phones, vehicles and
 addresses, calls between phones, cases with several people involved; a tenth of the calls
 cross regions and widen the callee's ``regions``), writes it into its own managed Neo4j
-(temporary FUSION_HOME, ports 17752/17452) with batched ``UNWIND ... CREATE``, and picks pairs
-exactly 6 hops apart both in the whole graph and inside the scope (igraph BFS), so both
+(temporary FUSION_HOME, ports 17752/17452) with batched, columnar ``UNWIND ... CREATE``, and
+picks pairs exactly 6 hops apart both in the whole graph and inside the scope (igraph BFS), so both
 queries do the same work. Each pair is then queried through
 :func:`fusion.analyses.paths.relationship_paths`, unscoped and scoped, interleaved, after a
 warm-up; latency is measured at the client (driver round trip included). On the same pairs,
@@ -161,26 +161,34 @@ def _differing(ends: np.ndarray, region: np.ndarray, home: np.ndarray):
 
 
 def load(driver, g: Graph) -> int:
-    """Create every node and relationship in batches; the number of nodes."""
+    """Create every node and relationship in batches; the number of nodes.
+
+    Parameters are columnar (one list per property, ``UNWIND range(...)``): a list of maps per
+    row costs several times more to pack and unpack.
+    """
     for k, kind in enumerate(g.kinds):
-        nodes = np.flatnonzero(g.kind == k)
-        statement = f"UNWIND $rows AS row CREATE (:{LABEL[kind]} {{key: row.k, regions: row.r}})"
-        _batched(driver, statement, [{"k": g.key(n), "r": g.node_regions(n)}
-                                     for n in nodes.tolist()])
+        nodes = np.flatnonzero(g.kind == k).tolist()
+        statement = (f"UNWIND range(0, size($k) - 1) AS i "
+                     f"CREATE (:{LABEL[kind]} {{key: $k[i], regions: $r[i]}})")
+        _batched(driver, statement, {"k": [g.key(n) for n in nodes],
+                                     "r": [g.node_regions(n) for n in nodes]})
     for rel, a, b, region in g.edges:
         a_kind, b_kind = g.kinds[g.kind[a[0]]], g.kinds[g.kind[b[0]]]
-        statement = (f"UNWIND $rows AS row MATCH (a:{LABEL[a_kind]} {{key: row.a}}) "
-                     f"MATCH (b:{LABEL[b_kind]} {{key: row.b}}) "
-                     f"CREATE (a)-[:{rel} {{regions: [row.r]}}]->(b)")
-        _batched(driver, statement, [{"a": g.key(x), "b": g.key(y), "r": REGIONS[r]}
-                                     for x, y, r in zip(a.tolist(), b.tolist(), region.tolist(),
-                                                        strict=True)])
+        statement = (f"UNWIND range(0, size($a) - 1) AS i "
+                     f"MATCH (a:{LABEL[a_kind]} {{key: $a[i]}}) "
+                     f"MATCH (b:{LABEL[b_kind]} {{key: $b[i]}}) "
+                     f"CREATE (a)-[:{rel} {{regions: [$r[i]]}}]->(b)")
+        _batched(driver, statement, {"a": [g.key(x) for x in a.tolist()],
+                                     "b": [g.key(y) for y in b.tolist()],
+                                     "r": [REGIONS[r] for r in region.tolist()]})
     return len(g.kind)
 
 
-def _batched(driver, statement: str, rows: list[dict]) -> None:
-    for start in range(0, len(rows), BATCH):
-        driver.execute_query(statement, rows=rows[start:start + BATCH], database_="neo4j")
+def _batched(driver, statement: str, columns: dict[str, list]) -> None:
+    n = len(next(iter(columns.values())))
+    for start in range(0, n, BATCH):
+        driver.execute_query(statement, {c: v[start:start + BATCH] for c, v in columns.items()},
+                             database_="neo4j")
 
 
 def pick_pairs(g: Graph, region: int, n_pairs: int, hops: int = 6) -> list[tuple[int, int]]:
