@@ -8,7 +8,7 @@ run, and the exit status is 1.
 ``--scale`` is the size of the whole run: 10 (the default) is the reference run the issues'
 targets name (1M call records and 1M sightings loaded, 10M sightings for co-travel, 100k people
 with 1M links for gangs, a 1M-node graph for paths, the service benchmarks on the demo scenario
-(scale 0.2), growth up to the scenario at scale 4); each module gets ``scale / 10`` as its own
+(scale 0.2), growth up to the scenario at scale 3); each module gets ``scale / 10`` as its own
 ``run(scale)`` multiplier, so ``--scale 1`` is a quick tenth-size look.
 
 A module that sets ``IN_FULL_RUN = False`` (a closer look that another module's figures already
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     sections = ["# Fusion benchmark report", "", machine_section(command.strip())]
     failed = []
+    began = time.perf_counter()
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         if not hasattr(module, "run"):
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(f"{section}\n\n_bench.{name} took {elapsed:.0f} s._")
         if args.out:  # keep a partial report if a later benchmark is interrupted
             args.out.write_text("\n\n".join(sections) + "\n", "utf-8")
+    sections.append(f"_The whole run took {(time.perf_counter() - began) / 60:.1f} min._")
     report = "\n\n".join(sections) + "\n"
     if args.out:
         args.out.write_text(report, "utf-8")

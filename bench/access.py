@@ -37,7 +37,7 @@ from bench.api import _free_port, _load_scenario
 
 BOLT, HTTP = 37804, 37504
 SCENARIO_SCALE = 0.2
-REPEATS = 15
+REPEATS = 11
 CONCURRENT_CLIENTS = 8
 CONCURRENT_SECONDS = 12.0
 AUDIT_PAIRS = 300

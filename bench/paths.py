@@ -369,7 +369,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(scale: float = 1.0, n_pairs: int = 200) -> str:
+def run(scale: float = 1.0, n_pairs: int = 150) -> str:
     """Build the graph in its own Neo4j, time the queries, return a Markdown section."""
     from fusion.config import Settings
     from fusion.managed import ManagedNeo4j
