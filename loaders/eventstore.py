@@ -152,7 +152,7 @@ class EventStore:
                  .select(key).unique().collect())
         if not extra.height:
             return full.filter(own)
-        maybe = pl.all_horizontal(pl.col(k).is_in(extra[k].unique(), nulls_equal=True)
+        maybe = pl.all_horizontal(pl.col(k).is_in(extra[k].unique().implode(), nulls_equal=True)
                                   for k in key)
         others = full.filter(~own & maybe).join(extra.lazy(), on=key, how="semi",
                                                 nulls_equal=True)
