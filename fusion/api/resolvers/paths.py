@@ -28,17 +28,22 @@ from fusion.errors import NotFound
 from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
 from queries.paths import paths_statement
 
+# The arguments relationshipPaths and exportPaths share.
+FromArg = Annotated[EntityRef, strawberry.argument(name="from", description="Where paths start.")]
+ToArg = Annotated[EntityRef, strawberry.argument(description="Where paths end.")]
+MaxHopsArg = Annotated[int, strawberry.argument(description="Longest path, in relationships.")]
+RelTypesArg = Annotated[list[RelType] | None, strawberry.argument(
+    description="Types paths may use; omitted: all but SEEN_AT.")]
+PathLimitArg = Annotated[int, strawberry.argument(description="Most paths, shortest first.")]
+
 
 async def resolve_relationship_paths(
     info: Info,
-    from_: Annotated[EntityRef, strawberry.argument(name="from",
-                                                    description="Where paths start.")],
-    to: Annotated[EntityRef, strawberry.argument(description="Where paths end.")],
-    max_hops: Annotated[int, strawberry.argument(
-        description="Longest path, in relationships.")] = 6,
-    rel_types: Annotated[list[RelType] | None, strawberry.argument(
-        description="Types paths may use; omitted: all but SEEN_AT.")] = None,
-    limit: Annotated[int, strawberry.argument(description="Most paths, shortest first.")] = 3,
+    from_: FromArg,
+    to: ToArg,
+    max_hops: MaxHopsArg = 6,
+    rel_types: RelTypesArg = None,
+    limit: PathLimitArg = 3,
     scope: ScopeArg = None,
 ) -> list[Path]:
     """Up to ``limit`` shortest paths, shortest first (NOT_FOUND when an end is not visible)."""
@@ -51,14 +56,11 @@ async def resolve_export_paths(
     info: Info,
     format: Annotated[ExportFormat, strawberry.argument(  # noqa: A002
         description="The file format.")],
-    from_: Annotated[EntityRef, strawberry.argument(name="from",
-                                                    description="Where paths start.")],
-    to: Annotated[EntityRef, strawberry.argument(description="Where paths end.")],
-    max_hops: Annotated[int, strawberry.argument(
-        description="Longest path, in relationships.")] = 6,
-    rel_types: Annotated[list[RelType] | None, strawberry.argument(
-        description="Types paths may use; omitted: all but SEEN_AT.")] = None,
-    limit: Annotated[int, strawberry.argument(description="Most paths, shortest first.")] = 3,
+    from_: FromArg,
+    to: ToArg,
+    max_hops: MaxHopsArg = 6,
+    rel_types: RelTypesArg = None,
+    limit: PathLimitArg = 3,
     scope: ScopeArg = None,
 ) -> ExportDocument:
     """The union of the paths relationshipPaths returns, as a file."""
