@@ -24,7 +24,6 @@ import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.api import _free_port, _load_scenario
+from bench._service import ThreadedService
+from bench.api import _load_scenario
 
 BOLT, HTTP = 37804, 37504
 SCENARIO_SCALE = 0.2
@@ -111,7 +111,7 @@ def _analyses_section(settings, truth: dict, repeats: int) -> tuple[list[str], l
 
 # -- 2. and 3. the running service --------------------------------------------------------------
 
-class _Service:
+class _Service(ThreadedService):
     """The service in a background thread, its audit appends timed from inside.
 
     ``audit_on = False`` turns the append into an immediate return: the benchmark's own
@@ -120,27 +120,13 @@ class _Service:
     """
 
     def __init__(self, settings) -> None:
-        import uvicorn
-
-        from fusion.api.app import create_app
-
-        self.app = create_app(settings)
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        port = int(self.url.rsplit(":", 1)[1])
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(settings)
         self.audit_on = True
         self.appends: list[float] = []      # seconds each request spent in append()
         self.writes: list[float] = []       # seconds of each flush: lock, write, fdatasync
 
     def __enter__(self) -> _Service:
-        self.thread.start()
-        deadline = time.monotonic() + 300
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the GraphQL service did not start")
-            time.sleep(0.05)
+        super().__enter__()
         self._instrument(self.app.state.services.audit)
         return self
 
@@ -168,10 +154,6 @@ class _Service:
         """Forget the timings so far."""
         self.appends.clear()
         self.writes.clear()
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
 
 
 def _document(name: str) -> str:

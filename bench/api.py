@@ -19,7 +19,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from bench._service import free_port
 
 BOLT, HTTP = 37787, 37574
 LEVELS = (1, 8, 32)
@@ -158,12 +159,6 @@ def summarize(concurrency: int, samples: list[Sample], wall: float) -> list[str]
         rows.append(f"| {concurrency} | {name} | {len(group):,} | {len(group) / wall:,.1f} | "
                     f"{_ms(seconds, 50)} | {_ms(seconds, 95)} | {errors} |")
     return rows
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _load_scenario(settings, scenario: Path, scale: float) -> dict:
@@ -305,7 +300,7 @@ def serve_command(port: int) -> list[str]:
 
 def _serve_and_measure(settings, secret: str, token: str, calls: list[Call], seconds: float,
                        log: Path) -> tuple[list[str], list[str], int, float]:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as sink:
         server = subprocess.Popen(serve_command(port), env=_server_env(settings, secret),

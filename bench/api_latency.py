@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from bench._service import free_port
 
 BOLT, HTTP = 37797, 37584
 # The single-client level of bench.api measures the same operations on the same data.
@@ -99,12 +100,6 @@ def section(timings: dict[str, np.ndarray], where: str) -> str:
             "loopback HTTP (authentication, audit append and all).\n\n" + "\n".join(rows))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_ready(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -138,7 +133,7 @@ def run(scale: float = 1.0) -> str:
             truth = json.loads((demo.scenario / "truth.json").read_text("utf-8"))
             token = issue_token(load_secret(settings), "bench", "analyst", demo.regions,
                                 timedelta(hours=2))
-            port = _free_port()
+            port = free_port()
             service = subprocess.Popen(
                 [sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
                  "--log-level", "warning"], env={**os.environ, **env})

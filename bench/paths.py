@@ -20,11 +20,9 @@ canonical ID and phone numbers, so the API's key normalization keeps them as sto
 from __future__ import annotations
 
 import functools
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from importlib.resources import files
@@ -32,6 +30,8 @@ from pathlib import Path
 
 import igraph as ig
 import numpy as np
+
+from bench._service import ThreadedService
 
 BOLT, HTTP = 17752, 17452
 REGIONS = ("R1", "R2", "R3")
@@ -266,37 +266,6 @@ def db_hits(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str
 # The same paths through the service (GraphQL over HTTP) and as plain Cypher over Bolt
 
 
-class Service:
-    """The GraphQL service (``create_app`` under uvicorn) in a background thread."""
-
-    def __init__(self, settings) -> None:
-        import uvicorn
-
-        from fusion.api.app import create_app
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                                    port=port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Service:
-        self.thread.start()
-        deadline = time.monotonic() + 300
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the GraphQL service did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
-
-
 def bolt_path(driver, g: Graph, s: int, t: int, scope: frozenset[str]) -> int:
     """Length of the shortest path as the service's own statement finds it, sent over Bolt
     with the parameters :func:`fusion.analyses.paths.relationship_paths` passes."""
@@ -355,7 +324,7 @@ def measure_service(settings, driver, g: Graph, pairs: list[tuple[int, int]],
     token = issue_token(SECRET.encode(), "bench-analyst", "analyst", sorted(scope),
                         timedelta(hours=4))
     headers = {"Authorization": f"Bearer {token}", "X-Purpose": "paths benchmark"}
-    with Service(settings) as service, httpx.Client(base_url=service.url, headers=headers,
+    with ThreadedService(settings) as service, httpx.Client(base_url=service.url, headers=headers,
                                                     timeout=120) as http:
         return time_service(driver, http, g, pairs, scope)[-1]
 
