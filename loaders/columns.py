@@ -12,6 +12,7 @@ columns: the canonical value and the quarantine reason (``None`` when the value 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -288,30 +289,75 @@ def _valid_cn(nsn: pl.Expr) -> pl.Expr:
     return _desc_matches(nsn, md.general_desc) & any_type
 
 
+class _PhoneMemo:
+    """Raw phone spellings already normalized in this process, per default country.
+
+    A CDR repeats the same few spellings of each number in every chunk: each is normalized
+    once, the later chunks only look it up. Normalization is a pure function of (raw, default
+    country), so the memo can never answer differently from the rule. Bounded: past
+    ``limit`` distinct spellings it starts over.
+    """
+
+    def __init__(self, limit: int = 500_000):
+        self.limit = limit
+        self._tables: dict[str, pl.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def split(self, country: str, uniq: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """(the memo's rows for ``uniq``, the values of ``uniq`` it does not hold)."""
+        with self._lock:
+            table = self._tables.get(country)
+        if table is None:
+            return _TABLE.clear(), uniq
+        wanted = pl.DataFrame({"t": uniq})
+        return (table.join(wanted, on="t", how="semi"),
+                wanted.join(table, on="t", how="anti")["t"])
+
+    def add(self, country: str, rows: pl.DataFrame) -> None:
+        with self._lock:
+            table = self._tables.get(country)
+            if table is None or table.height + rows.height > self.limit:
+                self._tables[country] = rows
+            else:
+                self._tables[country] = pl.concat([table, rows])
+
+
+_TABLE = pl.DataFrame(schema={"t": pl.String, "v": pl.String, "r": pl.String})
+_PHONE_MEMO = _PhoneMemo()
+
+
 def phones(default_country: str) -> Callable[[pl.Series], Checked]:
     """Phones to E.164, identical to ``normalize_phone(raw, default_country)`` per value."""
-    from loaders.normalize import normalize_phone
 
     def check(s: pl.Series) -> Checked:
-        # Work on the distinct raw values (a number repeats across thousands of records).
-        uniq = s.drop_nulls().unique()
-        compact = pl.when(pl.col("t").str.contains(_FAST_SPELLING)).then(
-            pl.col("t").str.replace_all(r"[ \-]", ""))
-        nsn = (pl.when(compact.str.contains(_FAST_INTERNATIONAL)).then(compact.str.slice(3))
-               .when(compact.str.contains(_FAST_NATIONAL) & (default_country == "CN"))
-               .then(compact))
-        nsn = pl.when(nsn.str.starts_with("179")).then(None).otherwise(nsn)
-        frame = pl.DataFrame({"t": uniq}).with_columns(nsn=nsn).with_columns(
-            fast=pl.when(_valid_cn(pl.col("nsn")).fill_null(False))
-            .then(pl.concat_str([pl.lit("+86"), pl.col("nsn")])))
-        rest = frame.filter(pl.col("fast").is_null())["t"]
-        slow = by_distinct(rest, lambda v: normalize_phone(v, default_country))
-        table = pl.concat([
-            frame.filter(pl.col("fast").is_not_null()).select(
-                "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
-            pl.DataFrame({"t": rest, "v": slow.value, "r": slow.reason},
-                         schema={"t": pl.String, "v": pl.String, "r": pl.String}),
-        ])
-        return map_back(s, table)
+        # Work on the distinct raw values (a number repeats across thousands of records), and
+        # only on those no earlier chunk had.
+        known, todo = _PHONE_MEMO.split(default_country, s.drop_nulls().unique())
+        fresh = _phone_table(todo, default_country)
+        _PHONE_MEMO.add(default_country, fresh)
+        return map_back(s, pl.concat([known, fresh]))
 
     return check
+
+
+def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
+    """(t, v, r) of distinct raw phones: the CN fast path in bulk, the reference for the rest."""
+    from loaders.normalize import normalize_phone
+
+    compact = pl.when(pl.col("t").str.contains(_FAST_SPELLING)).then(
+        pl.col("t").str.replace_all(r"[ \-]", ""))
+    nsn = (pl.when(compact.str.contains(_FAST_INTERNATIONAL)).then(compact.str.slice(3))
+           .when(compact.str.contains(_FAST_NATIONAL) & (default_country == "CN"))
+           .then(compact))
+    nsn = pl.when(nsn.str.starts_with("179")).then(None).otherwise(nsn)
+    frame = pl.DataFrame({"t": uniq}, schema={"t": pl.String}).with_columns(nsn=nsn).with_columns(
+        fast=pl.when(_valid_cn(pl.col("nsn")).fill_null(False))
+        .then(pl.concat_str([pl.lit("+86"), pl.col("nsn")])))
+    rest = frame.filter(pl.col("fast").is_null())["t"]
+    slow = by_distinct(rest, lambda v: normalize_phone(v, default_country))
+    return pl.concat([
+        frame.filter(pl.col("fast").is_not_null()).select(
+            "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
+        pl.DataFrame({"t": rest, "v": slow.value, "r": slow.reason},
+                     schema={"t": pl.String, "v": pl.String, "r": pl.String}),
+    ])

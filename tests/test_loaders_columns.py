@@ -47,6 +47,29 @@ def test_phone_column_equals_normalize_phone_on_any_text(raws, country):
         assert (value, reason) == _reference(lambda v: normalize_phone(v, country), raw), raw
 
 
+def test_phone_memo_answers_later_chunks_like_the_rule(monkeypatch):
+    """Spellings met in an earlier chunk are looked up, per default country, and the memo
+    starts over past its bound; every answer stays the reference rule's."""
+    memo = c._PhoneMemo(limit=8)
+    monkeypatch.setattr(c, "_PHONE_MEMO", memo)
+    first = ["13812345678", "+86 139 1234 5678", "not a phone", "2125551234"]
+    later = [*first, "15012345678", None, "13812345678"]
+    for country in ("CN", "US"):
+        for raws in (first, later, later):
+            checked = c.phones(country)(pl.Series("p", raws, pl.String))
+            for raw, value, reason in zip(raws, checked.value, checked.reason, strict=True):
+                expected = ((None, None) if raw is None else
+                            _reference(lambda v, k=country: normalize_phone(v, k), raw))
+                assert (value, reason) == expected, (country, raw)
+    known, todo = memo.split("CN", pl.Series(["13812345678", "18612345678"]))
+    assert known["t"].to_list() == ["13812345678"] and todo.to_list() == ["18612345678"]
+    memo.add("CN", pl.DataFrame({"t": [f"x{i}" for i in range(8)], "v": [None] * 8,
+                                 "r": ["BAD_PHONE"] * 8},
+                                schema={"t": pl.String, "v": pl.String, "r": pl.String}))
+    known, _todo = memo.split("CN", pl.Series(["13812345678", "x1"]))
+    assert known["t"].to_list() == ["x1"]  # past the bound: started over
+
+
 _INSTANTS = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2090, 12, 31))
 
 
