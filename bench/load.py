@@ -4,9 +4,14 @@ Generates a call-detail CSV and a sightings CSV (1M rows each at scale 1), start
 managed Neo4j (temporary FUSION_HOME, ports 37687/37474), and measures end to end (read,
 normalize, validate, deduplicate, write graph and event store):
 
-- ours: ``fusion.loading.load_files`` in a child process (its peak RSS is the child's own);
+- ours: ``fusion.loading.load_files`` in a child process (its peak RSS is the child's own),
+  twice into an emptied graph and an empty event store: *first* is the source's first load
+  since the server started (calls go first, on a fresh server: it pays Neo4j's JIT warm-up
+  and statement planning), *warm* the same load again, as a long-running server would take
+  it;
 - baseline: one ``MERGE`` transaction per row with per-row normalization, on a sample
-  (default 2,000 rows) into an emptied graph; its rate is records/s all the same.
+  (default 2,000 rows) into an emptied graph (the server warm); its rate is records/s all
+  the same. The ratio compares it with our warm load.
 """
 
 from __future__ import annotations
@@ -160,6 +165,8 @@ def _worker(kind: str, file: str, home: str, work: str) -> None:
         summary = load_files(driver, "neo4j", Path(work), kind, [Path(file)], "BENCH")
         took = time.perf_counter() - began
     print(json.dumps({"seconds": took, "peak_rss_mb": peak_rss_mb(),
+                      "stage_s": sum(x.stage_seconds for x in summary.loads),
+                      "graph_s": sum(x.graph_seconds for x in summary.loads),
                       **summary.total.as_dict()}))
 
 
@@ -169,6 +176,15 @@ def _ours(kind: str, file: Path, home: Path, work: Path) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"bench worker failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _elements(driver) -> int:
+    """Nodes and relationships the load wrote (its LoadRecord aside)."""
+    nodes = driver.execute_query("MATCH (n) WHERE NOT n:LoadRecord RETURN count(n) AS n",
+                                 database_="neo4j").records[0]["n"]
+    rels = driver.execute_query("MATCH ()-[r]->() RETURN count(r) AS n",
+                                database_="neo4j").records[0]["n"]
+    return nodes + rels
 
 
 def _wipe(driver) -> None:
@@ -186,10 +202,14 @@ def run(scale: float = 1.0, sample: int = BASELINE_SAMPLE) -> str:
 
     rows = int(1_000_000 * scale)
     lines = ["## Loader throughput", "",
-             f"{rows:,} rows per source; baseline = one MERGE transaction per row on "
-             f"{sample:,} rows; 2-core machine, managed Neo4j 5.26.", "",
-             "| source | rows | ours s | ours rec/s | peak RSS MB | baseline rec/s | ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"{rows:,} rows per source; *first*: the source's first load since the server "
+             "started (calls on a fresh server); *warm*: the same load again into the emptied "
+             f"graph; baseline = one MERGE transaction per row on {sample:,} rows; 2-core "
+             "machine, managed Neo4j 5.26.", "",
+             "| source | rows | first s | first rec/s | warm s | warm rec/s | peak RSS MB | "
+             "baseline rec/s | ratio (warm) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    split: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fusion-bench-") as tmp:
         tmp_path = Path(tmp)
         settings = Settings(home=tmp_path / "home", db_bolt_port=BOLT, db_http_port=HTTP,
@@ -204,21 +224,42 @@ def run(scale: float = 1.0, sample: int = BASELINE_SAMPLE) -> str:
                     file = make(tmp_path / f"{kind}.csv", rows)
                     print(f"# {kind}: {file.stat().st_size / 1e6:.0f} MB generated",
                           file=sys.stderr, flush=True)
-                    _wipe(driver)
-                    ours = _ours(kind, file, settings.home, tmp_path / f"work-{kind}")
-                    if ours["read"] != rows or ours["loaded"] + ours["duplicates"] != rows:
-                        raise RuntimeError(f"unexpected accounting: {ours}")
+                    runs = []
+                    for attempt in ("first", "warm"):
+                        _wipe(driver)
+                        ours = _ours(kind, file, settings.home,
+                                     tmp_path / f"work-{kind}-{attempt}")
+                        if ours["read"] != rows or ours["loaded"] + ours["duplicates"] != rows:
+                            raise RuntimeError(f"unexpected accounting: {ours}")
+                        ours["elements"] = _elements(driver)
+                        runs.append(ours)
                     _wipe(driver)
                     done, took = newcomer_load(driver, kind, file, sample)
-                    ours_rate = ours["read"] / ours["seconds"]
+                    first, warm = (x["read"] / x["seconds"] for x in runs)
                     base_rate = done / took
                     lines.append(
-                        f"| {kind} | {rows:,} | {ours['seconds']:.1f} | {ours_rate:,.0f} | "
-                        f"{ours['peak_rss_mb']:,.0f} | {base_rate:,.0f} | "
-                        f"{ours_rate / base_rate:,.0f}x |")
+                        f"| {kind} | {rows:,} | {runs[0]['seconds']:.1f} | {first:,.0f} | "
+                        f"{runs[1]['seconds']:.1f} | {warm:,.0f} | "
+                        f"{max(x['peak_rss_mb'] for x in runs):,.0f} | {base_rate:,.0f} | "
+                        f"{warm / base_rate:,.0f}x |")
                     print(lines[-1], file=sys.stderr, flush=True)
+                    w = runs[1]
+                    split.append(
+                        f"| {kind} | {w['stage_s']:.1f} | {rows / w['stage_s']:,.0f} | "
+                        f"{w['graph_s']:.1f} | {w['elements']:,} | "
+                        f"{w['elements'] / w['graph_s']:,.0f} | {rows / w['graph_s']:,.0f} |")
         finally:
             server.stop()
+    lines += ["", "Where the warm load's time goes: *stage* is read, normalize, validate, "
+              "deduplicate and write the event store (Python, overlapped with the event-store "
+              "writes); *graph* is the graph phase: every Neo4j write of the load (nodes, "
+              "relationships, CALLED/SEEN_AT aggregates, the LoadRecord), with the staged "
+              "parts read back and the aggregates computed from the event store while the "
+              "writer thread sends batches. The last column is the rate the load would reach "
+              "if staging took no time at all.", "",
+              "| source | stage s | stage rec/s | graph s | nodes + relationships | "
+              "elements/s | rec/s bound by the graph |",
+              "|---|---:|---:|---:|---:|---:|---:|", *split]
     return "\n".join(lines)
 
 

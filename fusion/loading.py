@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class LoadResult:
     regions: list[str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    # Where the time went: staging (read ... event store) and writing the graph, in seconds.
+    stage_seconds: float = 0.0
+    graph_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {"load_id": self.load_id, "file": str(self.file), "sha256": self.sha256,
@@ -136,9 +140,11 @@ def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequ
             result = LoadResult(plan.load_id, kind, region, plan.path.resolve(), plan.sha256,
                                 profile_path.resolve() if profile_path else None, profile_sha,
                                 plan.accounting, plan.quarantine_file, status,
-                                regions=sorted(plan.regions))
+                                regions=sorted(plan.regions), stage_seconds=plan.seconds)
             if not plan.reload:
+                began = time.perf_counter()
                 _write_graph(driver, database, store, source, plan, visible, result, progress)
+                result.graph_seconds = time.perf_counter() - began
             result.finished_at = datetime.now(UTC)
             results.append(result)
     return LoadSummary(kind, region, profile_path, results)

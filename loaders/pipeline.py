@@ -8,6 +8,7 @@ the staged parts and commits each load (see ``fusion.loading``).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Staged:
     reload: bool
     parts: int
     regions: set[str]
+    seconds: float = 0.0  # how long staging took
 
 
 def stage_file(store: EventStore, home: Path, source: Source, path: Path, profile: Profile,
@@ -68,6 +70,7 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
     themselves, and nothing is written but the quarantine file, identical to the first one.
     """
     kind = source.kind
+    began = time.perf_counter()
     quarantine = QuarantineFile(home, load_id)
     acc = Accounting()
     regions: set[str] = set()
@@ -110,7 +113,8 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
         raise
     finally:
         writes.shutdown(wait=True)
-    return Staged(load_id, path, sha256, acc, qfile, reload, seq, regions)
+    return Staged(load_id, path, sha256, acc, qfile, reload, seq, regions,
+                  time.perf_counter() - began)
 
 
 def _known(store: EventStore, source: Source, records: pl.DataFrame,

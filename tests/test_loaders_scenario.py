@@ -165,13 +165,17 @@ def test_unmapped_source_columns_are_kept_on_the_events(loaded):
 
 
 def test_reloading_a_file_changes_nothing(loaded, driver, neo4j_settings, scenario_dir):
-    truth, home, _results = loaded
+    truth, home, results = loaded
     before = _snapshot(driver)
     entry = next(e for e in truth["load_order"] if e["kind"] == "calls" and e["profile"])
     again = load_files(driver, neo4j_settings.neo4j_database, home, "calls",
                        [scenario_dir / entry["file"]], entry["region"],
                        scenario_dir / entry["profile"]).loads[0]
     assert again.status == "reloaded"
+    # A reload stages (counts) the file again but has nothing to write to the graph.
+    assert again.stage_seconds > 0 and again.graph_seconds == 0
+    first = next(r for e, r in results if e is entry)
+    assert first.stage_seconds > 0 and first.graph_seconds > 0
     acc = again.accounting
     assert (acc.read, acc.loaded, acc.quarantined) == (entry["read"], 0, entry["quarantined"])
     assert acc.duplicates == entry["read"] - entry["quarantined"]
