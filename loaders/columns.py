@@ -318,8 +318,8 @@ class _PhoneMemo:
             table = self._tables.get(country)
             if table is None or table.height + rows.height > self.limit:
                 self._tables[country] = rows
-            else:
-                self._tables[country] = pl.concat([table, rows])
+            else:  # each spelling once, even if two threads normalized it at the same time
+                self._tables[country] = pl.concat([table, rows.join(table, on="t", how="anti")])
 
 
 _TABLE = pl.DataFrame(schema={"t": pl.String, "v": pl.String, "r": pl.String})

@@ -68,6 +68,8 @@ def test_phone_memo_answers_later_chunks_like_the_rule(monkeypatch):
                                 schema={"t": pl.String, "v": pl.String, "r": pl.String}))
     known, _todo = memo.split("CN", pl.Series(["13812345678", "x1"]))
     assert known["t"].to_list() == ["x1"]  # past the bound: started over
+    memo.add("CN", known)  # added twice, held once
+    assert memo.split("CN", pl.Series(["x1"]))[0].height == 1
 
 
 _INSTANTS = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2090, 12, 31))
