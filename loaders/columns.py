@@ -50,9 +50,12 @@ def _ok(value: pl.Series) -> Checked:
     return Checked(value, pl.Series(value.name, [None] * len(value), pl.String))
 
 
-def by_distinct(s: pl.Series, rule: Callable[[str], str]) -> Checked:
-    """Apply a ``normalize_*`` rule once per distinct non-null value and map the results back."""
-    uniq = s.drop_nulls().unique()
+# A table of distinct raw values: raw text, canonical value, reason (null when good).
+TABLE_SCHEMA = {"t": pl.String, "v": pl.String, "r": pl.String}
+
+
+def rule_table(uniq: pl.Series, rule: Callable[[str], str]) -> pl.DataFrame:
+    """A ``normalize_*`` rule applied to each of the distinct values ``uniq``: (t, v, r)."""
     values: list[str | None] = []
     reasons: list[str | None] = []
     for raw in uniq.to_list():
@@ -62,8 +65,12 @@ def by_distinct(s: pl.Series, rule: Callable[[str], str]) -> Checked:
         except InvalidValue as exc:
             values.append(None)
             reasons.append(exc.reason)
-    return map_back(s, pl.DataFrame({"t": uniq, "v": values, "r": reasons},
-                                    schema={"t": pl.String, "v": pl.String, "r": pl.String}))
+    return pl.DataFrame({"t": uniq, "v": values, "r": reasons}, schema=TABLE_SCHEMA)
+
+
+def by_distinct(s: pl.Series, rule: Callable[[str], str]) -> Checked:
+    """Apply a ``normalize_*`` rule once per distinct non-null value and map the results back."""
+    return map_back(s, rule_table(s.drop_nulls().unique(), rule))
 
 
 def map_back(s: pl.Series, table: pl.DataFrame) -> Checked:
@@ -322,7 +329,7 @@ class _PhoneMemo:
                 self._tables[country] = pl.concat([table, rows.join(table, on="t", how="anti")])
 
 
-_TABLE = pl.DataFrame(schema={"t": pl.String, "v": pl.String, "r": pl.String})
+_TABLE = pl.DataFrame(schema=TABLE_SCHEMA)
 _PHONE_MEMO = _PhoneMemo()
 
 
@@ -354,10 +361,8 @@ def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
         fast=pl.when(_valid_cn(pl.col("nsn")).fill_null(False))
         .then(pl.concat_str([pl.lit("+86"), pl.col("nsn")])))
     rest = frame.filter(pl.col("fast").is_null())["t"]
-    slow = by_distinct(rest, lambda v: normalize_phone(v, default_country))
     return pl.concat([
         frame.filter(pl.col("fast").is_not_null()).select(
             "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
-        pl.DataFrame({"t": rest, "v": slow.value, "r": slow.reason},
-                     schema={"t": pl.String, "v": pl.String, "r": pl.String}),
+        rule_table(rest, lambda v: normalize_phone(v, default_country)),
     ])

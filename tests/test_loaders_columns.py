@@ -65,7 +65,7 @@ def test_phone_memo_answers_later_chunks_like_the_rule(monkeypatch):
     assert known["t"].to_list() == ["13812345678"] and todo.to_list() == ["18612345678"]
     memo.add("CN", pl.DataFrame({"t": [f"x{i}" for i in range(8)], "v": [None] * 8,
                                  "r": ["BAD_PHONE"] * 8},
-                                schema={"t": pl.String, "v": pl.String, "r": pl.String}))
+                                schema=c.TABLE_SCHEMA))
     known, _todo = memo.split("CN", pl.Series(["13812345678", "x1"]))
     assert known["t"].to_list() == ["x1"]  # past the bound: started over
     memo.add("CN", known)  # added twice, held once
