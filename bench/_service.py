@@ -1,5 +1,5 @@
-"""The GraphQL service for benchmarks that time it from their own process: a free loopback port
-and ``create_app`` under uvicorn in a background thread."""
+"""The GraphQL service run from the benchmark's (or test's) own process: a free loopback port
+and an app under uvicorn in a background thread. The API tests use it too."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ def free_port() -> int:
 
 
 class ThreadedService:
-    """``create_app(settings)`` served on a free loopback port while the ``with`` block runs."""
+    """``app`` (``create_app(settings)``) served on a free loopback port while the ``with``
+    block runs."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, app, start_timeout: float = START_TIMEOUT) -> None:
         import uvicorn
 
-        from fusion.api.app import create_app
-
-        self.app = create_app(settings)
+        self.app = app
+        self.start_timeout = start_timeout
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port,
@@ -34,7 +34,7 @@ class ThreadedService:
 
     def __enter__(self):
         self.thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the GraphQL service did not start")

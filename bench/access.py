@@ -120,7 +120,9 @@ class _Service(ThreadedService):
     """
 
     def __init__(self, settings) -> None:
-        super().__init__(settings)
+        from fusion.api.app import create_app
+
+        super().__init__(create_app(settings))
         self.audit_on = True
         self.appends: list[float] = []      # seconds each request spent in append()
         self.writes: list[float] = []       # seconds of each flush: lock, write, fdatasync

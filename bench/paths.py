@@ -319,13 +319,14 @@ def measure_service(settings, driver, g: Graph, pairs: list[tuple[int, int]],
     """The measured pass of :func:`time_service`, against the service started here."""
     import httpx
 
+    from fusion.api.app import create_app
     from fusion.auth import issue_token
 
     token = issue_token(SECRET.encode(), "bench-analyst", "analyst", sorted(scope),
                         timedelta(hours=4))
     headers = {"Authorization": f"Bearer {token}", "X-Purpose": "paths benchmark"}
-    with ThreadedService(settings) as service, httpx.Client(base_url=service.url, headers=headers,
-                                                    timeout=120) as http:
+    with ThreadedService(create_app(settings)) as service, httpx.Client(
+            base_url=service.url, headers=headers, timeout=120) as http:
         return time_service(driver, http, g, pairs, scope)[-1]
 
 

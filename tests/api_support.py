@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,17 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench._service import ThreadedService
 from fusion.config import Settings
 
 SECRET = "test-secret-" + "x" * 40
 ALL_REGIONS = ("330100", "440300", "510100")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _loaded(driver, database: str, truth: dict, home: Path) -> bool:
@@ -60,32 +51,6 @@ def load_scenario(driver, settings: Settings, scenario_dir: Path) -> dict:
         load_files(driver, db, settings.home, entry["kind"], [scenario_dir / entry["file"]],
                    entry["region"], profile)
     return truth
-
-
-class Server:
-    """A uvicorn server running ``app`` in a background thread."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the GraphQL service did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @dataclass
@@ -146,7 +111,8 @@ def api_server(neo4j_settings: Settings, driver, scenario_dir: Path) -> Iterator
 
     settings = app_settings(neo4j_settings)
     truth = load_scenario(driver, settings, scenario_dir)
-    with Server(create_app(settings)) as server, httpx.Client(timeout=120) as http:
+    with ThreadedService(create_app(settings), start_timeout=60) as server, \
+            httpx.Client(timeout=120) as http:
         yield Api(server.url, settings, truth, http)
 
 

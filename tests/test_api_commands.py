@@ -16,6 +16,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
+from bench._service import free_port
 from fusion.cli import app
 
 pytestmark = pytest.mark.neo4j
@@ -29,14 +30,8 @@ def _env(settings, **extra) -> dict[str, str]:
             "FUSION_DB_HTTP_PORT": str(settings.db_http_port), **extra}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_fusion_serve_answers_graphql(api):
-    port = _free_port()
+    port = free_port()
     secret = api.settings.secret.get_secret_value()
     server = subprocess.Popen([sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
                                "--log-level", "warning"],
