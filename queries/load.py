@@ -101,8 +101,7 @@ def _upsert_node(label: str) -> str:
                  "n.label = coalesce($name[i], n.name, $fallback_name[i], n.key)"]
     elif "label" not in props:
         sets.append("n.label = n.key")
-    return (_ROWS + f"MERGE (n:{label} {{key: $key[i]}}) SET " + ", ".join(sets)
-            + " RETURN count(*) AS rows")
+    return _node(label, False, sets)
 
 
 def _create_node(label: str) -> str:
@@ -114,7 +113,12 @@ def _create_node(label: str) -> str:
                  "n.label = coalesce($name[i], $fallback_name[i], $key[i])"]
     elif "label" not in props:
         sets.append("n.label = $key[i]")
-    return (_ROWS + f"CREATE (n:{label} {{key: $key[i]}}) SET " + ", ".join(sets)
+    return _node(label, True, sets)
+
+
+def _node(label: str, create: bool, sets: list[str]) -> str:
+    verb = "CREATE" if create else "MERGE"
+    return (_ROWS + f"{verb} (n:{label} {{key: $key[i]}}) SET " + ", ".join(sets)
             + " RETURN count(*) AS rows")
 
 
