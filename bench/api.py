@@ -7,7 +7,9 @@ token for every region, and drives a fixed, seeded mix of contract operations (E
 Search 30 %, RelationshipPaths 20 %, CoTravel with a subject 10 %; documents from the shipped
 saved queries, arguments from the scenario's truth.json) from asyncio httpx clients, for a
 bounded time per level after a warm-up. Every response must be HTTP 200 with data and no
-GraphQL error; a run with any error fails. Traffic goes to 127.0.0.1 only. The clients share
+GraphQL error; a run with any error fails. Then a soak: 32 clients for 60 s (x ``scale``) of the
+same mix, with the audit records it added to the log counted against the requests sent (they must
+be equal). Traffic goes to 127.0.0.1 only. The clients share
 the 2-core machine with Neo4j and the server, so the figures are what one box does with
 everything on it.
 """
@@ -37,6 +39,8 @@ from bench._service import free_port
 BOLT, HTTP = 37787, 37574
 LEVELS = (1, 8, 32)
 SECONDS_PER_LEVEL = 10.0
+SOAK_CLIENTS = 32
+SOAK_SECONDS = 60.0  # at scale 1 (the reference run); shorter for smaller runs
 WARMUP_SECONDS = 3.0
 REQUEST_TIMEOUT = 60.0
 READY_TIMEOUT = 300.0
@@ -247,7 +251,46 @@ def measure(base_url: str, token: str, calls: list[Call],
     return rows, errors, sent
 
 
-def _section(scale: float, seconds: float, rows: list[str], sent: int, counted: float) -> str:
+@dataclass(frozen=True)
+class Soak:
+    """A long run at many clients: what was sent, failed, and written to the audit log."""
+
+    clients: int
+    seconds: float
+    sent: int
+    errors: int
+    records: int
+    error_examples: tuple[str, ...]
+
+    def row(self) -> str:
+        """One Markdown line of the soak's figures."""
+        return (f"Soak: {self.clients} clients x {self.seconds:g} s of the mix: "
+                f"{self.sent:,} requests ({self.sent / self.seconds:,.1f} req/s), "
+                f"{self.errors} errors, {self.records:,} audit records written for them.")
+
+
+def audit_records(home: Path) -> int:
+    """Complete records in the audit log of a FUSION_HOME (lines ending in a newline)."""
+    from fusion.auth.audit import audit_path
+
+    path = audit_path(home)
+    if not path.exists():
+        return 0
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def soak(base_url: str, token: str, calls: list[Call], seconds: float, home: Path) -> Soak:
+    """SOAK_CLIENTS clients for ``seconds``; requests vs audit records added meanwhile."""
+    before = audit_records(home)
+    samples, _ = asyncio.run(drive(base_url, token, documents(), calls, SOAK_CLIENTS, seconds))
+    failed = [f"{s.operation}: {s.error}" for s in samples if s.error]
+    return Soak(SOAK_CLIENTS, seconds, len(samples), len(failed),
+                audit_records(home) - before, tuple(failed[:3]))
+
+
+def _section(scale: float, seconds: float, rows: list[str], sent: int, counted: float,
+             soaked: Soak) -> str:
     head = [
         "## GraphQL service under load", "",
         f"`fusion serve` (one process) on the demo scenario at scale {SCENARIO_SCALE * scale:g}, "
@@ -259,7 +302,7 @@ def _section(scale: float, seconds: float, rows: list[str], sent: int, counted: 
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     tail = ["", f"The server's /metrics counted {counted:,.0f} GraphQL requests; "
-                f"the clients sent {sent:,}."]
+                f"the clients sent {sent:,} (before the soak).", "", soaked.row()]
     return "\n".join(head + rows + tail)
 
 
@@ -282,11 +325,15 @@ def run(scale: float = 1.0) -> str:
             _analyze_cotravel(settings, secret)
             regions = [r["code"] for r in truth["regions"]]
             token = issue_token(secret.encode(), "bench", "analyst", regions, timedelta(hours=2))
-            rows, errors, sent, counted = _serve_and_measure(
-                settings, secret, token, workload(truth), seconds, tmp_path / "serve.log")
+            rows, errors, sent, counted, soaked = _serve_and_measure(
+                settings, secret, token, workload(truth), seconds, SOAK_SECONDS * scale,
+                tmp_path / "serve.log")
         finally:
             neo4j.stop()
-    section = _section(scale, seconds, rows, sent, counted)
+    section = _section(scale, seconds, rows, sent, counted, soaked)
+    errors += list(soaked.error_examples)
+    if soaked.records != soaked.sent:
+        errors.append(f"soak: {soaked.sent} requests but {soaked.records} audit records")
     if errors:
         raise RuntimeError(section + "\n\nErrors, first of each level:\n" + "\n".join(errors))
     return section
@@ -299,7 +346,8 @@ def serve_command(port: int) -> list[str]:
 
 
 def _serve_and_measure(settings, secret: str, token: str, calls: list[Call], seconds: float,
-                       log: Path) -> tuple[list[str], list[str], int, float]:
+                       soak_seconds: float, log: Path
+                       ) -> tuple[list[str], list[str], int, float, Soak]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log.open("w") as sink:
@@ -308,7 +356,9 @@ def _serve_and_measure(settings, secret: str, token: str, calls: list[Call], sec
     try:
         _wait_ready(base_url, server, log)
         rows, errors, sent = measure(base_url, token, calls, seconds)
-        return rows, errors, sent, _server_counted(base_url)
+        counted = _server_counted(base_url)
+        return rows, errors, sent, counted, soak(base_url, token, calls, soak_seconds,
+                                                 settings.home)
     finally:
         _stop(server)
 
