@@ -70,13 +70,16 @@ SET q.description = $description, q.document = $document, q.document_hash = $doc
     q.approved_hash = CASE WHEN same THEN q.approved_hash END
 RETURN """ + _FIELDS
 
-# Approve the current text of a saved query for operators (admins). Rows: the query; none
+# Approve the current text of a saved query for operators (admins), when it is still the text
+# the admin read ($hash; null: whatever it is now). Rows: the query and whether it matched; none
 # when there is no such query.
 APPROVE_SAVED_QUERY = """
 MATCH (q:SavedQuery {name: $name})
-SET q.approved_by = $user, q.approved_at = $now, q.approved_hash = q.document_hash,
-    q.revoked_by = null, q.revoked_at = null
-RETURN """ + _FIELDS
+WITH q, ($hash IS NULL OR q.document_hash = $hash) AS matched
+FOREACH (_ IN CASE WHEN matched THEN [1] ELSE [] END |
+  SET q.approved_by = $user, q.approved_at = $now, q.approved_hash = q.document_hash,
+      q.revoked_by = null, q.revoked_at = null)
+RETURN matched, """ + _FIELDS
 
 # Withdraw the approval (admins); kept across restarts, builtins included. Rows: the query.
 REVOKE_SAVED_QUERY_APPROVAL = """

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from fusion.api.saved import parse_bounded, root_fields
 from fusion.auth import access
 from fusion.auth.access import (
     Caller,
@@ -19,7 +20,6 @@ from fusion.auth.access import (
     require_role,
     resolve_scope,
 )
-from fusion.api.saved import parse_bounded, root_fields
 from fusion.errors import BadInput, Forbidden, TooComplex
 
 # The contract's access rules, written out independently of access.PERMISSIONS.

@@ -62,6 +62,7 @@ class SavedQuery:
     name: str
     description: str
     document: str
+    document_hash: str
     variables: list[dict]
     builtin: bool
     created_by: str | None
@@ -77,6 +78,7 @@ class SavedQuery:
         """From a row of queries.saved_queries."""
         approved = bool(q["approved"])
         return cls(name=q["name"], description=q["description"], document=q["document"],
+                   document_hash=q["document_hash"],
                    variables=json.loads(q["variables"] or "[]"), builtin=bool(q["builtin"]),
                    created_by=q["created_by"], created_at=native_time(q["created_at"]),
                    updated_at=native_time(q["updated_at"]), regions=tuple(q["regions"]),
@@ -242,20 +244,24 @@ async def save_query(services: Services, schema: GraphQLSchema, caller: Caller, 
     return SavedQuery.from_record(records[0]["query"])
 
 
-async def approve_saved_query(services: Services, caller: Caller, name: str) -> SavedQuery:
-    """Approve the current text of ``name`` for operators (the Guard admits admins only)."""
-    return await _set_approval(services, APPROVE_SAVED_QUERY, caller, name)
+async def approve_saved_query(services: Services, caller: Caller, name: str,
+                              expected_hash: str | None = None) -> SavedQuery:
+    """Approve the current text of ``name`` for operators (the Guard admits admins only);
+    BadInput when ``expected_hash`` is given and the text changed since the admin read it."""
+    records = await write(services, APPROVE_SAVED_QUERY, name=name, hash=expected_hash,
+                          user=caller.user, now=datetime.now(UTC))
+    if not records:
+        raise NotFound(f"No saved query {name!r}.")
+    if not records[0]["matched"]:
+        raise BadInput(f"The saved query {name!r} changed since you read it (documentHash is "
+                       "now different); read it again before approving.")
+    return SavedQuery.from_record(records[0]["query"])
 
 
 async def revoke_saved_query_approval(services: Services, caller: Caller, name: str
                                       ) -> SavedQuery:
     """Withdraw the approval of ``name``: operators can no longer list or run it."""
-    return await _set_approval(services, REVOKE_SAVED_QUERY_APPROVAL, caller, name)
-
-
-async def _set_approval(services: Services, statement: str, caller: Caller, name: str
-                        ) -> SavedQuery:
-    records = await write(services, statement, name=name, user=caller.user,
+    records = await write(services, REVOKE_SAVED_QUERY_APPROVAL, name=name, user=caller.user,
                           now=datetime.now(UTC))
     if not records:
         raise NotFound(f"No saved query {name!r}.")

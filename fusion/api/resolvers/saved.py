@@ -72,10 +72,14 @@ NAME_ARGUMENT = strawberry.argument(description="The saved query's name.")
 
 async def resolve_approve_saved_query(
     info: Info, name: Annotated[str, NAME_ARGUMENT],
+    document_hash: Annotated[str | None, strawberry.argument(
+        description="The documentHash you read: approve only if the text is still that one "
+        "(BAD_INPUT otherwise).")] = None,
 ) -> SavedQueryType:
     """Approve the saved query's current text: operators may then list and run it."""
     ctx = info.context
-    return SavedQueryType.of(await approve_saved_query(ctx.services, ctx.caller, name))
+    saved = await approve_saved_query(ctx.services, ctx.caller, name, document_hash)
+    return SavedQueryType.of(saved)
 
 
 async def resolve_revoke_saved_query_approval(

@@ -19,6 +19,8 @@ class SavedQueryType:
     description: str = strawberry.field(description="What it answers.")
     document: str = strawberry.field(description="The GraphQL document (send it as-is, or run "
                                      "it by name with runSavedQuery).")
+    document_hash: str = strawberry.field(
+        description="sha256 (hex) of the document's text; approval is of this text.")
     variables: JSON = strawberry.field(
         description="Its variables: a list of {name, type, default}.")
     builtin: bool = strawberry.field(description="True for the queries shipped with Fusion.")
@@ -35,7 +37,8 @@ class SavedQueryType:
     def of(cls, q: StoredQuery) -> SavedQueryType:
         """From a stored saved query."""
         return cls(name=q.name, description=q.description, document=q.document,
-                   variables=q.variables, builtin=q.builtin, created_by=q.created_by,
+                   document_hash=q.document_hash, variables=q.variables, builtin=q.builtin,
+                   created_by=q.created_by,
                    created_at=q.created_at, updated_at=q.updated_at, approved=q.approved,
                    approved_by=q.approved_by, approved_at=q.approved_at)
 
