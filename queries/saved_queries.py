@@ -1,6 +1,6 @@
 """Cypher for saved GraphQL queries: (:SavedQuery {name, description, document, document_hash,
-variables, builtin, created_by, created_at, updated_at, regions, approved_by, approved_at,
-approved_hash, revoked_by, revoked_at}), unique on ``name``.
+variables, builtin, created_by, created_at, updated_by, updated_at, regions, approved_by,
+approved_at, approved_hash, revoked_by, revoked_at}), unique on ``name``.
 
 ``variables`` is the JSON text of the operation's variable definitions; ``builtin`` marks the
 queries shipped in ``queries/saved/`` (installed at start-up, never overwritten by users);
@@ -12,7 +12,7 @@ document withdraws the approval even if a save and an approval race.
 """
 
 _FIELDS = ("q {.name, .description, .document, .document_hash, .variables, .builtin, "
-           ".created_by, .created_at, .updated_at, .approved_by, .approved_at, "
+           ".created_by, .created_at, .updated_by, .updated_at, .approved_by, .approved_at, "
            "regions: coalesce(q.regions, []), "
            "approved: coalesce(q.approved_hash = q.document_hash, false)} AS query")
 
@@ -64,7 +64,7 @@ WITH q
 WHERE q.builtin = false AND (q.created_by = $user OR $admin)
 WITH q, coalesce(q.document_hash = $document_hash, false) AS same
 SET q.description = $description, q.document = $document, q.document_hash = $document_hash,
-    q.variables = $variables, q.updated_at = $now,
+    q.variables = $variables, q.updated_at = $now, q.updated_by = $user,
     q.approved_by = CASE WHEN same THEN q.approved_by END,
     q.approved_at = CASE WHEN same THEN q.approved_at END,
     q.approved_hash = CASE WHEN same THEN q.approved_hash END

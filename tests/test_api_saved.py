@@ -251,6 +251,12 @@ def test_a_saved_query_belongs_to_its_owner_and_the_owners_regions(api):
                                                "document": document},
                         user="colleague", regions=(A,))
     assert code == "FORBIDDEN"  # seen and run by the region, changed only by its owner
+    api.gql(shipped("SaveQuery"), {"name": name, "description": "fixed by an admin",
+                                   "document": document}, role="admin", regions=(B,))
+    fixed = api.gql("{ savedQueries { name createdBy updatedBy description } }",
+                    user="owner-a", regions=(A,), purpose=None)["savedQueries"]
+    assert {"name": name, "createdBy": "owner-a", "updatedBy": "admin-user",
+            "description": "fixed by an admin"} in fixed
 
 
 def test_operators_list_exactly_the_approved_queries(api):

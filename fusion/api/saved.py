@@ -72,6 +72,7 @@ class SavedQuery:
     created_by: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    updated_by: str | None = None
     regions: tuple[str, ...] = ()
     approved: bool = False
     approved_by: str | None = None
@@ -85,7 +86,8 @@ class SavedQuery:
                    document_hash=q["document_hash"],
                    variables=json.loads(q["variables"] or "[]"), builtin=bool(q["builtin"]),
                    created_by=q["created_by"], created_at=native_time(q["created_at"]),
-                   updated_at=native_time(q["updated_at"]), regions=tuple(q["regions"]),
+                   updated_at=native_time(q["updated_at"]), updated_by=q["updated_by"],
+                   regions=tuple(q["regions"]),
                    approved=approved, approved_by=q["approved_by"] if approved else None,
                    approved_at=native_time(q["approved_at"]) if approved else None)
 

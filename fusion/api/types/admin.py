@@ -27,6 +27,8 @@ class SavedQueryType:
     created_by: str | None = strawberry.field(description="Who saved it (fusion: shipped).")
     created_at: datetime | None = strawberry.field(description="When it was first saved.")
     updated_at: datetime | None = strawberry.field(description="When it last changed.")
+    updated_by: str | None = strawberry.field(
+        description="Who last saved it (its owner or an admin; null: shipped).")
     approved: bool = strawberry.field(
         description="True when its current text is approved: operators may run it.")
     approved_by: str | None = strawberry.field(
@@ -39,7 +41,8 @@ class SavedQueryType:
         return cls(name=q.name, description=q.description, document=q.document,
                    document_hash=q.document_hash, variables=q.variables, builtin=q.builtin,
                    created_by=q.created_by,
-                   created_at=q.created_at, updated_at=q.updated_at, approved=q.approved,
+                   created_at=q.created_at, updated_at=q.updated_at,
+                   updated_by=q.updated_by, approved=q.approved,
                    approved_by=q.approved_by, approved_at=q.approved_at)
 
 
