@@ -37,11 +37,12 @@ DATA_OPS = ("Entity", "Search", "Neighborhood", "RelationshipPaths", "Gangs", "G
 KIND_OF = {**{op: "data" for op in DATA_OPS}, "SavedQueries": "list saved",
            "RunSavedQuery": "run saved", "SaveQuery": "save", "JointOperations": "list ops",
            "CreateJointOperation": "manage ops", "CloseJointOperation": "manage ops",
-           "AuditLog": "audit"}
+           "AuditLog": "audit", "ApproveSavedQuery": "approve",
+           "RevokeSavedQueryApproval": "approve"}
 MAY = {
     "admin": set(KIND_OF.values()),
     "analyst": {"data", "save", "list saved", "run saved", "list ops"},
-    "operator": {"list saved", "run saved"},        # and data only through saved documents
+    "operator": {"list saved", "run saved"},   # and data only through approved saved documents
     "auditor": {"audit"},
     "service": {"data", "list saved", "run saved", "list ops"},
 }
@@ -60,8 +61,8 @@ def ad_hoc(document: str) -> str:
 def expected(role: str, op: str, form: str, purpose: bool) -> str:
     """The outcome the contract gives: "allowed" or an error code."""
     kind = KIND_OF[op]
-    if role == "operator" and form == "ad hoc":
-        return "FORBIDDEN"
+    if role == "operator" and form == "ad hoc" and kind not in {"list saved", "run saved"}:
+        return "FORBIDDEN"  # an operator writes only documents that list or run saved queries
     may = kind in MAY[role] or (role == "operator" and kind == "data")
     if not may:
         return "FORBIDDEN"
@@ -90,6 +91,11 @@ def facts(api) -> dict:
     gang = next(g for g in truth["gangs"] if g["kind"] == "gang" and g["regions"] == [A])
     pair = truth["cross_region_pair"]["members"]
     victim = ref("PERSON", chain["victim"])
+    target = "MatrixApprovalTarget"  # an analyst's query the admins approve and revoke
+    api.gql(saved_document("SaveQuery"), {
+        "name": target, "description": "approved and revoked by the matrix",
+        "document": "query MatrixApprovalTarget { savedQueries { name } }"},
+        user="matrix-owner", regions=(A,))
     return {
         "victim": victim, "gang_member": ref("PERSON", gang["members"][0]),
         "pair": pair, "chain": chain,
@@ -113,6 +119,8 @@ def facts(api) -> dict:
                                      .isoformat()},
             "CloseJointOperation": {"id": "set below"},
             "AuditLog": {"limit": 5},
+            "ApproveSavedQuery": {"name": target},
+            "RevokeSavedQueryApproval": {"name": target},
         },
     }
 
@@ -233,15 +241,84 @@ def test_operator_ad_hoc_document_is_refused_before_execution(api, facts):
     assert response.status_code == 403 and outcome(response) == "FORBIDDEN"
 
 
-def test_a_query_saved_by_an_analyst_joins_the_operators_allowlist(api, facts):
+def test_a_query_saved_by_an_analyst_joins_the_operators_allowlist_only_once_approved(
+        api, facts):
     document = ("query MatrixVictimLabel($ref: EntityRef!) "
                 "{ entity(ref: $ref) { key label } }")
     variables = {"ref": facts["victim"]}
-    assert outcome(api.post(document, variables, role="operator", regions=(A,))) == "FORBIDDEN"
     api.gql(saved_document("SaveQuery"), {"name": "MatrixVictimLabel", "description": "label",
                                           "document": document}, role="analyst", regions=(A,))
+    response = api.post(document, variables, role="operator", regions=(A,))
+    assert (response.status_code, outcome(response)) == (403, "FORBIDDEN")
+    run = saved_document("RunSavedQuery")
+    response = api.post(run, {"name": "MatrixVictimLabel", "variables": variables},
+                        role="operator", regions=(A,))
+    assert outcome(response) == "NOT_FOUND"
+    api.gql(saved_document("ApproveSavedQuery"), {"name": "MatrixVictimLabel"}, role="admin")
     got = api.gql(document, variables, role="operator", regions=(A,))
     assert got["entity"]["key"] == facts["victim"]["key"]
+    got = api.gql(run, {"name": "MatrixVictimLabel", "variables": variables}, role="operator",
+                  regions=(A,))
+    assert got["runSavedQuery"]["entity"]["key"] == facts["victim"]["key"]
+
+
+# Documents an operator writes: allowed when every root field (through fragments, of every
+# operation) lists or runs saved queries; refused before execution otherwise. Variables: $v runs
+# the shipped Entity query on the victim, $r is the victim.
+OPERATOR_DOCUMENTS = {
+    "list": ("{ savedQueries { name } }", "allowed"),
+    "typename": ("{ __typename }", "allowed"),
+    "run, aliased, through a fragment": (
+        "query Mine($v: JSON) { ...Run __typename } "
+        "fragment Run on Query { victim: runSavedQuery(name: \"Entity\", variables: $v) "
+        "all: savedQueries { name } }", "allowed"),
+    "run twice, inline fragment": (
+        "query Twice($v: JSON) { ... on Query { a: runSavedQuery(name: \"Entity\", "
+        "variables: $v) b: runSavedQuery(name: \"Entity\", variables: $v) } }", "allowed"),
+    "data field": ("query($r: EntityRef!) { entity(ref: $r) { key } }", "FORBIDDEN"),
+    "data field beside a list": ("query($r: EntityRef!) { savedQueries { name } "
+                                 "entity(ref: $r) { key } }", "FORBIDDEN"),
+    "data field through nested fragments": (
+        "query($r: EntityRef!) { ...A } fragment A on Query { savedQueries { name } ...B } "
+        "fragment B on Query { entity(ref: $r) { key } }", "FORBIDDEN"),
+    "data field in a second operation": (
+        "query L { savedQueries { name } } query D { gangs { id } }", "FORBIDDEN"),
+    "introspection": ("{ __schema { queryType { name } } }", "FORBIDDEN"),
+    "mutation": ("mutation { __typename }", "FORBIDDEN"),
+    "admin field": ("{ auditLog(limit: 1) { hash } }", "FORBIDDEN"),
+    "syntax error": ("{ savedQueries { name }", "BAD_INPUT"),
+    "over the token limit": ("{ " + "__typename " * 5000 + "}", "TOO_COMPLEX"),
+    "large, list only": ("#" + "x" * 200_000 + "\n{ savedQueries { name } }", "allowed"),
+    "large, data field": ("#" + "x" * 200_000 + "\n{ gangs { id } }", "FORBIDDEN"),
+    "fragment bomb, data field": (
+        "query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}"
+                                      for i in range(22))
+        + " fragment F22 on Query { gangs { id } }", "FORBIDDEN"),
+}
+
+
+@pytest.mark.parametrize("case", list(OPERATOR_DOCUMENTS))
+def test_operator_documents_that_only_list_or_run_saved_queries(api, facts, case):
+    document, want = OPERATOR_DOCUMENTS[case]
+    variables = {name: value for name, value in (("v", {"ref": facts["victim"]}),
+                                                 ("r", facts["victim"]))
+                 if f"${name}:" in document}
+    started = time.monotonic()
+    response = api.post(document, variables, role="operator", regions=(A,),
+                        operation_name="L" if " query D " in document else None)
+    assert outcome(response) == want, response.text[:500]
+    if want == "FORBIDDEN":
+        assert response.status_code == 403  # refused before execution (fragments unexpanded)
+        assert time.monotonic() - started < 2.0
+    if case == "run, aliased, through a fragment":
+        data = response.json()["data"]
+        assert data["victim"]["entity"]["key"] == facts["victim"]["key"]
+        assert data["__typename"] == "Query" and data["all"]
+    record = last_record(api)
+    assert record["outcome"] == ("allowed" if want == "allowed" else
+                                 "denied:FORBIDDEN" if want == "FORBIDDEN" else
+                                 f"failed:{want}")
+    assert (record["user"], record["role"]) == ("operator-user", "operator")
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic dXNlcjpwYXNz"])

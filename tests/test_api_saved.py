@@ -1,9 +1,14 @@
 """The saved queries written for operations units, run by name, answer what the underlying
-fields answer; saving validates; operators and the audit log see saved queries as such."""
+fields answer; saving validates; operators and the audit log see saved queries as such; a saved
+query is its owner's and their regions', and operators run it only once an admin approved it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +128,194 @@ def test_saved_query_lists_its_variables(api):
         "from": "String!", "to": "String!", "maxHops": "Int", "limit": "Int",
         "scope": "ScopeInput"}
     assert next(v for v in path["variables"] if v["name"] == "maxHops")["default"] == 6
+
+
+# -- who may see and run a saved query: owner, region, approval --------------------------------
+
+A, B, C = "330100", "440300", "510100"
+SHIPPED = Path(__file__).resolve().parents[1] / "queries" / "saved"
+LIST = "{ savedQueries { name builtin createdBy createdAt approved approvedBy approvedAt } }"
+
+
+def shipped(name: str) -> str:
+    return (SHIPPED / f"{name}.graphql").read_text("utf-8")
+
+
+def listed(api, **kw) -> dict[str, dict]:
+    return {q["name"]: q for q in api.gql(LIST, purpose=None, **kw)["savedQueries"]}
+
+
+def save(api, name: str, document: str, *, user: str = "owner-a", regions=(A,)) -> dict:
+    return api.gql(shipped("SaveQuery"), {"name": name, "description": "test query",
+                                          "document": document},
+                   user=user, regions=regions, purpose=None)["saveQuery"]
+
+
+def approve(api, name: str, mutation: str = "ApproveSavedQuery") -> dict:
+    data = api.gql(shipped(mutation), {"name": name}, role="admin", purpose=None)
+    return next(iter(data.values()))
+
+
+def label_query(prefix: str) -> tuple[str, str]:
+    """A fresh name and a document of that name (its text, so its hash, new to the graph)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    return name, f"query {name}($ref: EntityRef!) {{ entity(ref: $ref) {{ key label }} }}"
+
+
+def victim(api) -> dict:
+    return {"ref": {"kind": "PERSON", "key": api.truth["fraud_chain"]["victim"]}}
+
+
+def last_record(api) -> dict:
+    return json.loads(audit_path(api.settings.home).read_text("utf-8").splitlines()[-1])
+
+
+def code_of(response) -> str:
+    return response.json()["errors"][0]["extensions"]["code"]
+
+
+def test_operators_run_an_analysts_query_only_once_an_admin_approves_it(api):
+    name, document = label_query("VictimLabel")
+    operator = {"role": "operator", "regions": (A,)}
+    run = {"name": name, "variables": victim(api)}
+    assert save(api, name, document)["name"] == name
+
+    assert name not in listed(api, **operator)
+    assert api.error(RUN, run, **operator)[0] == "NOT_FOUND"
+    sent = api.post(document, victim(api), **operator)
+    assert (sent.status_code, code_of(sent)) == (403, "FORBIDDEN")
+
+    before = datetime.now(UTC)
+    got = approve(api, name)
+    assert (got["approved"], got["approvedBy"]) == (True, "admin-user")
+    assert before - timedelta(seconds=5) <= datetime.fromisoformat(got["approvedAt"]) <= (
+        datetime.now(UTC) + timedelta(seconds=5))
+    record = last_record(api)
+    assert (record["user"], record["role"], record["operation_name"], record["outcome"]) == (
+        "admin-user", "admin", "ApproveSavedQuery", "allowed")
+    assert record["variables"] == {"name": name}
+
+    assert listed(api, **operator)[name]["approved"] is True
+    key = victim(api)["ref"]["key"]
+    assert _run(api, name, victim(api), **operator)["entity"]["key"] == key
+    assert api.gql(document, victim(api), **operator)["entity"]["key"] == key
+
+    assert approve(api, name, "RevokeSavedQueryApproval")["approved"] is False
+    assert last_record(api)["operation_name"] == "RevokeSavedQueryApproval"
+    assert name not in listed(api, **operator)
+    assert api.error(RUN, run, **operator)[0] == "NOT_FOUND"
+    assert code_of(api.post(document, victim(api), **operator)) == "FORBIDDEN"
+
+
+def test_changing_an_approved_query_withdraws_its_approval(api):
+    name, document = label_query("Swapped")
+    save(api, name, document)
+    read_hash = hashlib.sha256(document.encode()).hexdigest()
+    got = api.gql(shipped("ApproveSavedQuery"), {"name": name, "documentHash": read_hash},
+                  role="admin", purpose=None)["approveSavedQuery"]
+    assert (got["approved"], got["documentHash"]) == (True, read_hash)
+    changed = document.replace("key label", "key label kind")
+    again = save(api, name, changed)
+    assert again["name"] == name
+    shown = listed(api, role="admin")[name]
+    assert (shown["approved"], shown["approvedBy"], shown["approvedAt"]) == (False, None, None)
+    operator = {"role": "operator", "regions": (A,)}
+    assert api.error(RUN, {"name": name, "variables": victim(api)}, **operator)[0] == "NOT_FOUND"
+    for text in (document, changed):  # neither the approved text nor the new one
+        assert code_of(api.post(text, victim(api), **operator)) == "FORBIDDEN"
+    # An admin who read the old text cannot approve the new one by mistake.
+    code, _ = api.error(shipped("ApproveSavedQuery"), {"name": name, "documentHash": read_hash},
+                        role="admin")
+    assert code == "BAD_INPUT"
+    assert listed(api, role="admin")[name]["approved"] is False
+
+
+def test_a_saved_query_belongs_to_its_owner_and_the_owners_regions(api):
+    name, document = label_query("Regional")
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    save(api, name, document, user="owner-a", regions=(A,))
+    mine = listed(api, user="owner-a", regions=(A,))[name]
+    assert (mine["createdBy"], mine["builtin"], mine["approved"]) == ("owner-a", False, False)
+    assert before <= datetime.fromisoformat(mine["createdAt"]) <= datetime.now(UTC)
+    run = {"name": name, "variables": victim(api)}
+    key = victim(api)["ref"]["key"]
+    for who in ({"user": "owner-a", "regions": (A,)}, {"user": "colleague", "regions": (C, A)},
+                {"role": "service", "regions": (A,)}):
+        assert name in listed(api, **who), who
+        assert _run(api, name, victim(api), **who)["entity"]["key"] == key, who
+    for who in ({"user": "stranger", "regions": (B,)}, {"role": "service", "regions": (B, C)}):
+        assert name not in listed(api, **who), who
+        assert api.error(RUN, run, **who)[0] == "NOT_FOUND", who
+    assert name in listed(api, role="admin", regions=(B,))
+    code, _ = api.error(shipped("SaveQuery"), {"name": name, "description": "mine now",
+                                               "document": document},
+                        user="colleague", regions=(A,))
+    assert code == "FORBIDDEN"  # seen and run by the region, changed only by its owner
+    api.gql(shipped("SaveQuery"), {"name": name, "description": "fixed by an admin",
+                                   "document": document}, role="admin", regions=(B,))
+    fixed = api.gql("{ savedQueries { name createdBy updatedBy description } }",
+                    user="owner-a", regions=(A,), purpose=None)["savedQueries"]
+    assert {"name": name, "createdBy": "owner-a", "updatedBy": "admin-user",
+            "description": "fixed by an admin"} in fixed
+
+
+def test_operators_list_exactly_the_approved_queries(api):
+    name, document = label_query("Pending")
+    save(api, name, document)
+    everything = listed(api, role="admin")
+    approved = {n for n, q in everything.items() if q["approved"]}
+    assert {p.stem for p in SHIPPED.glob("*.graphql")} <= approved
+    assert name in everything and name not in approved
+    assert set(listed(api, role="operator", regions=(A,))) == approved  # the owner's region
+
+
+def test_only_admins_approve(api):
+    name, document = label_query("SelfApproved")
+    save(api, name, document)
+    for role in ("analyst", "operator", "service", "auditor"):
+        for mutation in ("ApproveSavedQuery", "RevokeSavedQueryApproval"):
+            code, _ = api.error(shipped(mutation), {"name": name}, role=role, user="owner-a",
+                                regions=(A,))
+            assert code == "FORBIDDEN", (role, mutation)
+            assert last_record(api)["outcome"] == "denied:FORBIDDEN"
+    assert listed(api, role="admin")[name]["approved"] is False
+    code, _ = api.error(shipped("ApproveSavedQuery"), {"name": "NoSuchQuery"}, role="admin")
+    assert code == "NOT_FOUND"
+
+
+def test_an_unapproved_twenty_analysis_query_cannot_be_run_by_an_operator(api):
+    fields = ("gangs { id size }", "coTravelGroups { size }", "coTravel { meetings }",
+              "gangs(algorithm: LOUVAIN) { id }")
+    name = f"Heavy_{uuid.uuid4().hex[:8]}"
+    body = " ".join(f"a{i}: {fields[i % len(fields)]}" for i in range(20))
+    document = f"query {name} {{ {body} }}"
+    save(api, name, document)
+    operator = {"role": "operator", "regions": (A,)}
+    assert api.error(RUN, {"name": name}, **operator)[0] == "NOT_FOUND"
+    sent = api.post(document, {}, **operator)
+    assert (sent.status_code, code_of(sent)) == (403, "FORBIDDEN")
+    assert last_record(api)["result_count"] is None
+
+
+def test_shipped_queries_stay_approved_by_the_product_unless_revoked(api, driver):
+    from fusion.api.saved import builtin_rows
+    from fusion.api.schema import build_schema
+    from queries.saved_queries import INSTALL_BUILTIN_QUERIES
+
+    shown = listed(api, role="admin")["PersonGang"]
+    assert (shown["approved"], shown["approvedBy"]) == (True, "fusion")
+    rows = builtin_rows(build_schema(api.settings)._schema, api.settings.api_max_tokens)
+
+    def restart_install() -> None:
+        driver.execute_query(INSTALL_BUILTIN_QUERIES, rows=rows, now=datetime.now(UTC),
+                             database_=api.settings.neo4j_database)
+    try:
+        approve(api, "PersonGang", "RevokeSavedQueryApproval")
+        restart_install()
+        assert listed(api, role="admin")["PersonGang"]["approved"] is False
+        assert "PersonGang" not in listed(api, role="operator")
+        approve(api, "PersonGang")
+        restart_install()
+        assert listed(api, role="admin")["PersonGang"]["approvedBy"] == "admin-user"
+    finally:
+        approve(api, "PersonGang")

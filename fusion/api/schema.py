@@ -29,6 +29,8 @@ from fusion.api.resolvers.gangs import resolve_gang_of, resolve_gangs
 from fusion.api.resolvers.neighborhood import resolve_neighborhood
 from fusion.api.resolvers.paths import resolve_export_paths, resolve_relationship_paths
 from fusion.api.resolvers.saved import (
+    resolve_approve_saved_query,
+    resolve_revoke_saved_query_approval,
     resolve_run_saved_query,
     resolve_save_query,
     resolve_saved_queries,
@@ -75,6 +77,10 @@ class Query:
 class Mutation:
     save_query = root(resolve_save_query,
                       "Save a query (validated against this schema) under a unique name.")
+    approve_saved_query = root(resolve_approve_saved_query,
+                               "Approve a saved query's current text for operators (admins).")
+    revoke_saved_query_approval = root(resolve_revoke_saved_query_approval,
+                                       "Withdraw a saved query's approval (admins).")
     create_joint_operation = root(resolve_create_joint_operation,
                                   "Open a joint operation sharing regions with members (admins).")
     close_joint_operation = root(resolve_close_joint_operation,

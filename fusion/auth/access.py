@@ -37,12 +37,13 @@ class Role(StrEnum):
 READ = "read"                                    # data queries: entity, search, paths, gangs, ...
 SAVE_QUERY = "save_query"                        # saveQuery
 SAVED_QUERIES = "saved_queries"                  # savedQueries (the list)
-RUN_SAVED_QUERY = "run_saved_query"              # runSavedQuery, or a trusted (saved) document
+RUN_SAVED_QUERY = "run_saved_query"              # runSavedQuery, or an approved saved document
+APPROVE_SAVED_QUERY = "approve_saved_query"      # approveSavedQuery, revokeSavedQueryApproval
 AUDIT_LOG = "audit_log"                          # auditLog
 JOINT_OPERATIONS = "joint_operations"            # jointOperations (non-admins: their own only)
 JOINT_OPERATIONS_ADMIN = "joint_operations_admin"  # createJointOperation, closeJointOperation
-ACTIONS = frozenset({READ, SAVE_QUERY, SAVED_QUERIES, RUN_SAVED_QUERY, AUDIT_LOG,
-                     JOINT_OPERATIONS, JOINT_OPERATIONS_ADMIN})
+ACTIONS = frozenset({READ, SAVE_QUERY, SAVED_QUERIES, RUN_SAVED_QUERY, APPROVE_SAVED_QUERY,
+                     AUDIT_LOG, JOINT_OPERATIONS, JOINT_OPERATIONS_ADMIN})
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: ACTIONS,
@@ -52,8 +53,11 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SERVICE: frozenset({READ, SAVED_QUERIES, RUN_SAVED_QUERY, JOINT_OPERATIONS}),
 }
 
-# Operators may send only documents on this allowlist (saved queries); everyone else any document.
+# Operators run saved queries only, and only those an admin approved (fusion.api.saved): they
+# may send a document whose root fields are all in TRUSTED_ROOT_FIELDS, or, byte for byte, the
+# document of an approved saved query. Everyone else may send any document.
 TRUSTED_DOCUMENTS_ONLY = frozenset({Role.OPERATOR})
+TRUSTED_ROOT_FIELDS = frozenset({"savedQueries", "runSavedQuery", "__typename"})
 
 # Actions that touch case data and so need a stated purpose (X-Purpose) when it is required.
 PURPOSE_ACTIONS = frozenset({READ, RUN_SAVED_QUERY})
@@ -64,6 +68,8 @@ FIELD_ACTIONS: dict[str, str] = {
     "saveQuery": SAVE_QUERY,
     "savedQueries": SAVED_QUERIES,
     "runSavedQuery": RUN_SAVED_QUERY,
+    "approveSavedQuery": APPROVE_SAVED_QUERY,
+    "revokeSavedQueryApproval": APPROVE_SAVED_QUERY,
     "auditLog": AUDIT_LOG,
     "jointOperations": JOINT_OPERATIONS,
     "createJointOperation": JOINT_OPERATIONS_ADMIN,

@@ -1,4 +1,4 @@
-"""savedQueries, runSavedQuery and saveQuery."""
+"""savedQueries, runSavedQuery, saveQuery, approveSavedQuery and revokeSavedQueryApproval."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from strawberry.types import Info
 
 from fusion.api.requests import result_count
 from fusion.api.saved import (
+    approve_saved_query,
     first_error,
     get_saved_query,
     list_saved_queries,
     parse_saved,
+    revoke_saved_query_approval,
     save_query,
 )
 from fusion.api.types.admin import SavedQueryType
@@ -22,8 +24,9 @@ from fusion.errors import BadInput
 
 
 async def resolve_saved_queries(info: Info) -> list[SavedQueryType]:
-    """Every saved query, by name."""
-    return [SavedQueryType.of(q) for q in await list_saved_queries(info.context.services)]
+    """The saved queries the caller may see, by name."""
+    ctx = info.context
+    return [SavedQueryType.of(q) for q in await list_saved_queries(ctx.services, ctx.caller)]
 
 
 async def resolve_run_saved_query(
@@ -38,7 +41,7 @@ async def resolve_run_saved_query(
         raise BadInput("A saved query cannot run another saved query.")
     if variables is not None and not isinstance(variables, dict):
         raise BadInput("variables must be an object keyed by variable name.")
-    saved = await get_saved_query(ctx.services, name)
+    saved = await get_saved_query(ctx.services, ctx.caller, name)
     _ast, op = parse_saved(saved.document, info.schema._schema, ctx.settings.api_max_tokens)
     if op.operation != OperationType.QUERY:
         raise BadInput(f"{name} is a mutation: send its document to run it.")
@@ -62,3 +65,26 @@ async def resolve_save_query(
     saved = await save_query(ctx.services, info.schema._schema, ctx.caller, name, description,
                              document)
     return SavedQueryType.of(saved)
+
+
+NAME_ARGUMENT = strawberry.argument(description="The saved query's name.")
+
+
+async def resolve_approve_saved_query(
+    info: Info, name: Annotated[str, NAME_ARGUMENT],
+    document_hash: Annotated[str | None, strawberry.argument(
+        description="The documentHash you read: approve only if the text is still that one "
+        "(BAD_INPUT otherwise).")] = None,
+) -> SavedQueryType:
+    """Approve the saved query's current text: operators may then list and run it."""
+    ctx = info.context
+    saved = await approve_saved_query(ctx.services, ctx.caller, name, document_hash)
+    return SavedQueryType.of(saved)
+
+
+async def resolve_revoke_saved_query_approval(
+    info: Info, name: Annotated[str, NAME_ARGUMENT],
+) -> SavedQueryType:
+    """Withdraw the approval: operators can no longer list or run it."""
+    ctx = info.context
+    return SavedQueryType.of(await revoke_saved_query_approval(ctx.services, ctx.caller, name))

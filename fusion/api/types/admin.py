@@ -11,24 +11,39 @@ from fusion.api.saved import SavedQuery as StoredQuery
 from fusion.auth import AuditRecord, JointOperation
 
 
-@strawberry.type(name="SavedQuery", description="A named GraphQL document anyone may run.")
+@strawberry.type(name="SavedQuery", description="A named GraphQL document. Its owner, users "
+                 "sharing the owner's home regions and admins see it; operators only once an "
+                 "admin approved it.")
 class SavedQueryType:
     name: str = strawberry.field(description="Its unique name (the operation's name).")
     description: str = strawberry.field(description="What it answers.")
     document: str = strawberry.field(description="The GraphQL document (send it as-is, or run "
                                      "it by name with runSavedQuery).")
+    document_hash: str = strawberry.field(
+        description="sha256 (hex) of the document's text; approval is of this text.")
     variables: JSON = strawberry.field(
         description="Its variables: a list of {name, type, default}.")
     builtin: bool = strawberry.field(description="True for the queries shipped with Fusion.")
-    created_by: str | None = strawberry.field(description="Who saved it.")
+    created_by: str | None = strawberry.field(description="Who saved it (fusion: shipped).")
+    created_at: datetime | None = strawberry.field(description="When it was first saved.")
     updated_at: datetime | None = strawberry.field(description="When it last changed.")
+    updated_by: str | None = strawberry.field(
+        description="Who last saved it (its owner or an admin; null: shipped).")
+    approved: bool = strawberry.field(
+        description="True when its current text is approved: operators may run it.")
+    approved_by: str | None = strawberry.field(
+        description="The admin who approved its current text (fusion: shipped).")
+    approved_at: datetime | None = strawberry.field(description="When it was approved.")
 
     @classmethod
     def of(cls, q: StoredQuery) -> SavedQueryType:
         """From a stored saved query."""
         return cls(name=q.name, description=q.description, document=q.document,
-                   variables=q.variables, builtin=q.builtin, created_by=q.created_by,
-                   updated_at=q.updated_at)
+                   document_hash=q.document_hash, variables=q.variables, builtin=q.builtin,
+                   created_by=q.created_by,
+                   created_at=q.created_at, updated_at=q.updated_at,
+                   updated_by=q.updated_by, approved=q.approved,
+                   approved_by=q.approved_by, approved_at=q.approved_at)
 
 
 @strawberry.type(name="JointOperation",
