@@ -65,7 +65,7 @@ class Query:
                             "Groups of vehicles or phones every two of which co-travel.")
     timeline = root(resolve_timeline,
                     "An entity's calls, texts, parcels, sightings and cases in time order.")
-    saved_queries = root(resolve_saved_queries, "Every saved query, by name.")
+    saved_queries = root(resolve_saved_queries, "The saved queries you may see, by name.")
     run_saved_query = root(resolve_run_saved_query,
                            "Run a saved query by name; its `data` as JSON.")
     joint_operations = root(resolve_joint_operations,
