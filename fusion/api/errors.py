@@ -30,7 +30,8 @@ INTERNAL = "INTERNAL"
 # Messages of strawberry's and graphql-core's query-limit errors.
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed",
                   "tokens. Parsing aborted")
-# graphql-core's execution-time argument coercion errors start so (and carry no original).
+# graphql-core's execution-time argument coercion errors start so (their original error, if
+# any, is graphql-core's own unlocated GraphQLError, never an exception of a resolver).
 _ARGUMENT_MARKER = "Argument '"
 
 
@@ -51,7 +52,7 @@ def error_code(error: GraphQLError) -> str:
         return "TOO_COMPLEX"
     if error.path is None:  # parse, validation and variable-coercion errors
         return "BAD_INPUT"
-    if original is None and error.message.startswith(_ARGUMENT_MARKER):
+    if isinstance(original, GraphQLError | None) and error.message.startswith(_ARGUMENT_MARKER):
         return "BAD_INPUT"
     return INTERNAL
 
