@@ -81,7 +81,19 @@ def parse_body(body: bytes, content_type: str | None) -> GraphQLBody:
                        "(batches are not accepted).")
     if json_depth(data) > MAX_JSON_DEPTH:
         raise BadInput(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if b"\\u" in body and not _encodable(data):
+        raise BadInput("The request body holds an unpaired surrogate escape (such as \\ud800), "
+                       "which is not Unicode text.")
     return _fields(data)
+
+
+def _encodable(data: dict) -> bool:
+    """Whether every string of ``data`` is Unicode text (JSON escapes can make lone surrogates)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fields(data: dict) -> GraphQLBody:

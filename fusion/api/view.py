@@ -80,6 +80,11 @@ class FusionGraphQL(GraphQL):
             record.fail("BAD_INPUT")
             return JSONResponse(error_body("BAD_INPUT", err.reason, record.id),
                                 status_code=err.status_code)
+        except Exception:  # a bug: logged, masked, and still audited like any request
+            logger.exception("request %s: unexpected error", record.id)
+            record.fail("INTERNAL")
+            return JSONResponse(error_body("INTERNAL", f"Internal error; reference {record.id}.",
+                                           record.id), status_code=500)
 
     async def _admit(self, request: Request, services: Services, record: RequestRecord) -> None:
         """Read the body, authenticate, and apply the operators' allowlist.
