@@ -14,13 +14,14 @@ from graphql import (
     OperationDefinitionNode,
     TypeInfo,
     ValidationContext,
+    get_introspection_query,
     parse,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.api.errors import ErrorCodes, error_code
-from fusion.api.limits import document_shapes
+from fusion.api.limits import MAX_MERGED_PAIRS, check_document, document_shapes, merged_pairs
 from fusion.errors import BadInput, DatabaseError, NotFound, TooComplex
 
 
@@ -196,3 +197,30 @@ def test_depth_and_aliases_are_counted_as_strawberry_counts_them(document):
         assert shapes[op.name.value].depth == depth, document
     aliases = sum(count_fields_with_alias(op, fragments) for op in operations)
     assert sum(s.aliases for s in shapes.values()) == aliases, document
+
+
+_REPEATS = {
+    "one field 790 times": "{ " + " ".join("savedQueries { name }" for _ in range(790)) + " }",
+    "300 fragments of one field": "{ " + " ".join(f"...F{i}" for i in range(300)) + " } "
+    + " ".join(f"fragment F{i} on Query {{ savedQueries {{ name }} }}" for i in range(300)),
+    "sub-selections merging": "{ " + " ".join(
+        "savedQueries { " + "name " * 40 + "}" for _ in range(45)) + " }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REPEATS))
+def test_documents_quadratic_for_overlap_validation_are_refused_before_it(name):
+    document = _REPEATS[name]
+    assert merged_pairs(parse(document, max_tokens=4000)) > MAX_MERGED_PAIRS
+    (error,) = asyncio.run(_served_schema().execute(document)).errors
+    assert error.extensions["code"] == "TOO_COMPLEX" and "repeats field names" in error.message
+
+
+def test_shipped_and_console_documents_are_within_the_limits():
+    from fusion.api.saved import builtin_rows
+
+    schema = _served_schema()
+    documents = [r["document"] for r in builtin_rows(schema._schema, 4000)]
+    documents.append(get_introspection_query(descriptions=True))
+    for document in documents:
+        check_document(parse(document), max_depth=10, max_aliases=20, max_size=12_000)

@@ -125,6 +125,13 @@ def _alias_and_depth_tricks(rng: random.Random, max_aliases: int, max_depth: int
     for _ in range(10):
         yield "{ " + " ".join(f"x{i}: __typename" for i in range(max_aliases + rng.randint(
             1, 500))) + " }"
+    for _ in range(15):   # quadratic for graphql-core's overlapping-fields rule
+        n = rng.randint(50, 700)
+        yield "{ " + " ".join("savedQueries { name }" for _ in range(n)) + " }"
+        k = rng.randint(20, 300)
+        yield ("{ " + " ".join(f"...R{i}" for i in range(k)) + " } "
+               + " ".join(f"fragment R{i} on Query {{ savedQueries {{ name }} }}"
+                          for i in range(k)))
 
 
 def _garbage_documents(rng: random.Random) -> Iterator[str]:

@@ -41,6 +41,11 @@ from fusion.errors import BadInput, TooComplex
 # at most 29 selections and the console's introspection query to 230; strawberry validates and
 # executes 16,000 selections in about 20 ms.
 EXPANSION_PER_TOKEN = 3
+# Pairs of same-named fields graphql-core's OverlappingFieldsCanBeMerged rule compares once
+# fields are merged (sub-selections of same-named fields merge too). The rule is quadratic: 300
+# fragments each selecting `savedQueries { name }` (17 kB, within the token limit) cost it 2.4 s.
+# The shipped saved queries and the introspection query merge at most a few dozen pairs.
+MAX_MERGED_PAIRS = 2000
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,40 @@ def check_document(document: DocumentNode, *, max_depth: int, max_aliases: int,
     aliases = sum(s.aliases for s in shapes.values())
     if aliases > max_aliases:
         raise TooComplex(f"{aliases} aliases found. Allowed: {max_aliases}")
+    if merged_pairs(document) > MAX_MERGED_PAIRS:
+        raise TooComplex(f"The document repeats field names too often (more than "
+                         f"{MAX_MERGED_PAIRS} pairs of same-named fields to compare)")
+
+
+def merged_pairs(document: DocumentNode) -> int:
+    """Pairs of same-named fields in every merged selection set, fragments expanded.
+
+    Only for documents already within the expansion limit (their fragments acyclic, known):
+    the walk visits every expanded selection once.
+    """
+    fragments = {d.name.value: d for d in document.definitions
+                 if isinstance(d, FragmentDefinitionNode)}
+    groups = [[d.selection_set.selections] for d in document.definitions
+              if isinstance(d, OperationDefinitionNode)]
+    pairs = 0
+    while groups and pairs <= MAX_MERGED_PAIRS:
+        counts: dict[str, int] = {}
+        subs: dict[str, list] = {}
+        pending = groups.pop()
+        while pending:
+            for node in pending.pop():
+                if isinstance(node, FragmentSpreadNode):
+                    pending.append(fragments[node.name.value].selection_set.selections)
+                elif isinstance(node, InlineFragmentNode):
+                    pending.append(node.selection_set.selections)
+                else:
+                    key = (node.alias or node.name).value
+                    counts[key] = counts.get(key, 0) + 1
+                    if node.selection_set is not None:
+                        subs.setdefault(key, []).append(node.selection_set.selections)
+        pairs += sum(c * (c - 1) // 2 for c in counts.values())
+        groups.extend(subs.values())
+    return pairs
 
 
 def document_shapes(document: DocumentNode) -> dict[str | None, Shape]:

@@ -153,10 +153,10 @@ class RequestRecord:
     statements: int = 0
     admitted: bool = False     # authenticated and past the operators' allowlist
 
-    def take(self, body: GraphQLBody) -> None:
+    def take(self, body: GraphQLBody, max_tokens: int) -> None:
         """Take document, variables and operation name from a well-formed body."""
         self.document, self.variables = body.query, body.variables
-        self.operation_name = body.operation_name or operation_name_of(body.query)
+        self.operation_name = body.operation_name or operation_name_of(body.query, max_tokens)
 
     def audit_fields(self) -> dict:
         """Operation name and variables as the audit record keeps them.
@@ -213,10 +213,10 @@ def _items(value: object) -> int:
     return 1
 
 
-def operation_name_of(document: str) -> str | None:
+def operation_name_of(document: str, max_tokens: int) -> str | None:
     """The name of the document's only operation (None when several, unnamed or unparsable)."""
     try:
-        ast = parse(document, max_tokens=20_000)
+        ast = parse(document, max_tokens=max_tokens)
     except (GraphQLSyntaxError, RecursionError):  # deep nesting exhausts the parser's stack
         return None
     ops = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]

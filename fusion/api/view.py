@@ -99,7 +99,8 @@ class FusionGraphQL(GraphQL):
         malformed = None
         if request.method == "POST":
             try:
-                record.take(parse_body(body, request.headers.get("content-type")))
+                record.take(parse_body(body, request.headers.get("content-type")),
+                            services.settings.api_max_tokens)
             except BadInput as err:
                 malformed = err
         record.caller = authenticate(request.headers.get("authorization"), services.secret)
