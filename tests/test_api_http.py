@@ -32,7 +32,8 @@ def _ref(api) -> dict:
 
 
 def _last_audit(api) -> dict:
-    lines = audit_path(api.settings.home).read_text().splitlines()
+    # Records end at "\n" only (str.splitlines would also split at U+2028 inside a value).
+    lines = audit_path(api.settings.home).read_bytes().splitlines()
     return json.loads(lines[-1])
 
 
@@ -200,12 +201,12 @@ def test_health_readiness_and_metrics(api):
 
 def test_every_request_is_audited_before_its_response(api):
     path = audit_path(api.settings.home)
-    before = len(path.read_text().splitlines())
+    before = len(path.read_bytes().splitlines())
     api.post(ENTITY, _ref(api))                       # allowed
     api.post(ENTITY, _ref(api), purpose=None)         # denied
     api.post("{ entity", None)                        # failed
     api.post(ENTITY, _ref(api), token="bad")          # unauthenticated
-    records = [json.loads(x) for x in path.read_text().splitlines()[before:]]
+    records = [json.loads(x) for x in path.read_bytes().splitlines()[before:]]
     assert [r["outcome"] for r in records] == [
         "allowed", "denied:PURPOSE_REQUIRED", "failed:BAD_INPUT", "denied:UNAUTHENTICATED"]
     assert records[0]["result_count"] == 1 and records[0]["purpose"] == "test case 1"
@@ -220,8 +221,8 @@ def test_responses_carry_a_request_id_that_errors_repeat(api):
 
 # -- issue #13: hostile input through the running service ------------------------------------
 
-def _audit_lines(api) -> list[str]:
-    return audit_path(api.settings.home).read_text("utf-8").splitlines()
+def _audit_lines(api) -> list[bytes]:
+    return audit_path(api.settings.home).read_bytes().splitlines()
 
 
 def _raw(api, body: bytes, token: str | None = None, content_type: str = "application/json"
