@@ -8,6 +8,9 @@ once and its figures reused at every spread (memoization), so the cost is linear
 document's length whatever it expands to. A document whose expansion is too large, too deep or
 too aliased — or whose fragments spread themselves or an unknown fragment — is refused before
 graphql-core's and strawberry's validators see it; those then only ever walk bounded documents.
+graphql-core's overlapping-fields rule is quadratic in the fields sharing a response name, so
+once the expansion is known to be bounded, the same-named pairs it would compare are counted
+too (:func:`merged_pairs`).
 
 Depth and aliases are counted as the strawberry limiters count them (introspection fields do not
 deepen, fragments and inline fragments do not deepen, every operation of the document counts),
