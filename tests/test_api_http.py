@@ -1,14 +1,22 @@
 """The HTTP surface of the running service: authentication, purpose, the operators' allowlist,
-query limits, error codes, the console page, health, readiness, metrics, and the audit record
-written before each response."""
+query limits, error codes, the console page, health, readiness, metrics, the audit record
+written before each response, and the hostile inputs of issue #13 (fragment bomb, malformed and
+oversized bodies, what refused requests leave in the audit log and in metrics, null arguments)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import select
+import socket
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+from graphql import get_introspection_query
 
 from fusion.auth import issue_token
 from fusion.auth.audit import audit_path
@@ -24,7 +32,8 @@ def _ref(api) -> dict:
 
 
 def _last_audit(api) -> dict:
-    lines = audit_path(api.settings.home).read_text().splitlines()
+    # Records end at "\n" only (str.splitlines would also split at U+2028 inside a value).
+    lines = audit_path(api.settings.home).read_bytes().splitlines()
     return json.loads(lines[-1])
 
 
@@ -72,7 +81,9 @@ def test_role_without_permission_is_forbidden(api):
 def test_operator_runs_saved_documents_only(api):
     adhoc = api.post(ENTITY, _ref(api), role="operator")
     assert adhoc.status_code == 403
-    assert adhoc.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    refusal = adhoc.json()["errors"][0]
+    assert refusal["extensions"]["code"] == "FORBIDDEN"
+    assert "savedQueries" in refusal["message"] and "runSavedQuery(name:" in refusal["message"]
     assert _last_audit(api)["outcome"] == "denied:FORBIDDEN"
     document = next(q["document"] for q in api.gql("{ savedQueries { name document } }")[
         "savedQueries"] if q["name"] == "Entity")
@@ -190,12 +201,12 @@ def test_health_readiness_and_metrics(api):
 
 def test_every_request_is_audited_before_its_response(api):
     path = audit_path(api.settings.home)
-    before = len(path.read_text().splitlines())
+    before = len(path.read_bytes().splitlines())
     api.post(ENTITY, _ref(api))                       # allowed
     api.post(ENTITY, _ref(api), purpose=None)         # denied
     api.post("{ entity", None)                        # failed
     api.post(ENTITY, _ref(api), token="bad")          # unauthenticated
-    records = [json.loads(x) for x in path.read_text().splitlines()[before:]]
+    records = [json.loads(x) for x in path.read_bytes().splitlines()[before:]]
     assert [r["outcome"] for r in records] == [
         "allowed", "denied:PURPOSE_REQUIRED", "failed:BAD_INPUT", "denied:UNAUTHENTICATED"]
     assert records[0]["result_count"] == 1 and records[0]["purpose"] == "test case 1"
@@ -206,3 +217,218 @@ def test_responses_carry_a_request_id_that_errors_repeat(api):
     response = api.post(ENTITY, {"ref": {"kind": "CASE", "key": "NO-SUCH-CASE-2"}})
     rid = response.headers["x-request-id"]
     assert response.json()["errors"][0]["extensions"]["requestId"] == rid
+
+
+# -- issue #13: hostile input through the running service ------------------------------------
+
+def _audit_lines(api) -> list[bytes]:
+    return audit_path(api.settings.home).read_bytes().splitlines()
+
+
+def _raw(api, body: bytes, token: str | None = None, content_type: str = "application/json"
+         ) -> httpx.Response:
+    headers = {"Content-Type": content_type, "X-Purpose": "hostile body"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return api.http.post(f"{api.url}/graphql", content=body, headers=headers)
+
+
+def test_fragment_bomb_is_refused_quickly(api):
+    parts = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(22)]
+    document = ("query Bomb { ...F0 } " + " ".join(parts)
+                + " fragment F22 on Query { savedQueries { name } }")
+    started = time.perf_counter()
+    code, error = api.error(document)
+    assert code == "TOO_COMPLEX" and "expands to more than" in error["message"]
+    assert time.perf_counter() - started < 0.5    # was 27 s
+    assert _last_audit(api)["outcome"] == "failed:TOO_COMPLEX"
+
+
+_DEEP = b"[" * 1000 + b"]" * 1000
+_MALFORMED = {
+    "non-UTF-8": (b'{"query": "{ __typename \xff\xfe }"}', "not valid UTF-8"),
+    "deep JSON": (b'{"query": "{ __typename }", "variables": {"x": ' + _DEEP + b"}}",
+                  "nested deeper than"),
+    "deep top level": (_DEEP, "nested deeper than"),
+    "null": (b"null", "one JSON object"),
+    "number": (b"1", "one JSON object"),
+    "list": (b"[]", "one JSON object"),
+    "string": (b'"x"', "one JSON object"),
+    "not JSON": (b"{query: }", "not valid JSON"),
+    "empty": (b"", "not valid JSON"),
+    "query a number": (b'{"query": 1}', "`query` must be"),
+    "query missing": (b'{"variables": {}}', "`query` must be"),
+    "variables a list": (b'{"query": "{ __typename }", "variables": []}', "`variables` must"),
+    "operationName a number": (b'{"query": "{ __typename }", "operationName": 5}',
+                               "`operationName` must"),
+    "lone surrogate": (b'{"query": "{ __typename }", "variables": {"x": "\\ud800"}}',
+                       "surrogate"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MALFORMED))
+def test_malformed_bodies_are_bad_input_and_audited_once(api, name):
+    body, message = _MALFORMED[name]
+    before = len(_audit_lines(api))
+    response = _raw(api, body, api.token())
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_INPUT" and message in error["message"]
+    records = [json.loads(x) for x in _audit_lines(api)[before:]]
+    assert [(r["outcome"], r["user"]) for r in records] == [("failed:BAD_INPUT", "analyst-user")]
+
+
+def test_malformed_body_without_token_is_401_and_audited(api):
+    before = len(_audit_lines(api))
+    assert _raw(api, b"\xff" * 10).status_code == 401
+    assert [json.loads(x)["outcome"] for x in _audit_lines(api)[before:]] == [
+        "denied:UNAUTHENTICATED"]
+
+
+def test_non_json_content_type_is_bad_input(api):
+    response = _raw(api, b"{ __typename }", api.token(), content_type="application/graphql")
+    assert response.status_code == 400 and "application/json" in response.text
+
+
+def _rss() -> int:
+    """Resident memory of this process (the server runs in one of its threads), bytes."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text()
+                  .splitlines())
+    return int(fields["VmRSS"].split()[0]) * 1024
+
+
+def _send_chunked(url: str, total: int, chunk: int = 64 * 1024) -> tuple[int, bytes]:
+    """Send up to ``total`` body bytes chunked, stopping at the first response: (sent, reply)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    piece = f"{chunk:x}\r\n".encode() + b"a" * chunk + b"\r\n"
+    sent = 0
+    try:
+        while sent < total:
+            if select.select([sock], [], [], 0)[0]:
+                break
+            sock.sendall(piece)
+            sent += chunk
+        reply = sock.recv(65536)
+    except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        reply = sock.recv(65536)
+    finally:
+        sock.close()
+    return sent, reply
+
+
+def test_oversized_chunked_body_is_refused_without_buffering(api):
+    before, rss = len(_audit_lines(api)), _rss()
+    sent, reply = _send_chunked(api.url, 200 << 20)
+    grown = _rss() - rss
+    print(f"chunked body: refused after {sent >> 20} MiB sent; RSS grew {grown >> 20} MiB")
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert sent < 64 << 20 and grown < 32 << 20
+    records = [json.loads(x) for x in _audit_lines(api)[before:]]
+    assert [(r["outcome"], r["user"]) for r in records] == [("failed:BAD_INPUT", None)]
+
+
+def test_declared_oversized_body_is_refused_before_reading(api):
+    response = api.http.post(f"{api.url}/graphql", content=b"x" * ((1 << 20) + 1),
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_refused_requests_keep_a_digest_of_variables_not_their_content(api):
+    variables = {"ref": {"kind": "PERSON", "key": "secret-" + "x" * 200_000}}
+    api.post(ENTITY, variables, token="not-a-token", operation_name="Entity")
+    record = _last_audit(api)
+    canonical = json.dumps(variables, sort_keys=True, separators=(",", ":")).encode()
+    assert record["outcome"] == "denied:UNAUTHENTICATED"
+    assert record["variables"] == {"sha256": hashlib.sha256(canonical).hexdigest(),
+                                   "bytes": len(canonical)}
+    assert len(json.dumps(record)) < 2000
+    api.post(ENTITY, _ref(api), role="operator")           # refused by the allowlist
+    assert set(_last_audit(api)["variables"]) == {"sha256", "bytes"}
+    api.post(ENTITY, _ref(api))                           # admitted: kept as sent
+    assert _last_audit(api)["variables"] == _ref(api)
+
+
+def test_huge_operation_names_are_not_stored_verbatim(api):
+    name = "N" * 5000
+    api.post("{ __typename }", token="bad", operation_name=name)
+    stored = _last_audit(api)["operation_name"]
+    assert stored.startswith("_invalid:") and len(stored) < 40
+
+
+def test_junk_operation_names_without_a_token_do_not_spend_the_label_budget(api):
+    for i in range(250):
+        api.post("{ __typename }", token="bad", operation_name=f"Junk{i}")
+    api.gql("query FreshAfterJunk { __typename }")
+    metrics = api.http.get(f"{api.url}/metrics").text
+    assert 'operation="Junk' not in metrics
+    assert re.search(r'fusion_graphql_requests_total\{operation="FreshAfterJunk",'
+                     r'outcome="allowed"\} 1', metrics)
+    assert re.search(r'fusion_graphql_requests_total\{operation="_unauthenticated",'
+                     r'outcome="denied:UNAUTHENTICATED"\} [1-9]', metrics)
+
+
+def _value_of(type_ref: dict, types: dict) -> object:
+    """A valid JSON value of an input type (introspected), for the arguments not under test."""
+    while type_ref["kind"] == "NON_NULL":
+        type_ref = type_ref["ofType"]
+    if type_ref["kind"] == "LIST":
+        return [_value_of(type_ref["ofType"], types)]
+    named = types[type_ref["name"]]
+    if named["kind"] == "ENUM":
+        return named["enumValues"][0]["name"]
+    if named["kind"] == "INPUT_OBJECT":
+        return {f["name"]: _value_of(f["type"], types) for f in named["inputFields"]
+                if f["type"]["kind"] == "NON_NULL"}
+    return {"Int": 1, "Float": 1.0, "Boolean": True, "DateTime": "2024-01-01T00:00:00+00:00",
+            "JSON": {}}.get(type_ref["name"], "1")
+
+
+def _type_text(type_ref: dict) -> str:
+    if type_ref["kind"] == "NON_NULL":
+        return _type_text(type_ref["ofType"]) + "!"
+    if type_ref["kind"] == "LIST":
+        return f"[{_type_text(type_ref['ofType'])}]"
+    return type_ref["name"]
+
+
+def _nullable_defaulted_arguments(api) -> list[tuple[str, str, dict, str]]:
+    """(operation keyword, field, its arguments, the non-null argument with a default)."""
+    schema = api.gql(get_introspection_query(), purpose=None)["__schema"]
+    types = {t["name"]: t for t in schema["types"]}
+    found = []
+    for keyword, root in (("query", schema["queryType"]), ("mutation", schema["mutationType"])):
+        for field in types[root["name"]]["fields"]:
+            for arg in field["args"]:
+                if arg["type"]["kind"] == "NON_NULL" and arg["defaultValue"] is not None:
+                    found.append((keyword, field, types, arg["name"]))
+    return found
+
+
+def test_null_for_any_non_null_argument_with_a_default_is_bad_input(api):
+    cases = _nullable_defaulted_arguments(api)
+    assert {(c[1]["name"], c[3]) for c in cases} >= {("search", "limit"),
+                                                     ("neighborhood", "hops")}
+    for keyword, field, types, name in cases:
+        args = {a["name"]: a for a in field["args"]}
+        required = [a for a in args.values() if a["type"]["kind"] == "NON_NULL"
+                    and a["defaultValue"] is None]
+        declared = ", ".join([f"$v: {_type_text(args[name]['type']).rstrip('!')}"]
+                             + [f"${a['name']}: {_type_text(a['type'])}" for a in required])
+        passed = ", ".join([f"{name}: $v"] + [f"{a['name']}: ${a['name']}" for a in required])
+        variables = {"v": None, **{a["name"]: _value_of(a["type"], types) for a in required}}
+        selection = " { __typename }" if _needs_selection(field["type"], types) else ""
+        document = f"{keyword}({declared}) {{ {field['name']}({passed}){selection} }}"
+        code, error = api.error(document, variables)
+        assert code == "BAD_INPUT" and name in error["message"], (document, error)
+        literal = f"{keyword} {{ {field['name']}({name}: null){selection} }}"
+        assert api.error(literal)[0] == "BAD_INPUT"
+
+
+def _needs_selection(type_ref: dict, types: dict) -> bool:
+    while type_ref["kind"] in ("NON_NULL", "LIST"):
+        type_ref = type_ref["ofType"]
+    return types[type_ref["name"]]["kind"] in ("OBJECT", "INTERFACE", "UNION")

@@ -4,7 +4,10 @@ Every error leaving the service carries ``extensions.code`` and ``extensions.req
 
 - a :class:`~fusion.errors.FusionError` raised anywhere keeps its (user-safe) message and code;
 - parse and validation errors are ``BAD_INPUT``, except the query limits (depth, aliases,
-  tokens), which are ``TOO_COMPLEX``;
+  tokens, expanded size), which are ``TOO_COMPLEX``;
+- an argument graphql-core cannot coerce at execution time (``null`` passed through a nullable
+  variable to a non-null argument with a default, e.g. ``search(limit: $l)`` with ``$l: null``)
+  is ``BAD_INPUT`` too;
 - anything else is unexpected: logged in full with the request id, and replaced by a bare
   ``INTERNAL`` error naming that id (no message, stack trace or Cypher of the original).
 """
@@ -27,6 +30,9 @@ INTERNAL = "INTERNAL"
 # Messages of strawberry's and graphql-core's query-limit errors.
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed",
                   "tokens. Parsing aborted")
+# graphql-core's execution-time argument coercion errors start so (their original error, if
+# any, is graphql-core's own unlocated GraphQLError, never an exception of a resolver).
+_ARGUMENT_MARKER = "Argument '"
 
 
 def fusion_code(error: FusionError) -> str:
@@ -45,6 +51,8 @@ def error_code(error: GraphQLError) -> str:
     if any(marker in error.message for marker in _LIMIT_MARKERS):
         return "TOO_COMPLEX"
     if error.path is None:  # parse, validation and variable-coercion errors
+        return "BAD_INPUT"
+    if isinstance(original, GraphQLError | None) and error.message.startswith(_ARGUMENT_MARKER):
         return "BAD_INPUT"
     return INTERNAL
 

@@ -4,7 +4,9 @@ Each :class:`Metrics` owns its own ``CollectorRegistry``, so several apps in one
 benchmarks) never share counters. Label values come from clients (operation names) and from
 error handling (outcomes, Neo4j error kinds); each label accepts a bounded number of distinct
 values and folds the rest into ``_other``, so a client sending random operation names cannot
-grow the registry without bound.
+grow the registry without bound. Only authenticated requests spend the operation budget: every
+request without a valid token is counted under the one label ``_unauthenticated``, so junk
+names sent without a token cannot push real operations into ``_other``.
 
 Series:
     fusion_graphql_requests_total{operation,outcome}
@@ -35,6 +37,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from fusion import __version__
 
 ANONYMOUS = "_anonymous"
+UNAUTHENTICATED = "_unauthenticated"
 OTHER = "_other"
 INVALID = "_invalid"
 
@@ -109,9 +112,10 @@ class Metrics:
             GCCollector(registry=self.registry)
 
     def observe_request(self, operation: str | None, seconds: float, outcome: str,
-                        statements: int | None = None) -> None:
+                        statements: int | None = None, *, authenticated: bool = True) -> None:
         """Count one GraphQL request and record its latency (and its Cypher statements)."""
-        op = self._operations.admit(operation_label(operation))
+        op = (self._operations.admit(operation_label(operation)) if authenticated
+              else UNAUTHENTICATED)
         out = self._outcomes.admit(outcome if _OUTCOME.fullmatch(outcome) else INVALID)
         self.requests.labels(operation=op, outcome=out).inc()
         self.latency.labels(operation=op, outcome=out).observe(max(seconds, 0.0))

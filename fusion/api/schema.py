@@ -2,7 +2,10 @@
 
 Every root field is guarded (:class:`fusion.api.context.Guard`). Limits are strawberry
 extensions configured from the settings: depth, aliases and tokens; introspection stays on
-(the console needs it) and is subject to the same limits.
+(the console needs it) and is subject to the same limits. :class:`DocumentLimits` checks
+them first in linear time (fragments measured once, cycles refused) and runs validation off
+the event loop, so strawberry's limiters, which expand every fragment spread, only ever see
+bounded documents.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from fusion.api.context import Guard
 from fusion.api.errors import ErrorCodes, log_errors, request_id_of
+from fusion.api.limits import DocumentLimits
 from fusion.api.resolvers.admin import (
     resolve_audit_log,
     resolve_close_joint_operation,
@@ -107,6 +111,9 @@ def build_schema(settings: Settings) -> FusionSchema:
             lambda: QueryDepthLimiter(max_depth=settings.api_max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.api_max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
+            lambda: DocumentLimits(max_depth=settings.api_max_depth,
+                                   max_aliases=settings.api_max_aliases,
+                                   max_tokens=settings.api_max_tokens),
             ErrorCodes,
         ],
     )

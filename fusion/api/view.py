@@ -1,8 +1,10 @@
 """POST /graphql: authentication, the operators' allowlist, execution, and the audit record.
 
-Every request to /graphql — allowed, denied or failed — is appended to the audit log before
-its response leaves (a request whose record cannot be written is answered UNAVAILABLE instead).
-GET /graphql opens the offline console; queries are never accepted over GET.
+Every request to /graphql — allowed, denied or failed, including bodies that are too large or
+not JSON — is appended to the audit log, exactly once, before its response leaves (a request
+whose record cannot be written is answered UNAVAILABLE instead). The body is read and checked
+here (:mod:`fusion.api.requests`) and handed to strawberry already parsed. GET /graphql opens
+the offline console; queries are never accepted over GET.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
 from fusion.api.console import CONSOLE_CSP, console_html
@@ -21,7 +23,7 @@ from fusion.api.context import Context
 from fusion.api.db import REQUEST
 from fusion.api.errors import error_body, fusion_code
 from fusion.api.loaders import Loaders
-from fusion.api.requests import RequestRecord
+from fusion.api.requests import BodyTooLarge, RequestRecord, parse_body, read_body
 from fusion.api.saved import is_saved_document
 from fusion.api.services import Services
 from fusion.auth import authenticate
@@ -32,7 +34,9 @@ logger = logging.getLogger("fusion.api")
 
 # HTTP status of errors that refuse a whole request before execution.
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_INPUT": 400, "UNAVAILABLE": 503}
-MAX_BODY_BYTES = 1 << 20
+SAVED_ONLY = ("The role {role} may only run saved queries: list them with "
+              "`{{ savedQueries {{ name description }} }}` and run one with "
+              "`runSavedQuery(name: ..., variables: ...)`.")
 
 
 class FusionGraphQL(GraphQL):
@@ -70,31 +74,53 @@ class FusionGraphQL(GraphQL):
         except FusionError as err:
             code = fusion_code(err)
             record.fail(code)
-            return JSONResponse(error_body(code, str(err), record.id),
-                                status_code=_STATUS.get(code, 400))
+            status = 413 if isinstance(err, BodyTooLarge) else _STATUS.get(code, 400)
+            return JSONResponse(error_body(code, str(err), record.id), status_code=status)
         except HTTPException as err:
             record.fail("BAD_INPUT")
             return JSONResponse(error_body("BAD_INPUT", err.reason, record.id),
                                 status_code=err.status_code)
+        except Exception:  # a bug: logged, masked, and still audited like any request
+            logger.exception("request %s: unexpected error", record.id)
+            record.fail("INTERNAL")
+            return JSONResponse(error_body("INTERNAL", f"Internal error; reference {record.id}.",
+                                           record.id), status_code=500)
 
     async def _admit(self, request: Request, services: Services, record: RequestRecord) -> None:
-        """Read the body, authenticate, and apply the operators' allowlist."""
+        """Read the body, authenticate, and apply the operators' allowlist.
+
+        A malformed body is refused after authentication (an unauthenticated caller learns
+        only that), but one too large is refused before, without reading the rest.
+        """
         if request.method not in ("GET", "POST"):
             raise BadInput("GraphQL requests are POSTed to /graphql.")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise BadInput("The request body is too large.")
-        record.read_body(body)
+        body = await read_body(request.stream(), request.headers.get("content-length"))
         record.purpose = (request.headers.get("x-purpose") or "").strip() or None
+        malformed = None
+        if request.method == "POST":
+            try:
+                record.take(parse_body(body, request.headers.get("content-type")),
+                            services.settings.api_max_tokens)
+            except BadInput as err:
+                malformed = err
         record.caller = authenticate(request.headers.get("authorization"), services.secret)
         if request.method == "GET":
             raise BadInput("Queries are POSTed to /graphql (never sent in a URL).")
+        if malformed is not None:
+            raise malformed
         # Only the allowlisted roles gain anything from sending a saved document.
         request.state.fusion_trusted = False
         if record.caller.role in TRUSTED_DOCUMENTS_ONLY:
             if not await is_saved_document(services, record.document):
-                raise Forbidden(f"The role {record.caller.role} may only run saved queries.")
+                raise Forbidden(SAVED_ONLY.format(role=record.caller.role))
             request.state.fusion_trusted = True
+        record.admitted = True
+
+    async def parse_http_body(self, request_adapter) -> GraphQLRequestData:
+        """The body :meth:`_admit` already read and checked (strawberry never re-reads it)."""
+        record = REQUEST.get()
+        return GraphQLRequestData(query=record.document, variables=record.variables,
+                                  operation_name=record.operation_name, extensions=None)
 
     async def get_context(self, request: Request, response: Response) -> Context:
         services: Services = self._services_of(request)
@@ -114,8 +140,7 @@ class FusionGraphQL(GraphQL):
         try:
             await services.audit.append(
                 user=caller.user if caller else None, role=caller.role if caller else None,
-                operation_name=record.operation_name, document=record.document,
-                variables=record.variables, purpose=record.purpose,
+                document=record.document, purpose=record.purpose, **record.audit_fields(),
                 scope=sorted(record.scopes) if record.scopes else None,
                 outcome=record.outcome, result_count=record.result_count)
         except AuditUnavailable:
@@ -126,6 +151,7 @@ class FusionGraphQL(GraphQL):
                                                record.id), status_code=503)
         if services.metrics is not None:
             services.metrics.observe_request(record.operation_name, record.elapsed(),
-                                             record.outcome, statements=record.statements)
+                                             record.outcome, statements=record.statements,
+                                             authenticated=caller is not None)
         response.headers["x-request-id"] = record.id
         return response
