@@ -319,3 +319,19 @@ def test_shipped_queries_stay_approved_by_the_product_unless_revoked(api, driver
         assert listed(api, role="admin")["PersonGang"]["approvedBy"] == "admin-user"
     finally:
         approve(api, "PersonGang")
+
+
+def test_saving_a_document_over_the_limits_is_refused_quickly(api):
+    # A fragment bomb (each level spreads the next twice: 2^20 selections once expanded) and a
+    # document nested past the depth limit: refused on save, not first when run.
+    bomb = ("query Bomb { ...F0 } "
+            + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20))
+            + " fragment F20 on Query { savedQueries { name } }")
+    depth = api.settings.api_max_depth + 2
+    nested = "query Nested { " + "a { " * depth + "b" + " }" * depth + " }"
+    for name, document in (("Bomb", bomb), ("Nested", nested)):
+        response = api.post(shipped("SaveQuery"), {"name": f"{name}_{uuid.uuid4().hex[:6]}",
+                                                   "description": "over the limits",
+                                                   "document": document}, purpose=None)
+        assert response.elapsed.total_seconds() < 5
+        assert code_of(response) == "TOO_COMPLEX", response.text

@@ -36,6 +36,7 @@ from graphql import (
 from graphql.error import GraphQLError, GraphQLSyntaxError
 
 from fusion.api.db import read, write
+from fusion.api.limits import EXPANSION_PER_TOKEN, check_document
 from fusion.api.nodes import native_time
 from fusion.api.services import Services
 from fusion.auth import Caller, Role, document_hash
@@ -92,9 +93,14 @@ class SavedQuery:
                    approved_at=native_time(q["approved_at"]) if approved else None)
 
 
-def parse_saved(document: str, schema: GraphQLSchema, max_tokens: int
+def parse_saved(document: str, schema: GraphQLSchema, max_tokens: int, *,
+                max_depth: int | None = None, max_aliases: int | None = None
                 ) -> tuple[DocumentNode, OperationDefinitionNode]:
-    """Parse and validate a document with exactly one operation; BadInput otherwise."""
+    """Parse and validate a document with exactly one operation; BadInput otherwise.
+
+    With ``max_depth`` and ``max_aliases`` the document must also keep the service's limits
+    (measured in linear time before graphql-core's validation, which is not linear).
+    """
     try:
         ast = parse(document, max_tokens=max_tokens)
     except GraphQLSyntaxError as err:
@@ -102,6 +108,9 @@ def parse_saved(document: str, schema: GraphQLSchema, max_tokens: int
     ops = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]
     if len(ops) != 1:
         raise BadInput("A saved query holds exactly one operation (and any fragments it uses).")
+    if max_depth is not None and max_aliases is not None:
+        check_document(ast, max_depth=max_depth, max_aliases=max_aliases,
+                       max_size=EXPANSION_PER_TOKEN * max_tokens)
     errors = validate(schema, ast)
     if errors:
         raise BadInput("The document is not valid against the schema: "
@@ -248,7 +257,10 @@ async def save_query(services: Services, schema: GraphQLSchema, caller: Caller, 
                        "digits, '_' or '-'.")
     if not description.strip() or len(description) > MAX_DESCRIPTION:
         raise BadInput(f"A saved query needs a description of 1 to {MAX_DESCRIPTION} characters.")
-    _ast, op = parse_saved(document, schema, services.settings.api_max_tokens)
+    settings = services.settings
+    _ast, op = await asyncio.to_thread(  # validation is not linear: off the event loop
+        parse_saved, document, schema, settings.api_max_tokens,
+        max_depth=settings.api_max_depth, max_aliases=settings.api_max_aliases)
     records = await write(services, SAVE_QUERY, name=name, description=description.strip(),
                           document=document, document_hash=document_hash(document),
                           variables=json.dumps(variables_of(op)), user=caller.user,
