@@ -29,7 +29,6 @@ from fusion.errors import AuditUnavailable
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from tests.api_support import Api, app_settings
 
-pytest_plugins = ["tests.api_support"]
 pytestmark = pytest.mark.neo4j
 
 JOINT_OPS = "{ jointOperations { id } }"
