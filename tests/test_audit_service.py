@@ -183,23 +183,31 @@ def test_the_checkpoint_follows_the_log_and_verify_checks_against_it(service, dr
     assert f"checkpoint: {len(records(service))} records" in done.stdout
 
 
-def test_service_refuses_to_rechain_onto_a_cut_log_until_an_operator_resets(service, driver):
+@pytest.mark.parametrize(("damage", "reason", "state"), [
+    ("cut", "shrank", "has only"), ("deleted", "deleted or replaced", "is empty")])
+def test_service_refuses_to_rechain_onto_a_damaged_log_until_an_operator_resets(
+        service, driver, damage, reason, state):
     for _ in range(4):
         service.gql(JOINT_OPS)
     assert wait_for(lambda: checkpoint_caught_up(service, driver))
     lines = log_of(service).read_text("utf-8").splitlines(keepends=True)
-    log_of(service).write_text("".join(lines[:-3]), "utf-8")
+    kept = len(lines) - 3 if damage == "cut" else 0
+    if damage == "cut":
+        log_of(service).write_text("".join(lines[:kept]), "utf-8")
+    else:
+        log_of(service).unlink()
     assert_refused(service.post(JOINT_OPS))
     ready = readyz(service)
-    assert ready.status_code == 503 and "shrank" in ready.json()["reason"]
-    assert len(records(service)) == len(lines) - 3      # nothing re-chained onto the cut log
+    assert ready.status_code == 503 and reason in ready.json()["reason"]
+    assert len(records(service)) == kept                # nothing re-chained onto the damage
     done = cli(service, "verify")
-    assert done.returncode == 1 and f"checkpoint counts {len(lines)}" in done.stdout
+    assert done.returncode == 1 and state in done.stdout
+    assert f"checkpoint counts {len(lines)}" in done.stdout
     done = cli(service, "reset-checkpoint", "--reason", "incident 42: tail lost")
     assert done.returncode == 0, done.stdout + done.stderr
     assert wait_for(lambda: readyz(service).status_code == 200)
     service.gql(JOINT_OPS)
-    reset = records(service)[len(lines) - 3]
+    reset = records(service)[kept]
     assert (reset["outcome"], reset["purpose"]) == ("checkpoint-reset", "incident 42: tail lost")
     assert reset["variables"]["checkpoint"]["count"] == len(lines)
     assert cli(service, "verify").returncode == 0

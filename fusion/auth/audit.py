@@ -257,7 +257,7 @@ class AuditLog:
             self._schedule_checkpoint()
 
     async def _failed(self, batch: list[_Pending], exc: Exception) -> None:
-        self._failing = self._halted is None and self._anchored
+        self._failing = self._halted is None
         if self._failing:
             logger.error("audit log %s: write failed: %r", self.path, exc)
         if self._halted is not None and self._store is not None:
@@ -320,13 +320,13 @@ class AuditLog:
                 await self._check_anchor()
         if self._halted is not None:
             return f"{self._halted}; an operator must verify the log and reset its checkpoint"
-        if not self._anchored:
-            return "the audit log has not been checked against its checkpoint in Neo4j yet"
         if self._failing:
             loop = asyncio.get_running_loop()
             if not await loop.run_in_executor(self._thread, self._probe):
                 return "the audit log cannot be written"
             self._failing = False
+        if not self._anchored:
+            return "the audit log has not been checked against its checkpoint in Neo4j yet"
         return None
 
     async def aclose(self) -> None:
