@@ -7,13 +7,15 @@ import asyncio
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fusion.auth import audit as audit_module
-from fusion.auth.audit import AuditLog, verify_audit_log
+from fusion.auth.audit import AuditLog, audit_path, verify_audit_log
 from fusion.auth.auditcheckpoint import Head
 from fusion.errors import AuditUnavailable
 
@@ -426,3 +428,25 @@ def test_a_log_rewritten_past_its_checkpoint_fails(log_path, ten):
     rewrite(log_path, lines(log_path.with_name("other.log")))
     result = verify_audit_log(log_path, head=head)
     assert not result.ok and result.bad_line == 10 and "checkpointed record" in result.reason
+
+
+def test_verify_command_without_a_reachable_neo4j_says_so_and_exits_2(tmp_path):
+    append_many(audit_path(tmp_path), 3)
+    run = [sys.executable, "-m", "fusion.cli", "audit", "verify"]
+    env = {"FUSION_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # Neo4j never started here
+    done = subprocess.run(run, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "Cannot read the audit checkpoint" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    alone = subprocess.run([*run, "--no-checkpoint"], capture_output=True, text=True, env=env)
+    assert alone.returncode == 0 and "ok, 3 records" in alone.stdout
+
+
+def test_verify_command_names_a_non_utf8_record(tmp_path):
+    path = audit_path(tmp_path)
+    append_many(path, 3)
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xe9", 1))
+    done = subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify",
+                           "--no-checkpoint"], capture_output=True, text=True,
+                          env={"FUSION_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1 and "bad record at line 1: not UTF-8" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -213,6 +213,20 @@ def test_service_refuses_to_rechain_onto_a_damaged_log_until_an_operator_resets(
     assert cli(service, "verify").returncode == 0
 
 
+def test_service_resumes_by_itself_when_the_lost_records_are_put_back(service, driver):
+    service.gql(JOINT_OPS)
+    assert wait_for(lambda: checkpoint_caught_up(service, driver))
+    whole = log_of(service).read_bytes()
+    log_of(service).write_bytes(whole[:whole.rindex(b"\n", 0, len(whole) - 1) + 1])
+    assert_refused(service.post(JOINT_OPS))
+    assert readyz(service).status_code == 503
+    log_of(service).write_bytes(whole)
+    assert wait_for(lambda: readyz(service).status_code == 200)
+    service.gql(JOINT_OPS)
+    assert records(service)[-1]["prev_hash"] == json.loads(whole.splitlines()[-1])["hash"]
+    assert cli(service, "verify").returncode == 0
+
+
 def test_verify_without_neo4j_says_so_unless_told_to_check_the_file_alone(service):
     s = service.settings
     env = {"FUSION_HOME": str(s.home), "FUSION_NEO4J_URI": "bolt://127.0.0.1:9",

@@ -183,12 +183,7 @@ class AuditLog:
         """Check the file against the stored checkpoint; a new reset lifts a halt."""
         resets = 0 if checkpoint is None else checkpoint.resets
         if self._halted is not None:
-            if resets <= self._halted_resets:
-                raise AuditUnavailable(UNWRITABLE)
-            logger.warning("audit checkpoint reset by an operator (%s); reading %s again",
-                           checkpoint.reason, self.path)
-            self._halted, self._loaded = None, False
-            self._close_fd()
+            self._lift_halt(checkpoint, resets)
         self._resets = resets
         self._ensure_open()
         if checkpoint is not None and not holds(self.path, checkpoint.head):
@@ -196,6 +191,20 @@ class AuditLog:
                        "checkpoint counts (truncated, emptied, deleted or rewritten)")
         self._checkpointed = -1 if checkpoint is None else checkpoint.head.count
         self._anchored = True
+
+    def _lift_halt(self, checkpoint: Checkpoint | None, resets: int) -> None:
+        """Append again after an operator's reset, or once the lost records are back."""
+        if resets > self._halted_resets:
+            logger.warning("audit checkpoint reset by an operator (%s); reading %s again",
+                           checkpoint.reason, self.path)
+            self._loaded = False
+        elif not (holds(self.path, self._head)
+                  and (checkpoint is None or holds(self.path, checkpoint.head))):
+            raise AuditUnavailable(UNWRITABLE)
+        else:
+            logger.warning("audit log %s holds its records again; appending again", self.path)
+        self._halted = None
+        self._close_fd()
 
     def _probe(self) -> bool:
         """True when the log's file and directory can be written again."""
