@@ -272,3 +272,23 @@ def test_a_restarted_service_refuses_a_log_that_lost_records(neo4j_settings, tmp
     written, problem = asyncio.run(run(2))                  # restart on the damaged log
     assert written == 0 and "does not hold the 6 records" in problem
     assert not path.exists() or len(path.read_text("utf-8").splitlines()) <= 4
+
+
+def test_a_service_started_on_a_cut_log_refuses_and_readyz_says_why(neo4j_settings, tmp_path):
+    from fusion.api.app import create_app
+
+    settings = external(neo4j_settings, tmp_path)
+    with httpx.Client(timeout=60) as http:
+        with ThreadedService(create_app(settings), start_timeout=60) as server:
+            first = Api(server.url, settings, {}, http)
+            for _ in range(5):
+                first.gql(JOINT_OPS)
+        lines = log_of(first).read_text("utf-8").splitlines(keepends=True)
+        log_of(first).write_text("".join(lines[:2]), "utf-8")
+        with ThreadedService(create_app(settings), start_timeout=60) as server:
+            again = Api(server.url, settings, {}, http)
+            ready = readyz(again)
+            assert ready.status_code == 503
+            assert f"does not hold the {len(lines)} records" in ready.json()["reason"]
+            assert_refused(again.post(JOINT_OPS))
+    assert len(records(again)) == 2
