@@ -54,6 +54,7 @@ _sync = getattr(os, "fdatasync", os.fsync)
 CHECKPOINT_RECORDS = 200   # records not yet in the checkpoint that make it be written at once
 CHECKPOINT_SECONDS = 1.0   # otherwise the longest a written record waits for the checkpoint
 RECHECK_SECONDS = 1.0      # a refusing log re-reads its checkpoint at most this often
+NEO4J_TIMEOUT = 5.0        # the longest a checkpoint read or write may take (shutdown waits)
 UNWRITABLE = "The audit log cannot be written."
 
 
@@ -286,7 +287,7 @@ class AuditLog:
             raise AuditUnavailable(UNWRITABLE)
         self._next_anchor = now + RECHECK_SECONDS
         try:
-            checkpoint = await self._store.read()
+            checkpoint = await asyncio.wait_for(self._store.read(), NEO4J_TIMEOUT)
         except Exception as exc:
             logger.warning("audit checkpoint cannot be read; appends wait for it: %r", exc)
             raise AuditUnavailable(UNWRITABLE) from exc
@@ -315,7 +316,7 @@ class AuditLog:
         """Advance the stored checkpoint to our head; False (logged) when Neo4j refused."""
         head = self._head
         try:
-            await self._store.advance(head)
+            await asyncio.wait_for(self._store.advance(head), NEO4J_TIMEOUT)
         except Exception as exc:
             logger.warning("audit checkpoint not written (next write retries): %r", exc)
             return False
