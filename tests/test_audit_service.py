@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -27,7 +28,9 @@ from fusion.auth.auditcheckpoint import CheckpointStore, checkpoint_key, read_ch
 from fusion.config import Settings
 from fusion.errors import AuditUnavailable
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
-from tests.api_support import Api, app_settings
+
+if TYPE_CHECKING:
+    from tests.api_support import Api
 
 pytestmark = pytest.mark.neo4j
 
@@ -40,6 +43,8 @@ UNTIL = "2031-01-01T00:00:00+00:00"
 
 def external(neo4j_settings: Settings, home: Path) -> Settings:
     """Settings for a service in ``home`` that uses the session's Neo4j as an external one."""
+    from tests.api_support import app_settings  # imported late: other modules load it as a plugin
+
     managed = ManagedNeo4j(neo4j_settings)
     return app_settings(neo4j_settings, home=home, neo4j_uri=managed.uri,
                         neo4j_user=ADMIN_USER, neo4j_password=SecretStr(managed.password()))
@@ -49,6 +54,7 @@ def external(neo4j_settings: Settings, home: Path) -> Settings:
 def service(neo4j_settings: Settings, tmp_path_factory) -> Iterator[Api]:
     """A service of its own (own FUSION_HOME, so its log may be broken), with a client."""
     from fusion.api.app import create_app
+    from tests.api_support import Api
 
     settings = external(neo4j_settings, tmp_path_factory.mktemp("audit-home"))
     with ThreadedService(create_app(settings), start_timeout=60) as server, \
@@ -276,6 +282,7 @@ def test_a_restarted_service_refuses_a_log_that_lost_records(neo4j_settings, tmp
 
 def test_a_service_started_on_a_cut_log_refuses_and_readyz_says_why(neo4j_settings, tmp_path):
     from fusion.api.app import create_app
+    from tests.api_support import Api
 
     settings = external(neo4j_settings, tmp_path)
     with httpx.Client(timeout=60) as http:
