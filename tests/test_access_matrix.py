@@ -468,14 +468,17 @@ def test_audit_log_query_returns_the_newest_records_first(api):
     assert record["user"] == "auditor-user" and record["outcome"] == "allowed"
 
 
-def verify(home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify"],
-                          capture_output=True, text=True,
-                          env={"FUSION_HOME": str(home), "PATH": "/usr/bin:/bin"})
+def verify(home: Path, *args: str, settings=None) -> subprocess.CompletedProcess:
+    env = {"FUSION_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    if settings is not None:  # the session's managed Neo4j, which holds the log's checkpoint
+        env |= {"FUSION_DB_BOLT_PORT": str(settings.db_bolt_port),
+                "FUSION_DB_HTTP_PORT": str(settings.db_http_port)}
+    return subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify", *args],
+                          capture_output=True, text=True, env=env)
 
 
 def test_the_live_log_verifies(api):
-    done = verify(api.settings.home)
+    done = verify(api.settings.home, settings=api.settings)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"ok, {len(audit_lines(api))} records" in done.stdout
 
@@ -500,6 +503,6 @@ def test_tampering_with_a_copy_of_the_live_log_is_found(api, tmp_path, change):
     copy = audit_path(tmp_path)
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b"".join(lines))
-    done = verify(tmp_path)
+    done = verify(tmp_path, "--no-checkpoint")
     assert done.returncode == 1
     assert f"line {k + 1}:" in done.stdout

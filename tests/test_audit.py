@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fusion.auth import audit as audit_module
-from fusion.auth.audit import AuditLog, verify_audit_log
+from fusion.auth.audit import AuditLog, audit_path, verify_audit_log
+from fusion.auth.auditcheckpoint import Head
 from fusion.errors import AuditUnavailable
 
 GENESIS = "0" * 64
@@ -181,20 +185,92 @@ def test_failed_write_leaves_the_file_unchanged_and_the_log_usable(log_path, mon
     assert verify_audit_log(log_path).records == 4
 
 
-def test_a_log_moved_away_while_open_is_recreated_and_the_gap_shows(log_path):
+def test_a_log_moved_away_while_open_is_not_silently_restarted(log_path):
+    async def main():
+        log = AuditLog(log_path)
+        await log.append(**entry(0))
+        log_path.rename(log_path.with_suffix(".old"))
+        with pytest.raises(AuditUnavailable):
+            await log.append(**entry(1))
+        with pytest.raises(AuditUnavailable):  # and it stays refused
+            await log.append(**entry(2))
+        problem = await log.problem()
+        await log.aclose()
+        return problem
+    problem = asyncio.run(main())
+    assert "deleted or replaced" in problem
+    assert lines(log_path) == []
+    assert verify_audit_log(log_path.with_suffix(".old")).records == 1
+
+
+def test_a_log_cut_at_its_end_while_open_is_refused(log_path):
+    async def main():
+        log = AuditLog(log_path)
+        for i in range(4):
+            await log.append(**entry(i))
+        rewrite(log_path, lines(log_path)[:2])
+        with pytest.raises(AuditUnavailable):
+            await log.append(**entry(4))
+        problem = await log.problem()
+        await log.aclose()
+        return problem
+    assert "shrank below its last 4 records" in asyncio.run(main())
+    assert len(lines(log_path)) == 2
+
+
+def unwritable(path: Path) -> Path:
+    """Make ``path`` unwritable even for root: a directory stands where the file was."""
+    aside = path.with_suffix(".aside")
+    path.rename(aside)
+    path.mkdir()
+    return aside
+
+
+def restore(path: Path, aside: Path) -> None:
+    path.rmdir()
+    aside.rename(path)
+
+
+def test_an_unwritable_log_refuses_then_recovers_when_the_path_is_back(log_path):
     async def main():
         log = AuditLog(log_path)
         first = await log.append(**entry(0))
-        log_path.rename(log_path.with_suffix(".old"))
-        second = await log.append(**entry(1))
-        third = await log.append(**entry(2))
+        aside = unwritable(log_path)
+        for i in (1, 2):
+            with pytest.raises(AuditUnavailable):
+                await log.append(**entry(i))
+        broken = await log.problem()
+        restore(log_path, aside)
+        healed = await log.problem()
+        second = await log.append(**entry(3))
         await log.aclose()
-        return first, second, third
-    first, second, third = asyncio.run(main())
-    assert (second.prev_hash, third.prev_hash) == (first.hash, second.hash)
-    assert len(lines(log_path)) == 2
-    assert_bad(log_path, 1, "does not chain")
-    assert verify_audit_log(log_path.with_suffix(".old")).records == 1
+        return first, broken, healed, second
+    first, broken, healed, second = asyncio.run(main())
+    assert broken == "the audit log cannot be written" and healed is None
+    assert second.prev_hash == first.hash
+    assert verify_audit_log(log_path).records == 2
+
+
+def test_a_failed_reopen_never_closes_a_descriptor_it_no_longer_owns(log_path, tmp_path):
+    async def main():
+        log = AuditLog(log_path)
+        await log.append(**entry(0))
+        aside = unwritable(log_path)
+        with pytest.raises(AuditUnavailable):
+            await log.append(**entry(1))   # closes its descriptor, cannot open a new one
+        other = os.open(tmp_path / "client-socket-stand-in", os.O_RDWR | os.O_CREAT)
+        try:
+            for i in (2, 3):
+                with pytest.raises(AuditUnavailable):
+                    await log.append(**entry(i))
+            os.fstat(other)                # still open: nobody closed its number
+        finally:
+            os.close(other)
+        restore(log_path, aside)
+        await log.append(**entry(4))
+        await log.aclose()
+    asyncio.run(main())
+    assert verify_audit_log(log_path).records == 2
 
 
 def test_torn_last_line_is_dropped_on_start(log_path, ten):
@@ -308,3 +384,69 @@ def test_removed_tail_is_found_with_an_anchor(log_path, ten):
 def test_missing_log_is_an_empty_valid_chain(tmp_path):
     result = verify_audit_log(tmp_path / "nothing.log")
     assert (result.ok, result.records, result.head) == (True, 0, GENESIS)
+
+
+def test_invalid_utf8_in_a_record_is_named_not_a_traceback(log_path, ten):
+    broken = ten[3].replace('"é"', '"XX"').encode()
+    broken = broken.replace(b'"XX"', b'"\xff\xfe"')
+    log_path.write_bytes("".join(ten[:3]).encode() + broken + "".join(ten[4:]).encode())
+    assert_bad(log_path, 4, "not UTF-8")
+    assert str(verify_audit_log(log_path)) == "bad record at line 4: not UTF-8"
+
+
+def checkpoint_of(path: Path) -> Head:
+    result = verify_audit_log(path)
+    return Head(result.records, result.head, path.stat().st_size)
+
+
+def test_the_checkpoint_head_verifies_and_a_longer_log_still_does(log_path, ten):
+    head = checkpoint_of(log_path)
+    assert verify_audit_log(log_path, head=head).ok
+    rewrite(log_path, ten[:7])
+    early = checkpoint_of(log_path)
+    rewrite(log_path, ten)
+    assert verify_audit_log(log_path, head=early).ok
+
+
+@pytest.mark.parametrize(("cut", "state"), [(9, "has only 9 records"), (0, "is empty"),
+                                             (None, "is missing")])
+def test_a_log_cut_emptied_or_deleted_fails_against_its_checkpoint(log_path, ten, cut, state):
+    head = checkpoint_of(log_path)
+    if cut is None:
+        log_path.unlink()
+    else:
+        rewrite(log_path, ten[:cut])
+    assert verify_audit_log(log_path).ok       # the chain alone cannot tell ...
+    result = verify_audit_log(log_path, head=head)   # ... the checkpoint can
+    assert not result.ok and result.bad_line == (cut or 0) + 1
+    assert state in result.reason and "checkpoint counts 10" in result.reason
+
+
+def test_a_log_rewritten_past_its_checkpoint_fails(log_path, ten):
+    head = checkpoint_of(log_path)
+    append_many(log_path.with_name("other.log"), 12)
+    rewrite(log_path, lines(log_path.with_name("other.log")))
+    result = verify_audit_log(log_path, head=head)
+    assert not result.ok and result.bad_line == 10 and "checkpointed record" in result.reason
+
+
+def test_verify_command_without_a_reachable_neo4j_says_so_and_exits_2(tmp_path):
+    append_many(audit_path(tmp_path), 3)
+    run = [sys.executable, "-m", "fusion.cli", "audit", "verify"]
+    env = {"FUSION_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # Neo4j never started here
+    done = subprocess.run(run, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "Cannot read the audit checkpoint" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    alone = subprocess.run([*run, "--no-checkpoint"], capture_output=True, text=True, env=env)
+    assert alone.returncode == 0 and "ok, 3 records" in alone.stdout
+
+
+def test_verify_command_names_a_non_utf8_record(tmp_path):
+    path = audit_path(tmp_path)
+    append_many(path, 3)
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xe9", 1))
+    done = subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify",
+                           "--no-checkpoint"], capture_output=True, text=True,
+                          env={"FUSION_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1 and "bad record at line 1: not UTF-8" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -77,7 +77,7 @@ def test_token_issue_rejects_bad_arguments(home, args):
 
 def test_audit_verify_reports_ok_and_the_count(home):
     append_many(audit_path(home), 7)
-    result = runner.invoke(app, ["audit", "verify"])
+    result = runner.invoke(app, ["audit", "verify", "--no-checkpoint"])
     assert result.exit_code == 0
     assert "ok, 7 records" in result.stdout
 
@@ -87,7 +87,7 @@ def test_audit_verify_exits_1_naming_the_first_bad_record(home):
     append_many(path, 7)
     original = lines(path)
     rewrite(path, original[:3] + [edited(original[3], purpose="nothing")] + original[4:])
-    result = runner.invoke(app, ["audit", "verify"])
+    result = runner.invoke(app, ["audit", "verify", "--no-checkpoint"])
     assert result.exit_code == 1
     assert "line 4" in result.stdout and "edited" in result.stdout
 
@@ -97,7 +97,7 @@ def test_audit_verify_with_an_anchor_finds_a_cut_tail(home):
     append_many(path, 5)
     head = json.loads(lines(path)[-1])["hash"]
     rewrite(path, lines(path)[:-2])
-    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "verify", "--no-checkpoint"]).exit_code == 0
     result = runner.invoke(app, ["audit", "verify", "--anchor", head])
     assert result.exit_code == 1 and "anchored" in result.stdout
 
@@ -106,7 +106,8 @@ def test_installed_entry_point_exits_1_on_a_broken_chain(home):
     path = audit_path(home)
     append_many(path, 3)
     rewrite(path, lines(path)[1:])
-    done = subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify"],
+    done = subprocess.run([sys.executable, "-m", "fusion.cli", "audit", "verify",
+                           "--no-checkpoint"],
                           capture_output=True, text=True, env={"FUSION_HOME": str(home),
                                                                "PATH": "/usr/bin:/bin"})
     assert done.returncode == 1 and "line 1" in done.stdout

@@ -80,8 +80,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Neo4j answers (and start-up preparation has completed)."""
+    """Neo4j answers, start-up preparation has completed, and the audit log can be written."""
     state = request.app.state
+    problem = await state.services.audit.problem()
+    if problem is not None:
+        return JSONResponse({"status": "unavailable", "audit": False, "reason": problem},
+                            status_code=503)
     if not await neo4j_ready(state.services):
         return JSONResponse({"status": "unavailable", "neo4j": False}, status_code=503)
     if not state.prepared:

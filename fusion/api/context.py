@@ -2,14 +2,17 @@
 
 Root fields are guarded by :class:`Guard` (the role's permission for the field's action, and a
 stated purpose for data queries); resolvers get their scope from :meth:`Context.scope`.
+A mutation runs only after its intent record is in the audit log (:meth:`Context.audit_intent`):
+a change nobody could audit never happens.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import OperationType
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
@@ -20,7 +23,9 @@ from fusion.api.services import Services
 from fusion.auth import Caller, action_for_field, allowed, needs_purpose, resolve_scope
 from fusion.auth.access import READ, RUN_SAVED_QUERY
 from fusion.config import Settings
-from fusion.errors import Forbidden, PurposeRequired
+from fusion.errors import AuditUnavailable, Forbidden, PurposeRequired
+
+INTENT = "intent"
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Context:
     response: Any = None
     trusted: bool = False
     saved_depth: int = 0
+    intents: set[str] = field(default_factory=set)  # request ids whose intent is recorded
 
     @property
     def settings(self) -> Settings:
@@ -57,6 +63,23 @@ class Context:
                 "State the purpose of this query (case number or reason) in the X-Purpose "
                 "header.")
 
+    async def audit_intent(self) -> None:
+        """Record that this request is about to change state (once per request), or refuse."""
+        record = self.record
+        if record.id in self.intents:
+            return
+        caller = self.caller
+        try:
+            await self.services.audit.append(
+                user=caller.user, role=caller.role, operation_name=record.operation_name,
+                document=record.document, variables=record.variables, purpose=record.purpose,
+                scope=sorted(record.scopes) if record.scopes else None, outcome=INTENT,
+                result_count=None)
+        except AuditUnavailable as err:
+            raise AuditUnavailable(
+                "The audit log cannot be written; nothing was changed.") from err
+        self.intents.add(record.id)
+
     async def scope(self, scope: ScopeInput | None) -> frozenset[str]:
         """The regions this field may see (recorded for the audit log)."""
         regions = None if scope is None else scope.regions
@@ -69,12 +92,16 @@ class Context:
 
 
 class Guard(BasePermission):
-    """Every root field's gate: role permission and stated purpose (see Context.authorize)."""
+    """Every root field's gate: role permission and stated purpose (see Context.authorize);
+    for a mutation, also its intent record in the audit log (see Context.audit_intent)."""
 
     message = "Forbidden."
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        info.context.authorize(info.field_name)
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        context: Context = info.context
+        context.authorize(info.field_name)
+        if info.operation.operation == OperationType.MUTATION:
+            await context.audit_intent()
         return True
 
 

@@ -8,6 +8,7 @@ they run in worker threads (:mod:`fusion.api.workers`), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,12 @@ from neo4j import AsyncGraphDatabase, GraphDatabase
 
 from fusion.auth import AuditLog, JointOperations, load_secret
 from fusion.auth.audit import audit_path
+from fusion.auth.auditcheckpoint import CheckpointStore, checkpoint_key
 from fusion.config import Settings
 from fusion.db import target
 from fusion.errors import DatabaseError
+
+logger = logging.getLogger("fusion.api")
 
 
 @dataclass
@@ -47,12 +51,18 @@ class Services:
 @asynccontextmanager
 async def open_services(settings: Settings, metrics: object | None = None
                         ) -> AsyncIterator[Services]:
-    """Connect to Neo4j, open the audit log and load the secret; close all on exit."""
+    """Connect to Neo4j, open the audit log (checked against its checkpoint in Neo4j) and load
+    the secret; close all on exit."""
     t = target(settings)
     driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
     sync_driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
-    audit = AuditLog(audit_path(settings.home))
+    path = audit_path(settings.home)
+    audit = AuditLog(path, CheckpointStore(driver, settings.neo4j_database,
+                                           checkpoint_key(path)))
     try:
+        problem = await audit.problem()  # a log that lost records is refused from the start
+        if problem is not None:
+            logger.error("audit log not ready at start-up: %s", problem)
         services = Services(settings=settings, driver=driver, sync_driver=sync_driver,
                             secret=load_secret(settings),
                             joint_operations=JointOperations(driver, settings.neo4j_database),

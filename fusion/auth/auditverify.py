@@ -3,8 +3,9 @@
 Each line must parse, hold every field, carry the hash of its own contents, and name the
 previous line's hash as ``prev_hash`` (the genesis value on line 1). An edited record fails its
 own hash; a removed, reordered or inserted record breaks the link at the first line after the
-change. Records removed from the end leave a valid shorter chain: pass a hash noted earlier
-(``anchor``, e.g. from a previous verify) to prove the chain still reaches it.
+change. Records removed from the end leave a valid shorter chain, and a deleted or emptied log
+is an empty one: pass the checkpoint's head (``head``, kept in Neo4j by the service) or a hash
+noted earlier (``anchor``) to prove the chain still reaches it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fusion.auth.auditcheckpoint import Head
 from fusion.auth.auditrecord import FIELD_NAMES, GENESIS, record_hash
 
 
@@ -33,10 +35,14 @@ class VerifyResult:
         return f"bad record at line {self.bad_line}: {self.reason}"
 
 
-def _problem(line: str, expected_prev: str) -> str | None:
-    """Why ``line`` is not the valid successor of ``expected_prev``; None when it is."""
-    if not line.endswith("\n"):
+def _problem(raw: bytes, expected_prev: str) -> str | None:
+    """Why ``raw`` is not the valid successor of ``expected_prev``; None when it is."""
+    if not raw.endswith(b"\n"):
         return "incomplete last line (torn write)"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8"
     try:
         stored = json.loads(line)
     except json.JSONDecodeError:
@@ -62,20 +68,42 @@ def _problem(line: str, expected_prev: str) -> str | None:
     return None
 
 
-def verify_audit_log(path: Path, anchor: str | None = None) -> VerifyResult:
-    """Check the whole chain in ``path``; with ``anchor``, also that a record has that hash."""
-    expected, count, seen_anchor = GENESIS, 0, anchor is None
+def verify_audit_log(path: Path, anchor: str | None = None,
+                     head: Head | None = None) -> VerifyResult:
+    """Check the whole chain in ``path``; with ``anchor``, also that a record has that hash;
+    with ``head`` (a checkpoint), also that record ``head.count`` is there with ``head.hash``."""
+    expected, count, seen_anchor, at_head = GENESIS, 0, anchor is None, None
     if path.exists():
-        with path.open(encoding="utf-8", newline="") as fh:
-            for number, line in enumerate(fh, start=1):
-                reason = _problem(line, expected)
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                reason = _problem(raw, expected)
                 if reason is not None:
                     return VerifyResult(False, count, expected, number, reason)
-                expected = json.loads(line)["hash"]
+                expected = json.loads(raw)["hash"]
                 count += 1
                 seen_anchor = seen_anchor or expected == anchor
+                at_head = expected if head is not None and count == head.count else at_head
     if not seen_anchor:
         return VerifyResult(False, count, expected, count + 1,
                             f"no record has the anchored hash {anchor} "
                             "(records were removed from the end, or the log was rewritten)")
+    if head is not None:
+        return _against_head(path, head, count, expected, at_head)
     return VerifyResult(True, count, expected)
+
+
+def _against_head(path: Path, head: Head, count: int, last: str,
+                  at_head: str | None) -> VerifyResult:
+    """The result of a valid chain of ``count`` records checked against a checkpoint."""
+    if count < head.count:
+        state = ("is missing" if not path.exists() else "is empty" if count == 0
+                 else f"has only {count} records")
+        return VerifyResult(False, count, last, count + 1,
+                            f"the log {state} but its checkpoint counts {head.count} "
+                            "(records were removed from the end, or the log was emptied "
+                            "or deleted)")
+    if head.count > 0 and at_head != head.hash:
+        return VerifyResult(False, count, last, head.count,
+                            f"is not the checkpointed record (hash {head.hash}): the log "
+                            "was rewritten")
+    return VerifyResult(True, count, last)
