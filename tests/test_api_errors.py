@@ -224,3 +224,20 @@ def test_shipped_and_console_documents_are_within_the_limits():
     documents.append(get_introspection_query(descriptions=True))
     for document in documents:
         check_document(parse(document), max_depth=10, max_aliases=20, max_size=12_000)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_datetime_that_leaves_the_calendar_in_utc_is_bad_input(text):
+    from fusion.api.scalars import parse_datetime
+
+    with pytest.raises(BadInput, match="out of range"):
+        parse_datetime(text)
+
+
+def test_datetimes_arrive_in_utc():
+    from datetime import UTC, datetime
+
+    from fusion.api.scalars import parse_datetime
+
+    assert parse_datetime("2024-05-01T08:30:00+08:00") == datetime(2024, 5, 1, 0, 30, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T08:30:00+08:00").tzinfo is UTC

@@ -11,7 +11,7 @@ from fusion.errors import BadInput
 
 
 def parse_datetime(value: object) -> datetime:
-    """An aware datetime from ISO 8601 text; text without an offset is refused."""
+    """An aware UTC datetime from ISO 8601 text; text without an offset is refused."""
     if not isinstance(value, str):
         raise BadInput("DateTime must be an ISO 8601 string with an offset")
     try:
@@ -20,7 +20,10 @@ def parse_datetime(value: object) -> datetime:
         raise BadInput(f"DateTime {value!r} is not ISO 8601") from None
     if moment.tzinfo is None:
         raise BadInput(f"DateTime {value!r} has no UTC offset (e.g. +08:00 or Z)")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 lies before year 1 in UTC
+        raise BadInput(f"DateTime {value!r} is out of range") from None
 
 
 def serialize_datetime(value: datetime) -> str:
