@@ -219,8 +219,8 @@ def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id
     graph_status = record["status"] if record else None
     if load_id in complete and graph_status == "complete":
         return "reloaded"
-    leftovers = any(store.dir(kind, w).glob(f"{load_id}.*") for w in ("parts", "dups")
-                    if store.dir(kind, w).is_dir())
+    leftovers = any(next(store.dir(kind, w).glob(f"{load_id}.*"), None) is not None
+                    for w in ("parts", "dups") if store.dir(kind, w).is_dir())
     return "resumed" if graph_status is not None or leftovers else "loaded"
 
 
