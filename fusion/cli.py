@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -28,6 +30,23 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def phase_reporter(console: Console, status) -> Callable[[str], None]:
+    """Show progress lines in ``status`` on a terminal; elsewhere print each new phase once
+    (the per-jar lines of an install are folded into their phase)."""
+    shown: set[str] = set()
+
+    def report(line: str) -> None:
+        if console.is_terminal:
+            status.update(line)
+            return
+        phase = line.split(": ", 1)[0]
+        if phase not in shown:
+            shown.add(phase)
+            console.print(phase, highlight=False)
+
+    return report
+
+
 def _external_notice(settings: Settings) -> bool:
     if settings.external:
         out.print(
@@ -49,11 +68,7 @@ def db_start() -> None:
     server = ManagedNeo4j(settings)
     began = time.monotonic()
     with err.status("Starting the managed Neo4j…") as status:
-
-        def progress(artifact: str) -> None:
-            status.update(f"Installing Neo4j from Maven Central: {artifact}")
-
-        st, started = server.start(on_progress=progress)
+        st, started = server.start(on_progress=phase_reporter(err, status))
     took = time.monotonic() - began
     verb = f"started in {took:.1f} s" if started else "already running"
     out.print(f"Neo4j {st.version} {verb}: pid {st.pid}, bolt {st.uri}, "
@@ -136,6 +151,9 @@ _register_commands()
 
 def main() -> None:
     """Entry point: run the app, turning Fusion's errors into a message and an exit status."""
+    from loaders.private import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # what any command writes under FUSION_HOME is the user's alone
     try:
         code = app(standalone_mode=False)  # typer.Exit comes back as a return value here
         if isinstance(code, int) and code:
