@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -30,23 +29,6 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def phase_reporter(console: Console, status) -> Callable[[str], None]:
-    """Show progress lines in ``status`` on a terminal; elsewhere print each new phase once
-    (the per-jar lines of an install are folded into their phase)."""
-    shown: set[str] = set()
-
-    def report(line: str) -> None:
-        if console.is_terminal:
-            status.update(line)
-            return
-        phase = line.split(": ", 1)[0]
-        if phase not in shown:
-            shown.add(phase)
-            console.print(phase, highlight=False)
-
-    return report
-
-
 def _external_notice(settings: Settings) -> bool:
     if settings.external:
         out.print(
@@ -65,6 +47,8 @@ def db_start() -> None:
     settings = _settings()
     if _external_notice(settings):
         return
+    from fusion.commands.progress import phase_reporter
+
     server = ManagedNeo4j(settings)
     began = time.monotonic()
     with err.status("Starting the managed Neo4j…") as status:
