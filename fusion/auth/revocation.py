@@ -38,6 +38,7 @@ logger = logging.getLogger("fusion.auth")
 JTI = re.compile(r"[0-9a-f]{32}")
 STALE_PERIODS = 15  # a list not read for this many periods is not trusted
 MIN_STALE_SECONDS = 30.0
+CONNECT_TIMEOUT = 3.0  # seconds; a read that cannot connect waits for the next period
 FIRST_READ_WAIT = 5.0  # seconds the first check waits for the first read to end
 
 
@@ -114,10 +115,12 @@ class RevocationList:
 
     def refresh(self) -> None:
         """Read the revoked ids from Neo4j now."""
-        records, _, _ = self._conn.driver(self._settings).execute_query(
-            REVOKED_JTIS, database_=self._settings.neo4j_database,
-            routing_=neo4j.RoutingControl.READ)
-        self._revoked = frozenset(records[0]["jtis"])
+        # One auto-commit read, no retries: the next period is the retry.
+        with self._conn.driver(self._settings).session(
+                database=self._settings.neo4j_database,
+                default_access_mode=neo4j.READ_ACCESS) as session:
+            jtis = session.run(REVOKED_JTIS).single(strict=True)["jtis"]
+        self._revoked = frozenset(jtis)
         self._read_at = time.monotonic()
 
     def close(self) -> None:
@@ -152,7 +155,8 @@ class _Connection:
             from fusion.db import target
 
             t = target(settings)
-            self._driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
+            self._driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password),
+                                                connection_timeout=CONNECT_TIMEOUT)
         return self._driver
 
     def close(self) -> None:
