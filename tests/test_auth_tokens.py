@@ -207,3 +207,27 @@ def test_load_secret_carries_the_configured_cap(tmp_path):
     key = load_secret(Settings(home=tmp_path, token_max_ttl="90m"))
     assert isinstance(key, SigningKey) and key.max_ttl == timedelta(minutes=90)
     assert key.revocations is not None
+
+
+def test_revocations_that_cannot_be_read_refuse_tokens_as_unavailable():
+    from fusion.auth.revocation import RevocationList
+    from fusion.errors import DatabaseError
+
+    nowhere = Settings(neo4j_uri="bolt://127.0.0.1:9", neo4j_user="u", neo4j_password="p",
+                       token_revocation_refresh=0.2)
+    revocations = RevocationList(nowhere)
+    key = SigningKey(SECRET, revocations=revocations)
+    token = issue_token(key, "alice", "analyst", ["north"], timedelta(hours=1))
+    try:
+        with pytest.raises(DatabaseError, match="revocations cannot be checked") as raised:
+            authenticate(bearer(token), key)
+        assert raised.value.code == "UNAVAILABLE"
+    finally:
+        revocations.close()
+
+
+@pytest.mark.parametrize("jti", ["0" * 32, "ABCDEF0123456789abcdef0123456789"])
+def test_check_jti_accepts_token_ids(jti):
+    from fusion.auth.revocation import check_jti
+
+    assert check_jti(f" {jti} ") == jti.lower()
