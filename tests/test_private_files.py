@@ -53,6 +53,7 @@ def test_home_is_private_after_a_db_start_and_a_load(tmp_path: Path, open_umask)
     (home / "events" / "calls" / "parts").mkdir(parents=True, mode=0o755)  # written before
     os.chmod(home, 0o755)
     (home / "events" / "calls" / "parts" / "old.parquet").write_bytes(b"x")
+    (home / "notes.txt").write_text("not Fusion's\n")  # FUSION_HOME shared with other files
     settings = Settings(home=home, db_bolt_port=BOLT, db_http_port=HTTP, db_heap="512m",
                         db_pagecache="256m", neo4j_uri=None)
     server = ManagedNeo4j(settings)
@@ -63,10 +64,10 @@ def test_home_is_private_after_a_db_start_and_a_load(tmp_path: Path, open_umask)
                                  [_calls(tmp_path / "calls.csv")], "330100")
         assert summary.loads[0].quarantine_file is not None
         assert summary.loads[0].quarantine_file.is_relative_to(home)
-        assert _open_entries(home) == []
+        assert _open_entries(home) == ["notes.txt -rw-r--r--"]
     finally:
         server.stop()
-    assert _open_entries(home) == []
+    assert _open_entries(home) == ["notes.txt -rw-r--r--"]  # only Fusion's own entries change
 
 
 def test_make_private_takes_group_and_other_bits_off(tmp_path: Path) -> None:

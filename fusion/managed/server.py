@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from fusion.managed.install import NEO4J_VERSION, Installation, ensure_installed
 from loaders.private import FILE_MODE, PRIVATE_UMASK, make_private, private_dir, private_file
 
 ADMIN_USER = "neo4j"
+# What Fusion keeps in FUSION_HOME (fusion.auth, loaders, fusion demo, this module).
+HOME_ENTRIES = frozenset({"neo4j", "events", "quarantine", "demo", "audit", "secret"})
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
@@ -146,7 +149,7 @@ class ManagedNeo4j:
                 )
         self._write_config()
         self._set_initial_password(inst, report)
-        make_private(self.settings.home)
+        _private_home(self.settings.home)
         report("Starting the Neo4j JVM…")
         proc = self._spawn(inst)
         report(f"Waiting for Neo4j to answer on {self.uri} (Bolt)…")
@@ -282,6 +285,15 @@ class ManagedNeo4j:
                 text = path.read_text(errors="replace").splitlines()[-lines:]
                 parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
         return "\n".join(parts) or f"(no log output in {self.logs_dir})"
+
+
+def _private_home(home: Path) -> None:
+    """Take group and other bits off FUSION_HOME and what Fusion keeps in it (not off anything
+    else that shares the folder, should FUSION_HOME be a folder with other uses)."""
+    os.chmod(home, stat.S_IMODE(home.stat().st_mode) & ~0o077)
+    for entry in home.iterdir():
+        if entry.name in HOME_ENTRIES:
+            make_private(entry)
 
 
 def _quiet(line: str) -> None:
