@@ -1,10 +1,5 @@
 """Cypher of token revocation: one ``(:RevokedToken {jti, at, by, reason})`` per revoked token."""
 
-REVOKED_TOKEN_CONSTRAINT = (
-    "CREATE CONSTRAINT revoked_token_jti IF NOT EXISTS "
-    "FOR (t:RevokedToken) REQUIRE t.jti IS UNIQUE"
-)
-
 # The first revocation of a jti is kept: revoking twice changes nothing.
 REVOKE_TOKEN = (
     "MERGE (t:RevokedToken {jti: $jti}) "

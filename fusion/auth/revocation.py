@@ -29,7 +29,6 @@ from fusion.errors import BadInput, DatabaseError, Unauthenticated
 from queries.revocations import (
     REVOKE_TOKEN,
     REVOKED_JTIS,
-    REVOKED_TOKEN_CONSTRAINT,
     REVOKED_TOKENS,
 )
 
@@ -69,7 +68,6 @@ def revoke_token(driver: Driver, database: str, jti: str, by: str, reason: str |
                  now: datetime | None = None) -> Revocation:
     """Revoke the token ``jti`` (idempotent: a second revocation keeps the first's record)."""
     jti = check_jti(jti)
-    driver.execute_query(REVOKED_TOKEN_CONSTRAINT, database_=database)
     records, _, _ = driver.execute_query(
         REVOKE_TOKEN, jti=jti, at=(now or datetime.now(UTC)), by=by,
         reason=(reason or "").strip() or None, database_=database)
