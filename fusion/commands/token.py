@@ -69,7 +69,8 @@ def revoke(
                               "printed it."),
     reason: str | None = typer.Option(None, "--reason", help="Why (kept with the revocation)."),
 ) -> None:
-    """Revoke a token: the service refuses it (401) from its next revocation re-read on."""
+    """Revoke a token by its id: running services refuse it (401) within
+    FUSION_TOKEN_REVOCATION_REFRESH seconds (2 by default)."""
     def run() -> None:
         from fusion.auth.revocation import revoke_token
         from fusion.db import connect
