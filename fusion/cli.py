@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -46,14 +47,12 @@ def db_start() -> None:
     settings = _settings()
     if _external_notice(settings):
         return
+    from fusion.commands.progress import phase_reporter
+
     server = ManagedNeo4j(settings)
     began = time.monotonic()
     with err.status("Starting the managed Neo4j…") as status:
-
-        def progress(artifact: str) -> None:
-            status.update(f"Installing Neo4j from Maven Central: {artifact}")
-
-        st, started = server.start(on_progress=progress)
+        st, started = server.start(on_progress=phase_reporter(err, status))
     took = time.monotonic() - began
     verb = f"started in {took:.1f} s" if started else "already running"
     out.print(f"Neo4j {st.version} {verb}: pid {st.pid}, bolt {st.uri}, "
@@ -136,6 +135,9 @@ _register_commands()
 
 def main() -> None:
     """Entry point: run the app, turning Fusion's errors into a message and an exit status."""
+    from loaders.private import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # what any command writes under FUSION_HOME is the user's alone
     try:
         code = app(standalone_mode=False)  # typer.Exit comes back as a return value here
         if isinstance(code, int) and code:

@@ -7,14 +7,31 @@ the README documents every one (a test holds both to that).
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
 
 def _default_home() -> Path:
     return Path.home() / ".local" / "share" / "fusion"
+
+
+def parse_duration(text: str) -> timedelta:
+    """A positive duration such as "8h", "30m", "7d", "90s", "2w" or "1h30m"; ValueError else."""
+    cleaned = text.strip().lower()
+    parts = _DURATION_PART.findall(cleaned)
+    if not parts or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"Cannot read the duration {text!r}: use e.g. 8h, 30m, 7d, 1h30m.")
+    duration = sum((timedelta(**{_DURATION_UNITS[u]: int(n)}) for n, u in parts), timedelta())
+    if duration <= timedelta(0):
+        raise ValueError(f"The duration {text!r} must be positive.")
+    return duration
 
 
 class Settings(BaseSettings):
@@ -45,6 +62,23 @@ class Settings(BaseSettings):
     )
     require_purpose: bool = Field(
         default=True, description="Data queries must state a purpose (X-Purpose header)."
+    )
+
+    # -- tokens and metrics ----------------------------------------------------------------------
+    token_max_ttl: timedelta = Field(
+        default=timedelta(hours=12),
+        description="Longest lifetime of a bearer token (e.g. 12h, 30m, 2d): `fusion token "
+        "issue` refuses longer ones and the service refuses tokens that live longer.",
+    )
+    token_revocation_refresh: float = Field(
+        default=2.0, gt=0, le=60,
+        description="Seconds between the service's re-reads of the revoked tokens from Neo4j "
+        "(a revocation takes effect within about this long).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; unset: /metrics "
+        "answers loopback clients only.",
     )
 
     # -- managed Neo4j ---------------------------------------------------------------------------
@@ -93,6 +127,18 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("token_max_ttl", mode="before")
+    @classmethod
+    def _read_duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("token_max_ttl")
+    @classmethod
+    def _positive_ttl(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("FUSION_TOKEN_MAX_TTL must be positive")
+        return value
 
     @field_validator("neo4j_uri")
     @classmethod

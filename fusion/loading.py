@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from loaders.accounting import Accounting
 from loaders.errors import ProfileError, SourceError
 from loaders.eventstore import EventStore
 from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
+from loaders.private import FILE_MODE, private_dir
 from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
 from loaders.sources import SOURCES
 from loaders.spec import Aggregate, GraphRows, Source
@@ -159,8 +161,10 @@ def _source(kind: str) -> Source:
 @contextmanager
 def _exclusive(store: EventStore) -> Iterator[None]:
     """One load at a time per FUSION_HOME (the lock dies with the process, even on kill -9)."""
-    store.root.mkdir(parents=True, exist_ok=True)
-    with open(store.root / ".lock", "w") as fh:
+    private_dir(store.root, store.root.parent)
+    fd = os.open(store.root / ".lock", os.O_WRONLY | os.O_CREAT, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a lock file from before private modes
+    with os.fdopen(fd, "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -219,8 +223,8 @@ def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id
     graph_status = record["status"] if record else None
     if load_id in complete and graph_status == "complete":
         return "reloaded"
-    leftovers = any(store.dir(kind, w).glob(f"{load_id}.*") for w in ("parts", "dups")
-                    if store.dir(kind, w).is_dir())
+    leftovers = any(next(store.dir(kind, w).glob(f"{load_id}.*"), None) is not None
+                    for w in ("parts", "dups") if store.dir(kind, w).is_dir())
     return "resumed" if graph_status is not None or leftovers else "loaded"
 
 

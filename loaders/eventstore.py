@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from loaders.private import private_dir, private_file
 from loaders.sources import source_for
 
 KINDS = ("persons", "cases", "calls", "waybills", "sightings")
@@ -74,12 +75,12 @@ class EventStore:
     # -- writing ------------------------------------------------------------------------------
     def write(self, kind: str, what: str, load_id: str, seq: int, frame: pl.DataFrame) -> Path:
         """Write one part file atomically."""
-        d = self.dir(kind, what)
-        d.mkdir(parents=True, exist_ok=True)
+        d = private_dir(self.dir(kind, what), self.root.parent)
         final = d / f"{load_id}.{seq:05d}.parquet"
         tmp = d / f".{final.name}.tmp"
         # zstd level 1: faster to write than the default level 3, and as small on these records.
         frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+        private_file(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
@@ -88,10 +89,10 @@ class EventStore:
 
     def commit(self, kind: str, load_id: str, manifest: dict) -> None:
         """Write the manifest that makes a load's files count."""
-        d = self.dir(kind, "loads")
-        d.mkdir(parents=True, exist_ok=True)
+        d = private_dir(self.dir(kind, "loads"), self.root.parent)
         tmp = d / f".{load_id}.json.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), "utf-8")
+        private_file(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, d / f"{load_id}.json")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from loaders.private import private_dir, private_file
+
 
 class QuarantineFile:
     """Collects a load's rejected rows; :meth:`finish` writes the CSV."""
@@ -31,9 +33,10 @@ class QuarantineFile:
         """Stage some rejected rows."""
         if frame.height == 0:
             return
-        self._staging.mkdir(parents=True, exist_ok=True)
+        private_dir(self._staging, self.dir.parent)
         part = self._staging / f"{len(self._parts):05d}.parquet"
         frame.write_parquet(part)
+        private_file(part)
         self._parts.append(part)
         self.rows += frame.height
 
@@ -46,6 +49,7 @@ class QuarantineFile:
         frame = pl.concat([pl.read_parquet(p) for p in self._parts], how="diagonal_relaxed")
         tmp = self.dir / f".{self.path.name}.tmp"
         frame.write_csv(tmp, include_bom=True)
+        private_file(tmp)
         os.replace(tmp, self.path)
         self.abandon()
         return self.path

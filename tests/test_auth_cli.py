@@ -34,7 +34,7 @@ def test_token_issue_prints_only_a_token_for_the_caller(home):
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert result.stdout == token + "\n"
-    secret = load_secret(Settings(home=home))
+    secret = bytes(load_secret(Settings(home=home)))  # the key alone, no revocation list
     assert authenticate(f"Bearer {token}", secret) == Caller(
         "alice", Role.ANALYST, frozenset({"north", "south"}))
     claims = jwt.decode(token, secret, algorithms=["HS256"], issuer="fusion")
@@ -53,7 +53,8 @@ def test_tokens_survive_across_invocations(home):
     args = ["token", "issue", "--user", "a", "--role", "admin", "--region", "north"]
     first = runner.invoke(app, args).stdout.strip()
     runner.invoke(app, args)
-    assert authenticate(f"Bearer {first}", load_secret(Settings(home=home))).role is Role.ADMIN
+    secret = bytes(load_secret(Settings(home=home)))
+    assert authenticate(f"Bearer {first}", secret).role is Role.ADMIN
 
 
 def test_fusion_secret_signs_the_token(home, monkeypatch):
@@ -73,6 +74,42 @@ def test_token_issue_rejects_bad_arguments(home, args):
     result = runner.invoke(app, ["token", "issue", *args])
     assert result.exit_code == 2
     assert result.stdout == ""
+
+
+def test_token_issue_prints_the_tokens_id_on_stderr(home):
+    result = runner.invoke(app, ["token", "issue", "--user", "a", "--role", "analyst",
+                                 "--region", "north"])
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert f"jti {claims['jti']}" in result.stderr
+
+
+def test_token_issue_json_has_token_jti_and_expiry(home):
+    result = runner.invoke(app, ["token", "issue", "--user", "a", "--role", "operator",
+                                 "--region", "north", "--ttl", "30m", "--json"])
+    assert result.exit_code == 0, result.output
+    issued = json.loads(result.stdout)
+    claims = jwt.decode(issued["token"], options={"verify_signature": False})
+    assert issued["jti"] == claims["jti"] and issued["role"] == "operator"
+    assert datetime.fromisoformat(issued["expires_at"]).timestamp() == claims["exp"]
+
+
+@pytest.mark.parametrize("ttl", ["1000w", "13h", "12h1s", "1d"])
+def test_token_issue_refuses_a_ttl_over_the_default_cap(home, ttl):
+    result = runner.invoke(app, ["token", "issue", "--user", "a", "--role", "admin",
+                                 "--region", "north", "--ttl", ttl])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "at most 12 h" in result.stderr and "FUSION_TOKEN_MAX_TTL" in result.stderr
+
+
+def test_token_issue_follows_a_configured_cap(home, monkeypatch):
+    monkeypatch.setenv("FUSION_TOKEN_MAX_TTL", "2d")
+    args = ["token", "issue", "--user", "a", "--role", "admin", "--region", "north", "--ttl"]
+    result = runner.invoke(app, [*args, "36h"])
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 36 * 3600
+    assert runner.invoke(app, [*args, "3d"]).exit_code == 2
 
 
 def test_audit_verify_reports_ok_and_the_count(home):

@@ -13,7 +13,14 @@ import jwt
 import pytest
 
 from fusion.auth.access import Caller, Role, authenticate
-from fusion.auth.tokens import issue_token, load_secret, parse_ttl, secret_path
+from fusion.auth.tokens import (
+    SigningKey,
+    issue_claims,
+    issue_token,
+    load_secret,
+    parse_ttl,
+    secret_path,
+)
 from fusion.config import Settings
 from fusion.errors import BadInput, ConfigError, Unauthenticated
 
@@ -93,17 +100,17 @@ def test_missing_or_malformed_header_is_unauthenticated(header):
 ])
 def test_token_without_known_role_or_regions_is_unauthenticated(claims):
     now = int(datetime.now(UTC).timestamp())
-    token = jwt.encode({"iss": "fusion", "sub": "alice", "iat": now, "exp": now + 600, **claims},
-                       SECRET, algorithm="HS256")
+    token = jwt.encode({"iss": "fusion", "sub": "alice", "iat": now, "exp": now + 600,
+                        "jti": "a" * 32, **claims}, SECRET, algorithm="HS256")
     with pytest.raises(Unauthenticated):
         authenticate(bearer(token), SECRET)
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss", "jti"])
 def test_token_missing_a_required_claim_is_unauthenticated(missing):
     now = int(datetime.now(UTC).timestamp())
     claims = {"iss": "fusion", "sub": "alice", "role": "analyst", "regions": ["north"],
-              "iat": now, "exp": now + 600}
+              "iat": now, "exp": now + 600, "jti": "a" * 32}
     del claims[missing]
     with pytest.raises(Unauthenticated):
         authenticate(bearer(jwt.encode(claims, SECRET, algorithm="HS256")), SECRET)
@@ -157,3 +164,70 @@ def test_secret_file_readable_by_others_is_refused(tmp_path):
     os.chmod(secret_path(settings), 0o644)
     with pytest.raises(ConfigError, match="chmod"):
         load_secret(settings)
+
+
+def test_every_token_carries_its_own_id():
+    ids = {jwt.decode(issue_token(SECRET, "alice", "analyst", ["north"], timedelta(hours=1)),
+                      SECRET, algorithms=["HS256"], issuer="fusion")["jti"] for _ in range(50)}
+    assert len(ids) == 50 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_issue_claims_returns_the_signed_claims():
+    token, claims = issue_claims(SECRET, "alice", "analyst", ["north"], timedelta(hours=1))
+    assert jwt.decode(token, SECRET, algorithms=["HS256"], issuer="fusion") == claims
+
+
+@pytest.mark.parametrize("ttl", [timedelta(weeks=1000), timedelta(hours=12, seconds=1)])
+def test_issue_refuses_a_lifetime_over_the_default_cap_of_12_hours(ttl):
+    with pytest.raises(BadInput, match="FUSION_TOKEN_MAX_TTL"):
+        issue_token(SECRET, "alice", "analyst", ["north"], ttl)
+    issue_token(SECRET, "alice", "analyst", ["north"], timedelta(hours=12))
+
+
+def test_the_cap_comes_from_the_key():
+    key = SigningKey(SECRET, max_ttl=timedelta(minutes=30))
+    with pytest.raises(BadInput, match="at most 0.5 h"):
+        issue_token(key, "alice", "analyst", ["north"], timedelta(minutes=31))
+    long = SigningKey(SECRET, max_ttl=timedelta(days=2))
+    token = issue_token(long, "alice", "analyst", ["north"], timedelta(days=1))
+    assert authenticate(bearer(token), long).user == "alice"
+    with pytest.raises(Unauthenticated, match="FUSION_TOKEN_MAX_TTL"):
+        authenticate(bearer(token), key)
+
+
+def test_a_token_living_longer_than_the_cap_is_unauthenticated_even_if_signed():
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"iss": "fusion", "sub": "alice", "role": "admin", "regions": ["north"],
+              "iat": now, "exp": now + 1000 * 7 * 86400, "jti": "a" * 32}
+    with pytest.raises(Unauthenticated, match="FUSION_TOKEN_MAX_TTL"):
+        authenticate(bearer(jwt.encode(claims, SECRET, algorithm="HS256")), SECRET)
+
+
+def test_load_secret_carries_the_configured_cap(tmp_path):
+    key = load_secret(Settings(home=tmp_path, token_max_ttl="90m"))
+    assert isinstance(key, SigningKey) and key.max_ttl == timedelta(minutes=90)
+    assert key.revocations is not None
+
+
+def test_revocations_that_cannot_be_read_refuse_tokens_as_unavailable():
+    from fusion.auth.revocation import RevocationList
+    from fusion.errors import DatabaseError
+
+    nowhere = Settings(neo4j_uri="bolt://127.0.0.1:9", neo4j_user="u", neo4j_password="p",
+                       token_revocation_refresh=0.2)
+    revocations = RevocationList(nowhere)
+    key = SigningKey(SECRET, revocations=revocations)
+    token = issue_token(key, "alice", "analyst", ["north"], timedelta(hours=1))
+    try:
+        with pytest.raises(DatabaseError, match="revocations cannot be checked") as raised:
+            authenticate(bearer(token), key)
+        assert raised.value.code == "UNAVAILABLE"
+    finally:
+        revocations.close()
+
+
+@pytest.mark.parametrize("jti", ["0" * 32, "ABCDEF0123456789abcdef0123456789"])
+def test_check_jti_accepts_token_ids(jti):
+    from fusion.auth.revocation import check_jti
+
+    assert check_jti(f" {jti} ") == jti.lower()

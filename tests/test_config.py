@@ -110,3 +110,18 @@ def test_external_uri_without_credentials_is_a_config_error(clean_env) -> None:
     clean_env.setenv("FUSION_NEO4J_URI", "bolt://db.example.invalid:7687")
     with pytest.raises(ConfigError, match="FUSION_NEO4J_USER"):
         target(Settings())
+
+
+def test_token_max_ttl_defaults_to_12_hours_and_reads_durations(clean_env) -> None:
+    from datetime import timedelta
+
+    assert Settings().token_max_ttl == timedelta(hours=12)
+    clean_env.setenv("FUSION_TOKEN_MAX_TTL", "1h30m")
+    assert Settings().token_max_ttl == timedelta(hours=1, minutes=30)
+
+
+@pytest.mark.parametrize("value", ["soon", "0h", "-1h", "12"])
+def test_bad_token_max_ttl_is_refused(clean_env, value) -> None:
+    clean_env.setenv("FUSION_TOKEN_MAX_TTL", value)  # a bare number: which unit? refused
+    with pytest.raises(ValueError, match="duration|positive"):
+        Settings()

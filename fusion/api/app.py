@@ -8,6 +8,8 @@ schema is ensured and the shipped saved queries are installed.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,6 +98,28 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus exposition of the app's metrics."""
+    """Prometheus exposition of the app's metrics: for the bearer of FUSION_METRICS_TOKEN when
+    it is set, else for loopback clients only."""
+    expected = request.app.state.services.settings.metrics_token
+    if expected is not None:
+        scheme, _, sent = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                sent.strip().encode(), expected.get_secret_value().encode()):
+            return JSONResponse({"error": "GET /metrics needs Authorization: Bearer "
+                                 "<FUSION_METRICS_TOKEN>."}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+    elif not _loopback(request.client.host if request.client else None):
+        return JSONResponse({"error": "GET /metrics answers loopback clients only while "
+                             "FUSION_METRICS_TOKEN is unset."}, status_code=403)
     body, content_type = request.app.state.metrics.render()
     return Response(body, media_type=content_type)
+
+
+def _loopback(host: str | None) -> bool:
+    """True for a loopback peer address (127.0.0.0/8, ::1, ::ffff:127.x)."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback

@@ -14,7 +14,8 @@ from fusion.auth.access import (
 )
 from fusion.auth.audit import AuditLog, AuditRecord, VerifyResult, verify_audit_log
 from fusion.auth.jointops import JointOperation, JointOperations
-from fusion.auth.tokens import issue_token, load_secret, parse_ttl
+from fusion.auth.revocation import RevocationList, revoke_token, revoked_tokens
+from fusion.auth.tokens import SigningKey, issue_token, load_secret, parse_ttl
 
 __all__ = [
     "AuditLog",
@@ -22,7 +23,9 @@ __all__ = [
     "Caller",
     "JointOperation",
     "JointOperations",
+    "RevocationList",
     "Role",
+    "SigningKey",
     "VerifyResult",
     "action_for_field",
     "allowed",
@@ -35,5 +38,7 @@ __all__ = [
     "require_action",
     "require_role",
     "resolve_scope",
+    "revoke_token",
+    "revoked_tokens",
     "verify_audit_log",
 ]

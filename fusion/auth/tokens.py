@@ -2,12 +2,17 @@
 
 The signing secret is ``FUSION_SECRET`` when set; otherwise it is generated once into
 ``FUSION_HOME/secret`` (mode 0600) and read back on every later start, so tokens survive restarts.
+
+Every token carries an id (``jti``) by which it can be revoked (:mod:`fusion.auth.revocation`),
+and lives at most ``FUSION_TOKEN_MAX_TTL`` (12 h by default). :func:`load_secret` returns the
+secret as a :class:`SigningKey` that carries that policy, so :func:`decode_token` — and through
+it :func:`fusion.auth.access.authenticate` — refuses revoked and over-long tokens wherever the
+key is used.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,16 +20,30 @@ from pathlib import Path
 
 import jwt
 
-from fusion.config import Settings
-from fusion.errors import BadInput, ConfigError
+from fusion.auth.revocation import RevocationList
+from fusion.config import Settings, parse_duration
+from fusion.errors import BadInput, ConfigError, Unauthenticated
 
 ALGORITHM = "HS256"
 ISSUER = "fusion"
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key is at least as long as the hash output.
 SECRET_FILE = "secret"
 
-_TTL_PART = re.compile(r"(\d+)([smhdw])")
-_TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DEFAULT_MAX_TTL = timedelta(hours=12)
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "jti"]
+
+
+class SigningKey(bytes):
+    """The signing secret with its token policy: the longest lifetime and the revoked ids."""
+
+    max_ttl: timedelta
+    revocations: RevocationList | None
+
+    def __new__(cls, value: bytes, max_ttl: timedelta = DEFAULT_MAX_TTL,
+                revocations: RevocationList | None = None) -> SigningKey:
+        key = super().__new__(cls, value)
+        key.max_ttl, key.revocations = max_ttl, revocations
+        return key
 
 
 def secret_path(settings: Settings) -> Path:
@@ -32,14 +51,16 @@ def secret_path(settings: Settings) -> Path:
     return settings.home / SECRET_FILE
 
 
-def load_secret(settings: Settings) -> bytes:
-    """The signing secret: FUSION_SECRET, else the one generated once into FUSION_HOME."""
+def load_secret(settings: Settings) -> SigningKey:
+    """The signing key: FUSION_SECRET, else the secret generated once into FUSION_HOME, with
+    the lifetime cap and the revocation list of ``settings``."""
     if settings.secret is not None:
         value = settings.secret.get_secret_value().encode()
         if len(value) < MIN_SECRET_BYTES:
             raise ConfigError(f"FUSION_SECRET must be at least {MIN_SECRET_BYTES} bytes long.")
-        return value
-    return _generated_secret(secret_path(settings))
+    else:
+        value = _generated_secret(secret_path(settings))
+    return SigningKey(value, settings.token_max_ttl, RevocationList(settings))
 
 
 def _generated_secret(path: Path) -> bytes:
@@ -68,15 +89,21 @@ def _read_secret(path: Path) -> bytes:
 
 def issue_token(secret: bytes, user: str, role: object, regions: Sequence[str],
                 ttl: timedelta, now: datetime | None = None) -> str:
-    """A signed token for ``user`` with ``role`` and home ``regions``, valid for ``ttl``."""
+    """A signed token for ``user`` with ``role`` and home ``regions``, valid for ``ttl`` (at
+    most the key's ``max_ttl``; 12 h for a plain secret)."""
+    return issue_claims(secret, user, role, regions, ttl, now)[0]
+
+
+def issue_claims(secret: bytes, user: str, role: object, regions: Sequence[str],
+                 ttl: timedelta, now: datetime | None = None) -> tuple[str, dict]:
+    """(token, claims) as :func:`issue_token` makes them; the claims carry the ``jti``."""
     from fusion.auth.access import parse_role
 
     if not user:
         raise BadInput("A token needs a user.")
     if not regions or any(not r for r in regions):
         raise BadInput("A token needs at least one home region.")
-    if ttl <= timedelta(0):
-        raise BadInput("A token's time to live must be positive.")
+    _check_ttl(ttl, max_ttl_of(secret))
     issued = (now or datetime.now(UTC)).astimezone(UTC)
     claims = {
         "iss": ISSUER,
@@ -85,25 +112,51 @@ def issue_token(secret: bytes, user: str, role: object, regions: Sequence[str],
         "regions": sorted(set(regions)),
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
+        "jti": secrets.token_hex(16),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), claims
+
+
+def max_ttl_of(secret: bytes) -> timedelta:
+    """The longest lifetime of tokens signed with ``secret``."""
+    return getattr(secret, "max_ttl", DEFAULT_MAX_TTL)
+
+
+def _check_ttl(ttl: timedelta, max_ttl: timedelta) -> None:
+    if ttl <= timedelta(0):
+        raise BadInput("A token's time to live must be positive.")
+    if ttl > max_ttl:
+        raise BadInput(f"A token may live at most {_hours(max_ttl)} (FUSION_TOKEN_MAX_TTL); "
+                       f"{_hours(ttl)} was asked for.")
+
+
+def _hours(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 3600:g} h"
 
 
 def decode_token(token: str, secret: bytes) -> dict:
-    """The verified claims of ``token``; raises jwt.InvalidTokenError when it is not valid."""
-    return jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                      options={"require": ["exp", "iat", "sub", "iss"]})
+    """The verified claims of ``token``.
+
+    Raises jwt.InvalidTokenError when it is not a valid token, Unauthenticated when it lives
+    longer than the key allows or is revoked, DatabaseError when revocations cannot be checked.
+    """
+    claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                        options={"require": REQUIRED_CLAIMS})
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(lifetime, int) or lifetime > max_ttl_of(secret).total_seconds():
+        raise Unauthenticated("The token lives longer than FUSION_TOKEN_MAX_TTL allows; "
+                              "ask for a new one.")
+    if not isinstance(claims["jti"], str) or not claims["jti"]:
+        raise Unauthenticated("The token has no id (jti).")
+    revocations = getattr(secret, "revocations", None)
+    if revocations is not None:
+        revocations.check(claims["jti"])
+    return claims
 
 
 def parse_ttl(text: str) -> timedelta:
     """A duration such as "8h", "30m", "7d", "90s", "2w" or "1h30m"."""
-    cleaned = text.strip().lower()
-    parts = _TTL_PART.findall(cleaned)
-    if not parts or "".join(n + u for n, u in parts) != cleaned:
-        raise BadInput(f"Cannot read the duration {text!r}: use e.g. 8h, 30m, 7d, 1h30m.")
-    ttl = timedelta()
-    for number, unit in parts:
-        ttl += timedelta(**{_TTL_UNITS[unit]: int(number)})
-    if ttl <= timedelta(0):
-        raise BadInput(f"The duration {text!r} must be positive.")
-    return ttl
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise BadInput(str(err)) from None

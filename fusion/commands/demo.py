@@ -39,13 +39,26 @@ def start_database(settings: Settings) -> None:
     if settings.external:
         out.print(f"Using the external Neo4j at {settings.neo4j_uri}.")
         return
+    from fusion.commands.progress import phase_reporter
     from fusion.managed import ManagedNeo4j
 
     with err.status("Starting the managed Neo4j (the first start installs it)…") as status:
-        st, started = ManagedNeo4j(settings).start(
-            on_progress=lambda a: status.update(f"Installing Neo4j from Maven Central: {a}"))
+        st, started = ManagedNeo4j(settings).start(on_progress=phase_reporter(err, status))
     out.print(f"Neo4j {st.version} {'started' if started else 'already running'} "
               f"on {st.uri}.")
+
+
+def still_running_notice(settings: Settings) -> None:
+    """Say that the managed Neo4j outlives the demo, and how to stop it."""
+    if settings.external:
+        return
+    from fusion.managed import ManagedNeo4j
+
+    pid = ManagedNeo4j(settings).running_pid()
+    if pid is not None:
+        err.print(f"The managed Neo4j is still running (pid {pid}, "
+                  f"bolt://127.0.0.1:{settings.db_bolt_port}); stop it with `fusion db stop`.",
+                  highlight=False)
 
 
 def prepare(settings: Settings, scale: float, seed: int) -> Demo:
@@ -79,9 +92,11 @@ def _load_once(settings: Settings, driver, scenario: Path, truth: dict) -> None:
             summary = load_files(driver, settings.neo4j_database, settings.home, entry["kind"],
                                  [scenario / entry["file"]], entry["region"], profile)
         totals = summary.as_dict()
+        quarantined = totals["quarantine_files"]
         out.print(f"{entry['file']}: " + ", ".join(
             f"{k} {totals[k]}" for k in ("read", "loaded", "quarantined", "duplicates")
-            if k in totals))
+            if k in totals) + (f" (quarantine: {', '.join(quarantined)})" if quarantined else ""),
+            highlight=False)
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
 
@@ -120,9 +135,25 @@ def demo(
     settings = load_settings()
     if serve:
         check_port_free(host, port)
-    start_database(settings)
-    prepared = prepare(settings, scale, seed)
-    token = demo_token(settings, prepared.regions)
+    try:
+        start_database(settings)
+        prepared = prepare(settings, scale, seed)
+        token = demo_token(settings, prepared.regions)
+        announce = _announcement(prepared, token, host, port, serve)
+        if serve:
+            run_server(settings, host, port, "warning", announce)
+        else:
+            announce()
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        still_running_notice(settings)
+        raise typer.Exit(130) from None
+    if serve:  # Ctrl-C stopped the service; Neo4j keeps running for the next demo
+        still_running_notice(settings)
+
+
+def _announcement(prepared: Demo, token: str, host: str, port: int, serve: bool):
+    """What to print once the demo is ready: the console address carrying the token."""
     shown = "localhost" if host in ("0.0.0.0", "::") else host
 
     def announce() -> None:
@@ -130,14 +161,12 @@ def demo(
                  f"The demo is ready; serve it with `fusion serve --port {port}`")
         out.print(f"\n{state} ({', '.join(prepared.regions)}).\n"
                   f"Console:  http://{shown}:{port}/graphql#token={token}\n"
-                  f"Token for scripts (analyst, {DEMO_TTL.total_seconds() / 3600:g} h): {token}\n"
+                  f"(The analyst token, valid {DEMO_TTL.total_seconds() / 3600:g} h, is the "
+                  "text after #token=; scripts send it as Authorization: Bearer.)\n"
                   "Every data query needs a purpose: the console asks for X-Purpose.\n"
                   "Try the saved queries (savedQueries) or:  { gangs { id size members "
                   "{ person { label } rank } } }" + ("\nStop with Ctrl-C." if serve else ""),
                   highlight=False)
         sys.stdout.flush()
 
-    if serve:
-        run_server(settings, host, port, "warning", announce)
-    else:
-        announce()
+    return announce

@@ -11,8 +11,10 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,8 +25,11 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionE
 from fusion.config import Settings
 from fusion.errors import ConfigError, DatabaseError, DatabaseStartError
 from fusion.managed.install import NEO4J_VERSION, Installation, ensure_installed, read_installation
+from loaders.private import FILE_MODE, PRIVATE_UMASK, make_private, private_dir, private_file
 
 ADMIN_USER = "neo4j"
+# What Fusion keeps in FUSION_HOME (fusion.auth, loaders, fusion demo, this module).
+HOME_ENTRIES = frozenset({"neo4j", "events", "quarantine", "demo", "audit", "secret"})
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
@@ -90,7 +95,7 @@ class ManagedNeo4j:
     def password(self) -> str:
         """The generated password (created, mode 0600, on first use)."""
         if not self.password_file.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root, self.settings.home)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 # Never starts with "-", which Neo4j's admin tool would read as an option.
@@ -122,12 +127,20 @@ class ManagedNeo4j:
         )
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self, on_progress=None) -> tuple[ServerStatus, bool]:
-        """Start the server unless it runs; wait for Bolt. Returns (status, started_now)."""
+    def start(self, on_progress: Callable[[str], None] | None = None
+              ) -> tuple[ServerStatus, bool]:
+        """Start the server unless it runs; wait for Bolt. Returns (status, started_now).
+
+        ``on_progress`` receives one line per phase (and per jar Maven resolves) for a status
+        display. Everything under FUSION_HOME is made private to the user first.
+        """
+        report = on_progress or _quiet
         if self.running_pid() is not None:
             self._wait_for_bolt(None)
             return self.status(), False
-        inst = ensure_installed(self.root, on_progress=on_progress)
+        report("Checking the Neo4j installation…")
+        inst = ensure_installed(self.root, on_progress=lambda jar: report(
+            f"Resolving Neo4j's jars with Maven (first start only): {jar}"))
         for port in (self.settings.db_bolt_port, self.settings.db_http_port):
             if _port_in_use(port):
                 raise DatabaseStartError(
@@ -135,17 +148,11 @@ class ManagedNeo4j:
                     "choose others with FUSION_DB_BOLT_PORT / FUSION_DB_HTTP_PORT."
                 )
         self._write_config()
-        self._set_initial_password(inst)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        console = open(self.logs_dir / "console.log", "ab")  # noqa: SIM115 (child keeps it)
-        proc = subprocess.Popen(
-            ["java", "-cp", self._classpath(inst), *self._jvm_options(), ENTRY_POINT,
-             f"--home-dir={self.root}", f"--config-dir={self.conf_dir}"],
-            stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self._env(), start_new_session=True,
-        )
-        console.close()
-        self.pid_file.write_text(str(proc.pid))
+        self._set_initial_password(inst, report)
+        _private_home(self.settings.home)
+        report("Starting the Neo4j JVM…")
+        proc = self._spawn(inst)
+        report(f"Waiting for Neo4j to answer on {self.uri} (Bolt)…")
         self._wait_for_bolt(proc)
         return self.status(), True
 
@@ -166,6 +173,22 @@ class ManagedNeo4j:
         return True
 
     # -- internals --------------------------------------------------------------------------
+    def _spawn(self, inst: Installation) -> subprocess.Popen:
+        """The server JVM in the background; what it writes is private to the user."""
+        private_dir(self.run_dir, self.settings.home)
+        fd = os.open(self.logs_dir / "console.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                     FILE_MODE)
+        with os.fdopen(fd, "ab") as console:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                ["java", "-cp", self._classpath(inst), *self._jvm_options(), ENTRY_POINT,
+                 f"--home-dir={self.root}", f"--config-dir={self.conf_dir}"],
+                stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self._env(), start_new_session=True, umask=PRIVATE_UMASK,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        private_file(self.pid_file)
+        return proc
+
     def _env(self) -> dict[str, str]:
         return {**os.environ, "NEO4J_HOME": str(self.root), "NEO4J_CONF": str(self.conf_dir)}
 
@@ -180,7 +203,7 @@ class ManagedNeo4j:
 
     def _write_config(self) -> None:
         for sub in ("conf", "data", "logs", "plugins", "run", "import"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / sub, self.settings.home)
         s = self.settings
         lines = [
             "# Written by `fusion db start` on every start; edit Fusion's settings instead.",
@@ -210,14 +233,16 @@ class ManagedNeo4j:
             src = resources.files("fusion.resources").joinpath("neo4j", name)
             (self.conf_dir / name).write_text(src.read_text())
 
-    def _set_initial_password(self, inst: Installation) -> None:
+    def _set_initial_password(self, inst: Installation, report: Callable[[str], None]) -> None:
         """Before the very first start, give the `neo4j` user the generated password."""
         if (self.data_dir / "databases" / "system").exists():
             return
+        report("Setting the initial password (first start only)…")
         result = subprocess.run(
             ["java", "-cp", self._classpath(inst), ADMIN_TOOL, "dbms",
              "set-initial-password", self.password()],
             capture_output=True, text=True, env=self._env(), check=False,
+            umask=PRIVATE_UMASK,
         )
         if result.returncode != 0:
             raise DatabaseStartError(
@@ -260,6 +285,19 @@ class ManagedNeo4j:
                 text = path.read_text(errors="replace").splitlines()[-lines:]
                 parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
         return "\n".join(parts) or f"(no log output in {self.logs_dir})"
+
+
+def _private_home(home: Path) -> None:
+    """Take group and other bits off FUSION_HOME and what Fusion keeps in it (not off anything
+    else that shares the folder, should FUSION_HOME be a folder with other uses)."""
+    os.chmod(home, stat.S_IMODE(home.stat().st_mode) & ~0o077)
+    for entry in home.iterdir():
+        if entry.name in HOME_ENTRIES:
+            make_private(entry)
+
+
+def _quiet(line: str) -> None:
+    """A progress report nobody displays."""
 
 
 def _alive(pid: int) -> bool:
