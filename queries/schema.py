@@ -15,13 +15,17 @@ ENTITY_LABELS = {
     "Address": "address_key",
 }
 
-# Fusion's bookkeeping nodes: load records, saved queries, joint operations.
+# Fusion's bookkeeping nodes: load records, saved queries, joint operations, revoked
+# tokens, the audit log's checkpoint.
 INTERNAL_LABELS = {
     "LoadRecord": "load_record_id",
     "SavedQuery": "saved_query_name",
     "JointOperation": "joint_operation_id",
+    "RevokedToken": "revoked_token_jti",
+    "AuditCheckpoint": "audit_checkpoint_key",
 }
-_INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "id"}
+_INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "id",
+                  "RevokedToken": "jti", "AuditCheckpoint": "key"}
 
 CONSTRAINTS = {
     **{

@@ -59,16 +59,21 @@ async def open_services(settings: Settings, metrics: object | None = None
     path = audit_path(settings.home)
     audit = AuditLog(path, CheckpointStore(driver, settings.neo4j_database,
                                            checkpoint_key(path)))
+    secret = None
     try:
         problem = await audit.problem()  # a log that lost records is refused from the start
         if problem is not None:
             logger.error("audit log not ready at start-up: %s", problem)
+        secret = load_secret(settings)
         services = Services(settings=settings, driver=driver, sync_driver=sync_driver,
-                            secret=load_secret(settings),
+                            secret=secret,
                             joint_operations=JointOperations(driver, settings.neo4j_database),
                             audit=audit, metrics=metrics)
         yield services
     finally:
+        revocations = getattr(secret, "revocations", None)
+        if revocations is not None:  # its refresh thread and driver
+            await asyncio.to_thread(revocations.close)
         await audit.aclose()
         await driver.close()
         await asyncio.to_thread(sync_driver.close)
