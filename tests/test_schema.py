@@ -30,7 +30,8 @@ def test_init_twice_leaves_exactly_the_expected_constraints(driver, neo4j_settin
     assert {name for name, *_ in after} == set(CONSTRAINTS)
     unique_keys = {labels[0] for _, kind, labels, props in after
                    if kind == "UNIQUENESS" and props == ("key",)}
-    assert unique_keys == CONTRACT_LABELS
+    # The contract's labels, and the audit checkpoint (bookkeeping, also keyed by `key`).
+    assert unique_keys == CONTRACT_LABELS | {"AuditCheckpoint"}
 
 
 def test_init_creates_the_indexes_the_queries_need(driver, neo4j_settings) -> None:
