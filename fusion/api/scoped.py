@@ -4,9 +4,10 @@ A relationship's stored ``count``, ``first_at`` … and ``regions`` cover every 
 reported its events. When its ``regions`` lie inside the caller's scope they are exact and
 shown as stored; otherwise its aggregates are recounted from the events the scope sees
 (:mod:`fusion.analyses.aggregates`, one scoped read per type for the whole answer, in a worker
-thread) and its ``regions`` cut to the scope. An aggregate that cannot be recounted — no
-in-scope event behind it (e.g. the event store lacks the records the graph was built from) —
-is withheld as null rather than shown over other regions' data.
+thread) and its ``regions`` cut to the scope. With no in-scope event behind it — a
+``CO_TRAVELED`` whose meetings each paired an in-scope sighting with another region's, or an
+event store that lacks the records the graph was built from — its counts are 0 and its
+``first_at``/``last_at`` null: nothing is ever shown over other regions' data.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def _run(props: dict) -> tuple[float, datetime | None, datetime | None]:
             _time(props.get("until")))
 
 
+def _nothing(name: str) -> int | None:
+    """An aggregate over no in-scope event: 0 for a count, null for a time."""
+    return None if name.endswith("_at") else 0
+
+
 def _time(value: object) -> datetime | None:
     """A property time (ISO 8601 text after json_value) as a datetime."""
     return None if value is None else datetime.fromisoformat(str(value))
@@ -63,7 +69,7 @@ def _shown(rel: Rel, scope: frozenset[str], figures: dict | None, recounted: boo
     props = dict(rel.properties)
     if recounted:
         for name in AGGREGATES[rel.type]:
-            props[name] = json_value(figures[name]) if figures else None
+            props[name] = json_value(figures[name]) if figures else _nothing(name)
     if "regions" in props:
         props["regions"] = regions_in(props["regions"], scope)
     return replace(rel, properties=props)
