@@ -7,5 +7,6 @@ applies it inside what it reads (see docs/analyses.md).
 - :mod:`fusion.analyses.temporal`: time-respecting paths (events from :mod:`.contacts`);
 - :mod:`fusion.analyses.gangs`: gangs and a person's gang (evidence from :mod:`.gang_evidence`);
 - :mod:`fusion.analyses.cotravel`: co-travel pairs, evidence, groups;
-- :mod:`fusion.analyses.materialize`: ``fusion analyze cotravel`` (``CO_TRAVELED``).
+- :mod:`fusion.analyses.materialize`: ``fusion analyze cotravel`` (``CO_TRAVELED``);
+- :mod:`fusion.analyses.aggregates`: relationship aggregates recounted over a scope's events.
 """

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
 from queries.model import LABEL_KINDS
 
 # Properties every node has, shown as their own fields rather than in `properties`.
 _OWN_FIELDS = ("key", "label", "regions")
+
+
+def regions_in(regions: Iterable[str] | None, scope: frozenset[str]) -> list[str]:
+    """The regions of a ``regions`` list that ``scope`` covers, sorted: what a caller is shown
+    of where an element came from (regions outside the scope are not the caller's to see)."""
+    return sorted(set(regions or ()) & scope)
 
 
 def json_value(value: object) -> object:
@@ -61,6 +68,10 @@ class Node:
                    regions=tuple(props.get("regions") or ()),
                    properties=json_properties(props), raw=dict(props))
 
+    def in_scope(self, scope: frozenset[str]) -> Node:
+        """This node as shown in ``scope``: its regions cut to the scope's."""
+        return replace(self, regions=tuple(regions_in(self.regions, scope)))
+
     def as_export(self) -> dict:
         """The node as fusion.api.export expects it."""
         return {"kind": self.kind, "key": self.key, "label": self.label,
@@ -84,6 +95,11 @@ class Rel:
         return cls(record["type"], LABEL_KINDS[record["from_label"]], record["from"],
                    LABEL_KINDS[record["to_label"]], record["to"],
                    {k: json_value(v) for k, v in sorted(record["props"].items())})
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """(type, from kind, from key, to kind, to key)."""
+        return self.type, self.from_kind, self.from_key, self.to_kind, self.to_key
 
     def as_export(self) -> dict:
         """The relationship as fusion.api.export expects it."""

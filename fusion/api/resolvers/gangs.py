@@ -14,7 +14,7 @@ from fusion.analyses.entities import EntityRef as AnalysisRef
 from fusion.api.enums import CommunityAlgorithm, ExportFormat
 from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef, LinkWeightsInput
-from fusion.api.nodes import Node
+from fusion.api.nodes import Node, regions_in
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import Gang, GangLinkCount, GangMember, LinkKind
 from fusion.api.types.entity import entity_ref
@@ -92,7 +92,7 @@ def gang_of_analysis(g: analysis.Gang, regions: frozenset[str], args: dict) -> G
                           rank=m.rank) for m in g.members]
     links = [GangLinkCount(type=LinkKind(kind), count=int(n))
              for kind, n in sorted(g.links.items())]
-    return Gang(id=strawberry.ID(g.id), size=g.size, regions=list(g.regions),
+    return Gang(id=strawberry.ID(g.id), size=g.size, regions=regions_in(g.regions, regions),
                 cohesion=g.cohesion, members=members, links=links, export_args=args)
 
 
@@ -109,5 +109,6 @@ async def export_gang(info: Info, gang: Gang, format: ExportFormat) -> ExportDoc
              "from": {"kind": "PERSON", "key": row["a"]},
              "to": {"kind": "PERSON", "key": row["b"]}, "properties": {"count": row["count"]}}
             for row in links.iter_rows(named=True) if row["a"] in keys and row["b"] in keys]
-    return export_document(format, [n for n in nodes if isinstance(n, Node)], rels,
+    return export_document(format, [n.in_scope(args["scope"]) for n in nodes
+                                    if isinstance(n, Node)], rels,
                            f"gang-{gang.id}")

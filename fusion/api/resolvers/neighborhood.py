@@ -1,7 +1,8 @@
 """neighborhood: breadth-first expansion around an entity with a hard cap (queries.neighborhood).
 
 Each hop asks Neo4j for at most the room left plus one, so ``truncated`` is exact and a hub
-never materializes: the expansion stops streaming once the room is filled.
+never materializes: the expansion stops streaming once the room is filled. Relationships are
+shown as the scope may see them (fusion.api.scoped: aggregates over in-scope events).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel
 from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
 from fusion.api.resolvers.entities import ScopeArg
+from fusion.api.scoped import scoped_rels
 from fusion.api.types.entity import entity_of
 from fusion.api.types.graph import Neighborhood, relationship_of
 from fusion.errors import NotFound
@@ -54,11 +56,12 @@ async def resolve_neighborhood(
     room = RELS_PER_NODE * limit
     records = await read(ctx.services, RELS, ids=ids, inner=inner, room=room + 1, **params)
     truncated = truncated or len(records) > room
-    rels = [Rel.from_record(r) for r in records[:room]]
+    rels = await scoped_rels(ctx, [Rel.from_record(r) for r in records[:room]], regions)
     by_key = {(n.kind, n.key): n for n in nodes}
     return Neighborhood(nodes=[entity_of(n, regions) for n in nodes],
                         rels=[relationship_of(r, regions, by_key) for r in rels],
-                        truncated=truncated, subgraph=(nodes, rels))
+                        truncated=truncated,
+                        subgraph=([n.in_scope(regions) for n in nodes], rels))
 
 
 async def _expand(ctx, ids: list[str], nodes: list[Node], hops: int, limit: int,

@@ -4,7 +4,8 @@ Runs the statement of :mod:`queries.paths` (Neo4j 5 ``SHORTEST k`` with scope an
 inside the pattern) on the async driver. Every node on a returned path is visible in scope and
 comes with all its properties, so the path's entities are built from the row and put in the
 node DataLoader's cache: a request with paths is one statement. Only when no path is found are
-the two ends looked up (one batched statement) to tell NOT_FOUND from "no path".
+the two ends looked up (one batched statement) to tell NOT_FOUND from "no path". The paths'
+relationships are shown as the scope may see them (fusion.api.scoped), all in one recount.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel, json_value
 from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
 from fusion.api.resolvers.entities import ScopeArg
+from fusion.api.scoped import scoped_rels
 from fusion.api.types.entity import entity_of
 from fusion.api.types.graph import ExportDocument, Path, relationship_of
 from fusion.errors import NotFound
@@ -49,7 +51,8 @@ async def resolve_relationship_paths(
     """Up to ``limit`` shortest paths, shortest first (NOT_FOUND when an end is not visible)."""
     regions = await info.context.scope(scope)
     records = await _path_records(info, regions, from_, to, max_hops, rel_types, limit)
-    return [path_of(r, regions) for r in records]
+    shown = await _shown_rels(info.context, records, regions)
+    return [path_of(r, regions, shown) for r in records]
 
 
 async def resolve_export_paths(
@@ -69,13 +72,9 @@ async def resolve_export_paths(
     records = await _path_records(info, regions, from_, to, max_hops, rel_types, limit)
     keys = dict.fromkeys((LABEL_KINDS[n["kind"]], n["key"]) for r in records for n in r["nodes"])
     nodes = await asyncio.gather(*(ctx.loaders.node.load((k, x, regions)) for k, x in keys))
-    rels = {}
-    for r in records:
-        for x in r["rels"]:
-            rel = _rel(x)
-            rels[(rel.type, rel.from_kind, rel.from_key, rel.to_kind, rel.to_key)] = rel
-    return export_document(format, [n for n in nodes if n is not None], list(rels.values()),
-                           "paths")
+    rels = await _shown_rels(ctx, records, regions)
+    return export_document(format, [n.in_scope(regions) for n in nodes if n is not None],
+                           list(rels.values()), "paths")
 
 
 async def _path_records(info, regions, from_, to, max_hops, rel_types, limit) -> list:
@@ -102,11 +101,18 @@ async def _path_records(info, regions, from_, to, max_hops, rel_types, limit) ->
     return records
 
 
-def path_of(record, scope: frozenset[str]) -> Path:
-    """A GraphQL path from a row of queries.paths (nodes with their properties)."""
+async def _shown_rels(ctx, records: list, scope: frozenset[str]) -> dict[tuple, Rel]:
+    """Every relationship on the rows' paths, once, as ``scope`` may see it, by key."""
+    rels = {rel.key: rel for rel in (_rel(x) for r in records for x in r["rels"])}
+    return {rel.key: rel for rel in await scoped_rels(ctx, list(rels.values()), scope)}
+
+
+def path_of(record, scope: frozenset[str], shown: dict[tuple, Rel]) -> Path:
+    """A GraphQL path from a row of queries.paths (nodes with their properties), its
+    relationships taken from ``shown`` (:func:`_shown_rels`)."""
     nodes = [_node(n) for n in record["nodes"]]
     by_key = {(n.kind, n.key): n for n in nodes}
-    rels = [relationship_of(_rel(r), scope, by_key) for r in record["rels"]]
+    rels = [relationship_of(shown[_rel(r).key], scope, by_key) for r in record["rels"]]
     return Path(length=record["length"], nodes=[entity_of(n, scope) for n in nodes], rels=rels)
 
 

@@ -43,7 +43,8 @@ class Gang:
     id: strawberry.ID = strawberry.field(
         description="Stable id (the same members give the same id).")
     size: int = strawberry.field(description="Number of members.")
-    regions: list[str] = strawberry.field(description="Regions of its members.")
+    regions: list[str] = strawberry.field(
+        description="Regions of its members, those in the query's scope only.")
     cohesion: float = strawberry.field(
         description="Share of its members' link weight that stays inside the gang (0..1).")
     members: list[GangMember] = strawberry.field(description="Members, most central first.")

@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from fusion.api.enums import EntityKind
-from fusion.api.nodes import Node, native_time
+from fusion.api.nodes import Node, native_time, regions_in
 
 
 @strawberry.interface(description="Anything in the graph: a person, phone, vehicle, case, "
@@ -38,10 +38,11 @@ class Entity:
         node = await self.loaded(info)
         return node.label if node else None
 
-    @strawberry.field(description="Sorted regions whose records produced this entity.")
+    @strawberry.field(description="Sorted regions whose records produced this entity, "
+                      "those in the query's scope only.")
     async def regions(self, info: Info) -> list[str]:
         node = await self.loaded(info)
-        return list(node.regions) if node else []
+        return regions_in(node.regions, self.visible_in) if node else []
 
     @strawberry.field(description="Every other property of the node, by name.")
     async def properties(self, info: Info) -> JSON:

@@ -20,7 +20,8 @@ class Relationship:
     from_: Entity = strawberry.field(name="from", description="Where it starts.")
     to: Entity = strawberry.field(description="Where it ends.")
     properties: JSON = strawberry.field(
-        description="Its properties (aggregates such as count, first_at, last_at; regions).")
+        description="Its properties: aggregates such as count, first_at, last_at over the "
+        "events the query's scope sees, and regions (those in scope).")
 
 
 def relationship_of(rel: Rel, scope: frozenset[str],
