@@ -285,9 +285,6 @@ def test_timeline(api, phones, calls):
     _assert_regions_are_a([e["entities"] for e in events])
 
 
-@pytest.mark.xfail(strict=True, reason="TimelineEvent.regions lists every region that reported "
-                   "the record; the fix (regions_in(e.regions, regions)) belongs in "
-                   "fusion/api/resolvers/timeline.py, outside this change")
 def test_timeline_event_regions(api, phones):
     events = [e for key in phones for e in _timeline(api, key)]
     assert all(e["regions"] == [A] for e in events)

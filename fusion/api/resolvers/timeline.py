@@ -11,6 +11,7 @@ from strawberry.types import Info
 from fusion.api.db import read
 from fusion.api.enums import TimelineEventType
 from fusion.api.inputs import EntityRef
+from fusion.api.nodes import regions_in
 from fusion.api.resolvers.common import check_limit
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.timeline import Event, Subjects, case_event, store_events
@@ -55,7 +56,7 @@ async def resolve_timeline(
     events.sort(key=Event.sort_key)
     return [TimelineEvent(at=e.at, type=TimelineEventType(e.type), summary=e.summary,
                           entities=[entity_ref(k, x, regions) for k, x in e.entities],
-                          regions=list(e.regions), details=e.properties)
+                          regions=regions_in(e.regions, regions), details=e.properties)
             for e in events[:limit]]
 
 
