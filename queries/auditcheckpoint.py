@@ -5,7 +5,9 @@ The service only moves the checkpoint forward (a larger ``count``); only
 `fusion audit reset-checkpoint` may set it back, and it counts every reset in ``resets``.
 """
 
-_FIELDS = "c {.count, .hash, .size, .at, .resets, .reset_at, .reset_reason} AS checkpoint"
+# All properties (``.*``): naming reset_at/reset_reason before any reset would make Neo4j warn
+# about property keys that do not exist yet, on every read.
+_FIELDS = "c {.*} AS checkpoint"
 
 READ_AUDIT_CHECKPOINT = """
 MATCH (c:AuditCheckpoint {key: $key})

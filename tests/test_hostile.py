@@ -64,7 +64,10 @@ class Sent:
 
 
 def _audit_count(api) -> int:
-    return len(audit_path(api.settings.home).read_bytes().splitlines())
+    """Outcome records in the audit log: one per request (a mutation that passed its guard
+    also leaves an ``intent`` record before it runs; those are not requests)."""
+    lines = audit_path(api.settings.home).read_bytes().splitlines()
+    return sum(1 for line in lines if json.loads(line)["outcome"] != "intent")
 
 
 # -- hand-written generators -------------------------------------------------------------------

@@ -51,12 +51,12 @@ def checkpoint_key(path: Path) -> str:
 
 
 def _checkpoint(records: list) -> Checkpoint | None:
-    if not records or records[0]["checkpoint"]["count"] is None:
+    if not records or records[0]["checkpoint"].get("count") is None:
         return None
     c = records[0]["checkpoint"]
-    at = c["at"].to_native() if c["at"] is not None else None
-    return Checkpoint(Head(c["count"], c["hash"], c["size"]), c["resets"] or 0, at,
-                      c["reset_reason"])
+    at = c["at"].to_native() if c.get("at") is not None else None
+    return Checkpoint(Head(c["count"], c.get("hash"), c.get("size")), c.get("resets") or 0, at,
+                      c.get("reset_reason"))
 
 
 class CheckpointStore:
