@@ -69,10 +69,10 @@ def _alternating(variants: dict[str, Callable[[], object]], repeats: int
 # -- 1. analyses --------------------------------------------------------------------------------
 
 def _analysis_calls(settings, driver, truth: dict) -> dict[str, Callable]:
-    from fusion.analyses.cotravel import co_travel_groups, co_travel_pairs
-    from fusion.analyses.entities import EntityRef
-    from fusion.analyses.gangs import gangs
-    from fusion.analyses.paths import relationship_paths
+    from fusion.services.cotravel import co_travel_groups, co_travel_pairs
+    from fusion.services.entities import EntityRef
+    from fusion.services.gangs import gangs
+    from fusion.services.paths import relationship_paths
 
     db, home = settings.neo4j_database, settings.home
     chain = truth["fraud_chain"]

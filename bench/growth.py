@@ -64,9 +64,9 @@ def _load(driver, database: str, home: Path, scenario: Path) -> tuple[float, int
 
 def measure_size(driver, database: str, home: Path, scenario: Path) -> dict:
     """Load, co-travel and gangs figures for one generated scenario."""
-    from fusion.analyses.cotravel import co_travel_pairs
-    from fusion.analyses.events import visible_sightings
-    from fusion.analyses.gangs import gangs
+    from fusion.services.cotravel import co_travel_pairs
+    from fusion.services.events import visible_sightings
+    from fusion.services.gangs import gangs
 
     _wipe(driver, database, home)
     load_s, records = _load(driver, database, home, scenario)
@@ -101,10 +101,9 @@ def table(rows: list[dict]) -> str:
 def run(scale: float = 1.0) -> str:
     """Measure every size and return the Markdown section."""
     from fusion.config import Settings
-    from fusion.db import connect
+    from fusion.db import connect, ensure_schema
     from fusion.managed import ManagedNeo4j
     from fusion.scenario.generate import generate_scenario
-    from fusion.schema import ensure_schema
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="fusion-bench-growth-") as tmp:

@@ -196,9 +196,8 @@ def _wipe(driver) -> None:
 def run(scale: float = 1.0, sample: int = BASELINE_SAMPLE) -> str:
     """Generate, measure both loaders on calls and sightings, return a Markdown table."""
     from fusion.config import Settings
-    from fusion.db import connect
+    from fusion.db import connect, ensure_schema
     from fusion.managed import ManagedNeo4j
-    from fusion.schema import ensure_schema
 
     rows = int(1_000_000 * scale)
     lines = ["## Loader throughput", "",

@@ -6,7 +6,7 @@ cross regions and widen the callee's ``regions``), writes it into its own manage
 (temporary FUSION_HOME, ports 17752/17452) with batched, columnar ``UNWIND ... CREATE``, and
 picks pairs exactly 6 hops apart both in the whole graph and inside the scope (igraph BFS), so both
 queries do the same work. Each pair is then queried through
-:func:`fusion.analyses.paths.relationship_paths`, unscoped and scoped, interleaved, after a
+:func:`fusion.services.paths.relationship_paths`, unscoped and scoped, interleaved, after a
 warm-up; latency is measured at the client (driver round trip included). On the same pairs,
 scoped, the statement the service runs is also sent as plain Cypher over Bolt (the baseline)
 and the contract's ``RelationshipPaths`` operation POSTed to the real service (``create_app``
@@ -221,7 +221,7 @@ def time_queries(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozense
                  passes: int = 2) -> list[dict[str, list[float]]]:
     """Milliseconds per query, unscoped and scoped, alternating which goes first, per pass
     over all pairs (the first pass plans and JIT-compiles the statements)."""
-    from fusion.analyses.paths import EntityRef, relationship_paths
+    from fusion.services.paths import EntityRef, relationship_paths
 
     def ref(node: int) -> EntityRef:
         return EntityRef(g.kinds[g.kind[node]], g.key(node))
@@ -268,7 +268,7 @@ def db_hits(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str
 
 def bolt_path(driver, g: Graph, s: int, t: int, scope: frozenset[str]) -> int:
     """Length of the shortest path as the service's own statement finds it, sent over Bolt
-    with the parameters :func:`fusion.analyses.paths.relationship_paths` passes."""
+    with the parameters :func:`fusion.services.paths.relationship_paths` passes."""
     from queries.model import DEFAULT_PATH_TYPES
     from queries.paths import paths_statement
 
@@ -359,8 +359,7 @@ def run(scale: float = 1.0, n_pairs: int = 150) -> str:
 
 def _measure(settings, g: Graph, n_pairs: int) -> tuple:
     """Load the graph, pick the pairs and time every variant on them."""
-    from fusion.db import connect
-    from fusion.schema import ensure_schema
+    from fusion.db import connect, ensure_schema
 
     scope = frozenset({REGIONS[0]})
     with connect(settings) as driver:

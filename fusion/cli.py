@@ -101,8 +101,7 @@ def db_status(
 @app.command("init")
 def init() -> None:
     """Create the graph's constraints and indexes (idempotent)."""
-    from fusion.db import connect
-    from fusion.schema import ensure_schema
+    from fusion.db import connect, ensure_schema
 
     settings = _settings()
     with connect(settings) as driver:

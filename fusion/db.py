@@ -1,4 +1,5 @@
-"""Connections to the graph: the managed local Neo4j by default, an external one when configured."""
+"""Connections to the graph (the managed local Neo4j by default, an external one when
+configured) and its schema: `fusion init` creates the constraints and indexes (idempotent)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from fusion.config import Settings
 from fusion.errors import ConfigError, DatabaseError
+from queries.schema import AWAIT_INDEXES, CONSTRAINTS, INDEXES, SHOW_CONSTRAINTS, SHOW_INDEXES
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,24 @@ def connect(settings: Settings) -> Driver:
         hint = "" if t.external else " Start it with `fusion db start`."
         raise DatabaseError(f"Neo4j at {t.uri} is not reachable.{hint}") from err
     return driver
+
+
+def ensure_schema(driver: Driver, database: str) -> list[str]:
+    """Create every missing constraint and index; return the names that were created now."""
+    existing = _existing_names(driver, database)
+    created = []
+    for name, statement in (*CONSTRAINTS.items(), *INDEXES.items()):
+        if name not in existing:
+            driver.execute_query(statement, database_=database)
+            created.append(name)
+    if created:
+        driver.execute_query(AWAIT_INDEXES, database_=database)
+    return created
+
+
+def _existing_names(driver: Driver, database: str) -> set[str]:
+    names: set[str] = set()
+    for statement in (SHOW_CONSTRAINTS, SHOW_INDEXES):
+        records, _, _ = driver.execute_query(statement, database_=database, routing_="r")
+        names.update(r["name"] for r in records)
+    return names

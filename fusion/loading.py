@@ -32,13 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 import polars as pl
 from neo4j import Driver
 
 from fusion.errors import BadInput, UnreadableFile
 from fusion.graphwrite import GraphWriter
+from fusion.progress import NoProgress, Progress
 from loaders.accounting import Accounting
 from loaders.errors import ProfileError, SourceError
 from loaders.eventstore import EventStore
@@ -48,21 +48,6 @@ from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
 from loaders.sources import SOURCES
 from loaders.spec import Aggregate, GraphRows, Source
 from queries.load import LOAD_STATUS, RECORD_LOAD
-
-
-class Progress(Protocol):
-    """What the loader reports while it works (a progress bar, or nothing)."""
-
-    def phase(self, description: str, total: int | None) -> None: ...
-    def advance(self, rows: int) -> None: ...
-
-
-class NoProgress:
-    def phase(self, description: str, total: int | None) -> None:
-        pass
-
-    def advance(self, rows: int) -> None:
-        pass
 
 
 @dataclass

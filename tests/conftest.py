@@ -27,9 +27,8 @@ def managed_settings(home: Path, bolt: int, http: int) -> Settings:
 @pytest.fixture(scope="session")
 def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings of the session's running managed Neo4j, schema created."""
-    from fusion.db import connect
+    from fusion.db import connect, ensure_schema
     from fusion.managed import ManagedNeo4j
-    from fusion.schema import ensure_schema
 
     settings = managed_settings(tmp_path_factory.mktemp("fusion-home"), TEST_BOLT_PORT,
                                 TEST_HTTP_PORT)

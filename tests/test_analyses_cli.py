@@ -14,14 +14,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from fusion.analyses import cotravel, gangs
-from fusion.analyses.entities import EntityRef
-from fusion.analyses.materialize import materialize_co_travel
-from fusion.analyses.paths import relationship_paths
-from fusion.analyses.temporal import time_respecting_paths
 from fusion.cli import app
 from fusion.commands.analyze import _Bar
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
+from fusion.services import cotravel, gangs
+from fusion.services.entities import EntityRef
+from fusion.services.materialize import materialize_co_travel
+from fusion.services.paths import relationship_paths
+from fusion.services.temporal import time_respecting_paths
 from tests.analyses_scenario import load_scenario, truth_pairs
 
 pytestmark = pytest.mark.neo4j

@@ -14,11 +14,11 @@ import networkx as nx
 import polars as pl
 import pytest
 
-from fusion.analyses import cotravel, gangs
-from fusion.analyses.entities import EntityRef
-from fusion.analyses.materialize import materialize_co_travel
-from fusion.analyses.temporal import time_respecting_paths
 from fusion.errors import BadInput
+from fusion.services import cotravel, gangs
+from fusion.services.entities import EntityRef
+from fusion.services.materialize import materialize_co_travel
+from fusion.services.temporal import time_respecting_paths
 from loaders.eventstore import scan_events
 from tests.analyses_scenario import (
     brute_force_pairs,

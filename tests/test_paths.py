@@ -7,8 +7,8 @@ import random
 import networkx as nx
 import pytest
 
-from fusion.analyses.paths import EntityRef, connecting_network, relationship_paths
 from fusion.errors import BadInput
+from fusion.services.paths import EntityRef, connecting_network, relationship_paths
 from queries.paths import paths_statement
 
 pytestmark = pytest.mark.neo4j

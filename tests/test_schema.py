@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusion.schema import ensure_schema
+from fusion.db import ensure_schema
 from queries.schema import CONSTRAINTS, INDEXES
 
 # The contract's graph model: one uniqueness constraint on the key of each label.

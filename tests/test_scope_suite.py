@@ -39,7 +39,7 @@ CO_FIGURES = ("meetings", "distinct_sensors", "first_at", "last_at")
 @pytest.fixture(scope="module")
 def co_traveled(api, driver):
     """CO_TRAVELED materialized over all regions' sightings for this module, removed after."""
-    from fusion.analyses.materialize import delete_co_traveled, materialize_co_travel
+    from fusion.services.materialize import delete_co_traveled, materialize_co_travel
 
     db = api.settings.neo4j_database
     materialize_co_travel(driver, db, api.settings.home)

@@ -1,7 +1,7 @@
 """The HTTP service (Starlette): /graphql, the console's assets, /healthz, /readyz, /metrics.
 
 One async Neo4j driver per process, created in the lifespan together with the audit log, the
-signing secret and the metrics registry (:mod:`fusion.api.services`). At start-up the graph's
+signing secret and the metrics registry (:mod:`fusion.api.resources`). At start-up the graph's
 schema is ensured and the shipped saved queries are installed.
 """
 
@@ -21,12 +21,12 @@ from starlette.routing import Route
 
 from fusion.api.console import console_routes
 from fusion.api.metrics import Metrics
+from fusion.api.resources import Resources, neo4j_ready, open_services
 from fusion.api.saved import builtin_rows, install_builtin_queries
 from fusion.api.schema import build_schema
-from fusion.api.services import Services, neo4j_ready, open_services
 from fusion.api.view import FusionGraphQL
 from fusion.config import Settings
-from fusion.schema import ensure_schema
+from fusion.db import ensure_schema
 
 logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
@@ -59,12 +59,12 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def services_of(request: Request) -> Services:
+def services_of(request: Request) -> Resources:
     """The services of the app serving ``request``."""
     return request.app.state.services
 
 
-async def _prepare(services: Services, builtins: list[dict]) -> bool:
+async def _prepare(services: Resources, builtins: list[dict]) -> bool:
     """Ensure constraints and indexes, install the shipped saved queries; False if Neo4j is down."""
     try:
         await asyncio.to_thread(ensure_schema, services.sync_driver, services.database)

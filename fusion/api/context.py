@@ -16,10 +16,10 @@ from graphql import OperationType
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from fusion.api.dataloaders import Loaders
 from fusion.api.inputs import ScopeInput
-from fusion.api.loaders import Loaders
 from fusion.api.requests import RequestRecord
-from fusion.api.services import Services
+from fusion.api.resources import Resources
 from fusion.auth import Caller, action_for_field, allowed, needs_purpose, resolve_scope
 from fusion.auth.access import READ, RUN_SAVED_QUERY
 from fusion.config import Settings
@@ -32,7 +32,7 @@ INTENT = "intent"
 class Context:
     """Everything a resolver may use. ``trusted``: the document is a saved query."""
 
-    services: Services
+    services: Resources
     record: RequestRecord
     caller: Caller
     loaders: Loaders

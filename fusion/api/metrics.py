@@ -96,7 +96,7 @@ class Metrics:
             ["operation", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.statements = Histogram(
             "fusion_graphql_request_statements",
-            "Cypher statements a GraphQL request ran through fusion.api.db (joint-operation "
+            "Cypher statements a GraphQL request ran through fusion.api.cypher (joint-operation "
             "lookups and the analyses' statements in worker threads not included), by "
             "operation.",
             ["operation"], buckets=STATEMENT_BUCKETS, registry=self.registry)

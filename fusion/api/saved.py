@@ -35,10 +35,10 @@ from graphql import (
 )
 from graphql.error import GraphQLError, GraphQLSyntaxError
 
-from fusion.api.db import read, write
+from fusion.api.cypher import read, write
 from fusion.api.limits import EXPANSION_PER_TOKEN, check_document
 from fusion.api.nodes import native_time
-from fusion.api.services import Services
+from fusion.api.resources import Resources
 from fusion.auth import Caller, Role, document_hash
 from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY, TRUSTED_ROOT_FIELDS
 from fusion.errors import BadInput, Forbidden, NotFound, TooComplex
@@ -156,7 +156,7 @@ def builtin_rows(schema: GraphQLSchema, max_tokens: int, directory: Path = SAVED
     return rows
 
 
-async def install_builtin_queries(services: Services, rows: list[dict]) -> int:
+async def install_builtin_queries(services: Resources, rows: list[dict]) -> int:
     """Create or update the shipped saved queries (:func:`builtin_rows`); returns how many."""
     await write(services, INSTALL_BUILTIN_QUERIES, rows=rows, now=datetime.now(UTC))
     return len(rows)
@@ -169,13 +169,13 @@ def _viewer(caller: Caller) -> dict:
             "user": caller.user, "regions": sorted(caller.regions)}
 
 
-async def list_saved_queries(services: Services, caller: Caller) -> list[SavedQuery]:
+async def list_saved_queries(services: Resources, caller: Caller) -> list[SavedQuery]:
     """The saved queries ``caller`` may see, by name."""
     records = await read(services, LIST_SAVED_QUERIES, **_viewer(caller))
     return [SavedQuery.from_record(r["query"]) for r in records]
 
 
-async def get_saved_query(services: Services, caller: Caller, name: str) -> SavedQuery:
+async def get_saved_query(services: Resources, caller: Caller, name: str) -> SavedQuery:
     """The saved query ``name`` if ``caller`` may see it; NotFound otherwise."""
     records = await read(services, GET_SAVED_QUERY, name=name, **_viewer(caller))
     if not records:
@@ -183,7 +183,7 @@ async def get_saved_query(services: Services, caller: Caller, name: str) -> Save
     return SavedQuery.from_record(records[0]["query"])
 
 
-async def is_saved_document(services: Services, document: str | None) -> bool:
+async def is_saved_document(services: Resources, document: str | None) -> bool:
     """True when an operator may send ``document``: its operations are queries whose root
     fields only list or run saved queries, or it is, byte for byte, an approved saved query.
 
@@ -249,7 +249,7 @@ def root_fields(ast: DocumentNode) -> list[str]:
     return names
 
 
-async def save_query(services: Services, schema: GraphQLSchema, caller: Caller, name: str,
+async def save_query(services: Resources, schema: GraphQLSchema, caller: Caller, name: str,
                      description: str, document: str) -> SavedQuery:
     """Validate and store (or replace one's own) saved query."""
     if not NAME.match(name):
@@ -272,7 +272,7 @@ async def save_query(services: Services, schema: GraphQLSchema, caller: Caller, 
     return SavedQuery.from_record(records[0]["query"])
 
 
-async def approve_saved_query(services: Services, caller: Caller, name: str,
+async def approve_saved_query(services: Resources, caller: Caller, name: str,
                               expected_hash: str | None = None) -> SavedQuery:
     """Approve the current text of ``name`` for operators (the Guard admits admins only);
     BadInput when ``expected_hash`` is given and the text changed since the admin read it."""
@@ -286,7 +286,7 @@ async def approve_saved_query(services: Services, caller: Caller, name: str,
     return SavedQuery.from_record(records[0]["query"])
 
 
-async def revoke_saved_query_approval(services: Services, caller: Caller, name: str
+async def revoke_saved_query_approval(services: Resources, caller: Caller, name: str
                                       ) -> SavedQuery:
     """Withdraw the approval of ``name``: operators can no longer list or run it."""
     records = await write(services, REVOKE_SAVED_QUERY_APPROVAL, name=name, user=caller.user,

@@ -3,7 +3,7 @@
 A relationship's stored ``count``, ``first_at`` … and ``regions`` cover every region that
 reported its events. When its ``regions`` lie inside the caller's scope they are exact and
 shown as stored; otherwise its aggregates are recounted from the events the scope sees
-(:mod:`fusion.analyses.aggregates`, one scoped read per type for the whole answer, in a worker
+(:mod:`fusion.services.aggregates`, one scoped read per type for the whole answer, in a worker
 thread) and its ``regions`` cut to the scope. With no in-scope event behind it — a
 ``CO_TRAVELED`` whose meetings each paired an in-scope sighting with another region's, or an
 event store that lacks the records the graph was built from — its counts are 0 and its
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from fusion.analyses.aggregates import AGGREGATES, recount
 from fusion.api.nodes import Rel, json_value, regions_in
 from fusion.api.workers import in_worker
+from fusion.services.aggregates import AGGREGATES, recount
 
 # CO_TRAVELED runs before the window was stored used the default window.
 _DEFAULT_WINDOW_S = 120.0

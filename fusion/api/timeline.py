@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from fusion.analyses.events import SUBJECT_KINDS, visible_events
 from fusion.api.nodes import json_value, native_time
+from fusion.services.events import SUBJECT_KINDS, visible_events
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from strawberry.types import ExecutionResult
 
 from fusion.api.console import CONSOLE_CSP, console_html
 from fusion.api.context import Context
-from fusion.api.db import REQUEST
+from fusion.api.cypher import REQUEST
+from fusion.api.dataloaders import Loaders
 from fusion.api.errors import error_body, fusion_code
-from fusion.api.loaders import Loaders
 from fusion.api.requests import BodyTooLarge, RequestRecord, parse_body, read_body
+from fusion.api.resources import Resources
 from fusion.api.saved import is_saved_document
-from fusion.api.services import Services
 from fusion.auth import authenticate
 from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY
 from fusion.errors import AuditUnavailable, BadInput, Forbidden, FusionError
@@ -56,7 +56,7 @@ class FusionGraphQL(GraphQL):
             return HTMLResponse(console_html(self._path), headers={
                 "Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
-        services: Services = self._services_of(request)
+        services: Resources = self._services_of(request)
         record = RequestRecord()
         request.state.fusion_record = record
         token = REQUEST.set(record)
@@ -66,7 +66,7 @@ class FusionGraphQL(GraphQL):
             REQUEST.reset(token)
         return await self._audited(services, record, response)
 
-    async def _answer(self, request: Request, services: Services, record: RequestRecord
+    async def _answer(self, request: Request, services: Resources, record: RequestRecord
                       ) -> Response:
         try:
             await self._admit(request, services, record)
@@ -86,7 +86,7 @@ class FusionGraphQL(GraphQL):
             return JSONResponse(error_body("INTERNAL", f"Internal error; reference {record.id}.",
                                            record.id), status_code=500)
 
-    async def _admit(self, request: Request, services: Services, record: RequestRecord) -> None:
+    async def _admit(self, request: Request, services: Resources, record: RequestRecord) -> None:
         """Read the body, authenticate, and apply the operators' allowlist.
 
         A malformed body is refused after authentication (an unauthenticated caller learns
@@ -123,7 +123,7 @@ class FusionGraphQL(GraphQL):
                                   operation_name=record.operation_name, extensions=None)
 
     async def get_context(self, request: Request, response: Response) -> Context:
-        services: Services = self._services_of(request)
+        services: Resources = self._services_of(request)
         record: RequestRecord = request.state.fusion_record
         return Context(services=services, record=record, caller=record.caller,
                        loaders=Loaders(services), request=request, response=response,
@@ -134,7 +134,7 @@ class FusionGraphQL(GraphQL):
         request.state.fusion_record.finish(result.data, result.errors)
         return process_result(result)
 
-    async def _audited(self, services: Services, record: RequestRecord, response: Response
+    async def _audited(self, services: Resources, record: RequestRecord, response: Response
                        ) -> Response:
         caller = record.caller
         try:

@@ -14,13 +14,13 @@ from typing import TypeVar
 
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
-from fusion.api.services import Services, unavailable
+from fusion.api.resources import Resources, unavailable
 from fusion.errors import TooComplex
 
 T = TypeVar("T")
 
 
-async def in_worker(services: Services, fn: Callable[..., T], /, *args, **kwargs) -> T:
+async def in_worker(services: Resources, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """``fn(*args, **kwargs)`` in a worker thread, within the query timeout."""
     timeout = services.settings.query_timeout
     slots = services.analysis_slots

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fusion.analyses.entities import EntityRef
 from fusion.auth.tokens import parse_ttl
 from fusion.config import load_settings
 from fusion.errors import BadInput, FusionError
+from fusion.services.entities import EntityRef
 
 analyze_app = typer.Typer(help="Run the analyses: co-travel, paths, gangs.",
                           no_args_is_help=True)
@@ -66,8 +66,8 @@ def cotravel(
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
-    from fusion.analyses.materialize import materialize_co_travel
-    from fusion.schema import ensure_schema
+    from fusion.db import ensure_schema
+    from fusion.services.materialize import materialize_co_travel
 
     with _errors(), _connected() as (settings, driver):
         ensure_schema(driver, settings.neo4j_database)
@@ -104,7 +104,7 @@ def paths(
     as_json: bool = _JSON,
 ) -> None:
     """Shortest relationship paths between two entities, shortest first."""
-    from fusion.analyses.paths import relationship_paths
+    from fusion.services.paths import relationship_paths
 
     with _errors(), _connected() as (settings, driver):
         found = relationship_paths(
@@ -141,7 +141,7 @@ def time_paths(
     as_json: bool = _JSON,
 ) -> None:
     """Fewest-hop time-respecting paths: every event no earlier than the one before."""
-    from fusion.analyses.temporal import time_respecting_paths
+    from fusion.services.temporal import time_respecting_paths
 
     with _errors(), _connected() as (settings, driver):
         found = time_respecting_paths(
@@ -182,7 +182,7 @@ def gangs(
     as_json: bool = _JSON,
 ) -> None:
     """Gangs: communities of the person graph, members ranked as key players."""
-    from fusion.analyses import gangs as service
+    from fusion.services import gangs as service
 
     with _errors(), _connected() as (settings, driver):
         args = {"scope": _scope(regions), "since": _time(since), "until": _time(until),

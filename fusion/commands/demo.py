@@ -63,9 +63,8 @@ def still_running_notice(settings: Settings) -> None:
 
 def prepare(settings: Settings, scale: float, seed: int) -> Demo:
     """Generate and load the scenario and materialize co-travel, each only once."""
-    from fusion.db import connect
+    from fusion.db import connect, ensure_schema
     from fusion.scenario.generate import generate_scenario
-    from fusion.schema import ensure_schema
 
     scenario = settings.home / "demo" / f"scenario-{seed}-{scale:g}"
     if not (scenario / "truth.json").exists():
@@ -101,7 +100,7 @@ def _load_once(settings: Settings, driver, scenario: Path, truth: dict) -> None:
 
 
 def _co_travel_once(settings: Settings, driver, scenario: Path) -> None:
-    from fusion.analyses.materialize import materialize_co_travel
+    from fusion.services.materialize import materialize_co_travel
 
     marker = scenario / ".cotravel"
     if marker.exists():

@@ -60,8 +60,7 @@ def load(
     json_output: bool = typer.Option(False, "--json", help="Print the accounting as JSON."),
 ) -> None:
     """Load source files into the graph and the event store; print the accounting."""
-    from fusion.db import connect
-    from fusion.schema import ensure_schema
+    from fusion.db import connect, ensure_schema
 
     settings = load_settings()
     err = Console(stderr=True)

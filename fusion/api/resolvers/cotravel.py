@@ -1,5 +1,5 @@
 """coTravel and coTravelGroups: the contract's co-travel over the sightings visible in scope
-(fusion.analyses.cotravel), run in a worker thread; each pair's evidence comes through a
+(fusion.services.cotravel), run in a worker thread; each pair's evidence comes through a
 DataLoader that finds the meetings of every asked-about pair in one pass."""
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ import strawberry
 from strawberry.types import Info
 
 from algorithms.meetings import co_travel_meetings
-from fusion.analyses import cotravel as analysis
-from fusion.analyses.entities import EntityRef as AnalysisRef
-from fusion.analyses.events import SUBJECT_TYPES, utc, visible_sightings
 from fusion.api.inputs import EntityRef
 from fusion.api.resolvers.common import check_limit
 from fusion.api.resolvers.entities import ScopeArg
@@ -24,6 +21,9 @@ from fusion.api.types.analysis import CoTravelGroup, CoTravelMeeting, CoTravelPa
 from fusion.api.types.entity import entity_ref
 from fusion.api.workers import in_worker
 from fusion.errors import BadInput, NotFound
+from fusion.services import cotravel as analysis
+from fusion.services.entities import EntityRef as AnalysisRef
+from fusion.services.events import SUBJECT_TYPES, utc, visible_sightings
 
 WindowArg = Annotated[int, strawberry.argument(
     description="Seconds two sightings at one sensor may be apart and still meet.")]

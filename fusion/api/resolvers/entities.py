@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.db import read
+from fusion.api.cypher import read
 from fusion.api.enums import EntityKind
 from fusion.api.inputs import EntityRef, ScopeInput
 from fusion.api.nodes import Node

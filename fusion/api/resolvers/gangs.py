@@ -1,4 +1,4 @@
-"""gangs and gangOf: community detection over the scope's person graph (fusion.analyses.gangs),
+"""gangs and gangOf: community detection over the scope's person graph (fusion.services.gangs),
 run in a worker thread on the sync driver."""
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.analyses import gangs as analysis
-from fusion.analyses.entities import EntityRef as AnalysisRef
 from fusion.api.enums import CommunityAlgorithm, ExportFormat
 from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef, LinkWeightsInput
@@ -21,6 +19,8 @@ from fusion.api.types.entity import entity_ref
 from fusion.api.types.graph import ExportDocument
 from fusion.api.workers import in_worker
 from fusion.errors import BadInput, NotFound
+from fusion.services import gangs as analysis
+from fusion.services.entities import EntityRef as AnalysisRef
 
 MinSizeArg = Annotated[int, strawberry.argument(description="Smallest gang reported.")]
 AlgorithmArg = Annotated[CommunityAlgorithm, strawberry.argument(

@@ -12,7 +12,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.db import read
+from fusion.api.cypher import read
 from fusion.api.enums import RelType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel

@@ -16,7 +16,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.db import read
+from fusion.api.cypher import read
 from fusion.api.enums import ExportFormat, RelType
 from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef

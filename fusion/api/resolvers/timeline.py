@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.db import read
+from fusion.api.cypher import read
 from fusion.api.enums import TimelineEventType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import regions_in

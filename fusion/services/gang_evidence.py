@@ -20,8 +20,8 @@ from neo4j import Driver
 
 from algorithms.cotravel import co_travel_pairs
 from algorithms.links import LINK_KINDS, owner_links
-from fusion.analyses.contacts import SEPARATOR
-from fusion.analyses.events import SUBJECT_KINDS, utc, visible_events, visible_sightings
+from fusion.services.contacts import SEPARATOR
+from fusion.services.events import SUBJECT_KINDS, utc, visible_events, visible_sightings
 from queries.gangs import LINK_QUERIES, OWNERSHIPS
 
 __all__ = ["CO_TRAVEL", "LINK_SCHEMA", "gang_links"]

@@ -7,8 +7,8 @@ from itertools import combinations
 
 from neo4j import Driver
 
-from fusion.analyses.entities import EntityRef, PathNode
 from fusion.errors import BadInput
+from fusion.services.entities import EntityRef, PathNode
 from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS, REL_TYPES
 from queries.paths import paths_statement
 

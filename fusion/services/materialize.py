@@ -19,9 +19,9 @@ from neo4j import Driver
 
 from algorithms.cotravel import co_travel_pairs
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
-from fusion.analyses.events import utc, visible_sightings
 from fusion.errors import BadInput
-from fusion.loading import NoProgress, Progress
+from fusion.progress import NoProgress, Progress
+from fusion.services.events import utc, visible_sightings
 from loaders.sightings import SUBJECT_LABELS
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
 

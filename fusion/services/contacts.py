@@ -27,7 +27,7 @@ import polars as pl
 from neo4j import Driver
 
 from algorithms.meetings import co_travel_meetings
-from fusion.analyses.events import SUBJECT_TYPES, utc, visible_events, visible_sightings
+from fusion.services.events import SUBJECT_TYPES, utc, visible_events, visible_sightings
 from queries.cotravel import VISIBLE_CO_TRAVELED
 
 TEMPORAL_TYPES = ("CALLED", "SENT", "RECEIVED", "SEEN_AT", "CO_TRAVELED")

@@ -1,7 +1,7 @@
 """What every request shares: settings, the one async Neo4j driver, the signing secret, joint
 operations, the audit log, saved queries and metrics. Built once in the app's lifespan.
 
-The sync driver exists only for the analyses in :mod:`fusion.analyses`, which are synchronous;
+The sync driver exists only for the analyses in :mod:`fusion.services`, which are synchronous;
 they run in worker threads (:mod:`fusion.api.workers`), never on the event loop.
 """
 
@@ -28,7 +28,7 @@ logger = logging.getLogger("fusion.api")
 
 
 @dataclass
-class Services:
+class Resources:
     """Process-wide resources of the GraphQL service."""
 
     settings: Settings
@@ -50,7 +50,7 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings, metrics: object | None = None
-                        ) -> AsyncIterator[Services]:
+                        ) -> AsyncIterator[Resources]:
     """Connect to Neo4j, open the audit log (checked against its checkpoint in Neo4j) and load
     the secret; close all on exit."""
     t = target(settings)
@@ -65,7 +65,7 @@ async def open_services(settings: Settings, metrics: object | None = None
         if problem is not None:
             logger.error("audit log not ready at start-up: %s", problem)
         secret = load_secret(settings)
-        services = Services(settings=settings, driver=driver, sync_driver=sync_driver,
+        services = Resources(settings=settings, driver=driver, sync_driver=sync_driver,
                             secret=secret,
                             joint_operations=JointOperations(driver, settings.neo4j_database),
                             audit=audit, metrics=metrics)
@@ -79,7 +79,7 @@ async def open_services(settings: Settings, metrics: object | None = None
         await asyncio.to_thread(sync_driver.close)
 
 
-async def neo4j_ready(services: Services) -> bool:
+async def neo4j_ready(services: Resources) -> bool:
     """True when Neo4j answers a query."""
     try:
         await services.driver.execute_query("RETURN 1", database_=services.database,

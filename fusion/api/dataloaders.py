@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 
 from strawberry.dataloader import DataLoader
 
-from fusion.api.db import read
+from fusion.api.cypher import read
 from fusion.api.nodes import Node
-from fusion.api.services import Services
+from fusion.api.resources import Resources
 from queries.entities import NODES_BY_KEYS, RELATED, RELATED_NODES
 from queries.model import KIND_LABELS, LABEL_KINDS
 
@@ -28,7 +28,7 @@ RelatedKey = tuple[str, str, frozenset[str]]       # RELATED name, key of the so
 class Loaders:
     """The request's loaders."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Resources) -> None:
         self.services = services
         self.node: DataLoader[NodeKey, Node | None] = DataLoader(load_fn=self._nodes)
         self.related: DataLoader[RelatedKey, list[Node]] = DataLoader(load_fn=self._related)

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 
 from algorithms import cotravel as algo
-from fusion.analyses.entities import EntityRef
-from fusion.analyses.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
 from fusion.errors import BadInput
+from fusion.services.entities import EntityRef
+from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
 
 __all__ = ["CoTravelGroup", "CoTravelPair", "Meeting", "co_travel_evidence",
            "co_travel_groups", "co_travel_pairs"]

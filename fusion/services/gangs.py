@@ -1,6 +1,6 @@
 """Gangs as the service answers them: evidence within the scope, communities in Python.
 
-The person-to-person evidence of each kind (:mod:`fusion.analyses.gang_evidence`) is gathered
+The person-to-person evidence of each kind (:mod:`fusion.services.gang_evidence`) is gathered
 with the caller's scope and time range applied where it is read, so invisible people, phones,
 vehicles, cases, parcels, relationships and events never contribute a link.
 :func:`algorithms.gangs.gangs_from_links` then finds the communities and ranks their members;
@@ -18,9 +18,9 @@ from neo4j import Driver
 
 from algorithms import gangs as algo
 from algorithms.community import ALGORITHMS
-from fusion.analyses.entities import Entity, EntityRef
-from fusion.analyses.gang_evidence import gang_links
 from fusion.errors import BadInput
+from fusion.services.entities import Entity, EntityRef
+from fusion.services.gang_evidence import gang_links
 from queries.gangs import PERSON_REGIONS
 
 __all__ = ["Gang", "GangMember", "gang_links", "gang_of", "gangs"]

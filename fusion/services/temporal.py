@@ -1,7 +1,7 @@
 """Time-respecting paths between two entities: each hop's event no earlier than the previous
 one's, and at most ``max_gap`` after it (i2's "Find Path" with time ordering).
 
-Hops are individual events visible in the caller's scope (:mod:`fusion.analyses.contacts`),
+Hops are individual events visible in the caller's scope (:mod:`fusion.services.contacts`),
 searched by :func:`algorithms.temporal.time_respecting_paths`: the fewest-hop routes, each
 with its earliest arrival and one walk achieving it. Direction is ignored, as for
 relationship paths: a call joins caller and callee at its time both ways.
@@ -16,9 +16,9 @@ from pathlib import Path
 from neo4j import Driver
 
 from algorithms import temporal as algo
-from fusion.analyses.contacts import TEMPORAL_TYPES, contacts, entity_id, split_id
-from fusion.analyses.entities import EntityRef, PathNode
 from fusion.errors import BadInput
+from fusion.services.contacts import TEMPORAL_TYPES, contacts, entity_id, split_id
+from fusion.services.entities import EntityRef, PathNode
 from queries.paths import ENTITIES_BY_KEY
 
 __all__ = ["DEFAULT_TEMPORAL_TYPES", "TEMPORAL_TYPES", "TimedHop", "TimedPath",

@@ -17,14 +17,14 @@ from neo4j import Query, RoutingControl
 from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable, SessionExpired
 
 from fusion.api.requests import RequestRecord
-from fusion.api.services import Services, unavailable
+from fusion.api.resources import Resources, unavailable
 from fusion.errors import TooComplex
 
 # The request whose resolvers run in this context (None outside a request).
 REQUEST: ContextVar[RequestRecord | None] = ContextVar("fusion_request", default=None)
 
 
-async def run_cypher(services: Services, statement: str, write: bool = False,
+async def run_cypher(services: Resources, statement: str, write: bool = False,
                      **params: object) -> list[neo4j.Record]:
     """The records of one auto-retried read (or write) transaction."""
     routing = RoutingControl.WRITE if write else RoutingControl.READ
@@ -52,16 +52,16 @@ async def run_cypher(services: Services, statement: str, write: bool = False,
     return records
 
 
-async def read(services: Services, statement: str, **params: object) -> list[neo4j.Record]:
+async def read(services: Resources, statement: str, **params: object) -> list[neo4j.Record]:
     """The records of a read statement."""
     return await run_cypher(services, statement, **params)
 
 
-async def write(services: Services, statement: str, **params: object) -> list[neo4j.Record]:
+async def write(services: Resources, statement: str, **params: object) -> list[neo4j.Record]:
     """The records of a write statement."""
     return await run_cypher(services, statement, write=True, **params)
 
 
-def _count_error(services: Services, kind: str) -> None:
+def _count_error(services: Resources, kind: str) -> None:
     if services.metrics is not None:
         services.metrics.neo4j_error(kind)

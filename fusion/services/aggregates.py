@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings
-from fusion.analyses.events import SUBJECT_KINDS, SUBJECT_TYPES, visible_events, visible_sightings
+from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, visible_events, visible_sightings
 from loaders import calls, sightings
 from queries.model import LABEL_KINDS
 
