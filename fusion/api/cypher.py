@@ -17,8 +17,9 @@ from neo4j import Query, RoutingControl
 from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable, SessionExpired
 
 from fusion.api.requests import RequestRecord
-from fusion.api.resources import Resources, unavailable
+from fusion.api.resources import Resources
 from fusion.errors import TooComplex
+from fusion.services.runtime import unavailable
 
 # The request whose resolvers run in this context (None outside a request).
 REQUEST: ContextVar[RequestRecord | None] = ContextVar("fusion_request", default=None)

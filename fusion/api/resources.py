@@ -1,8 +1,9 @@
 """What every request shares: settings, the one async Neo4j driver, the signing secret, joint
 operations, the audit log, saved queries and metrics. Built once in the app's lifespan.
 
-The sync driver exists only for the analyses in :mod:`fusion.services`, which are synchronous;
-they run in worker threads (:mod:`fusion.api.workers`), never on the event loop.
+The service layer (:mod:`fusion.services`) runs with :attr:`Resources.runtime`: the same driver,
+the event store's home, the query timeout and the slots of CPU-heavy analyses (worker threads,
+never the event loop).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fusion.auth.audit import audit_path
 from fusion.auth.auditcheckpoint import CheckpointStore, checkpoint_key
 from fusion.config import Settings
 from fusion.db import target
-from fusion.errors import DatabaseError
+from fusion.services.runtime import Runtime
 
 logger = logging.getLogger("fusion.api")
 
@@ -38,14 +39,27 @@ class Resources:
     joint_operations: JointOperations
     audit: AuditLog
     metrics: object | None = None
-    # Analyses running in worker threads at once (2 cores: more only queue up).
-    analysis_slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(2))
+    runtime: Runtime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runtime = Runtime(
+            driver=self.driver, database=self.settings.neo4j_database, home=self.settings.home,
+            query_timeout=self.settings.query_timeout, sync_driver=self.sync_driver,
+            on_unavailable=self._count_unavailable)
 
     @property
     def database(self) -> str:
         """The Neo4j database holding the graph."""
         return self.settings.neo4j_database
+
+    @property
+    def analysis_slots(self) -> threading.BoundedSemaphore:
+        """How many CPU-heavy analyses may run at once (the runtime's slots)."""
+        return self.runtime.slots
+
+    def _count_unavailable(self) -> None:
+        if self.metrics is not None:
+            self.metrics.neo4j_error("unavailable")
 
 
 @asynccontextmanager
@@ -87,10 +101,3 @@ async def neo4j_ready(services: Resources) -> bool:
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
         return False
     return True
-
-
-def unavailable(err: Exception) -> DatabaseError:
-    """The client-safe error for a Neo4j that cannot be reached."""
-    error = DatabaseError("The graph database is not reachable; try again shortly.")
-    error.__cause__ = err
-    return error
