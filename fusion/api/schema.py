@@ -40,6 +40,14 @@ from fusion.api.resolvers.saved import (
     resolve_saved_queries,
 )
 from fusion.api.resolvers.timeline import resolve_timeline
+from fusion.api.resolvers.workbench import (
+    resolve_delete_workspace,
+    resolve_save_workspace,
+    resolve_time_paths,
+    resolve_viewer,
+    resolve_workspace,
+    resolve_workspaces,
+)
 from fusion.api.scalars import SCALAR_MAP
 from fusion.api.types.entity import ENTITY_TYPES
 from fusion.config import Settings
@@ -75,6 +83,11 @@ class Query:
     joint_operations = root(resolve_joint_operations,
                             "Joint operations you may see (admins: all; others: their own).")
     audit_log = root(resolve_audit_log, "Audit records, newest first (auditors and admins).")
+    time_paths = root(resolve_time_paths,
+                      "Fewest-hop paths whose events happen in time order (i2's Find Path).")
+    workspaces = root(resolve_workspaces, "Saved charts the scope covers, latest first.")
+    workspace = root(resolve_workspace, "One saved chart by id.")
+    viewer = root(resolve_viewer, "Who you are: user, role, home regions, joint operations.")
 
 
 @strawberry.type(description="Changes: saved queries and joint operations.")
@@ -89,6 +102,9 @@ class Mutation:
                                   "Open a joint operation sharing regions with members (admins).")
     close_joint_operation = root(resolve_close_joint_operation,
                                  "Close a joint operation now (admins).")
+    save_workspace = root(resolve_save_workspace,
+                          "Save a chart as a named workspace in the request's scope.")
+    delete_workspace = root(resolve_delete_workspace, "Delete one of your workspaces.")
 
 
 class FusionSchema(strawberry.Schema):

@@ -74,6 +74,12 @@ FIELD_ACTIONS: dict[str, str] = {
     "jointOperations": JOINT_OPERATIONS,
     "createJointOperation": JOINT_OPERATIONS_ADMIN,
     "closeJointOperation": JOINT_OPERATIONS_ADMIN,
+    "timePaths": READ,
+    "workspaces": READ,
+    "workspace": READ,
+    "saveWorkspace": READ,
+    "deleteWorkspace": READ,
+    "viewer": JOINT_OPERATIONS,  # who you are and your joint operations: no case data
 }
 
 
