@@ -16,9 +16,11 @@ import gzip
 import hashlib
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -86,13 +88,22 @@ def _load(name: str, body: bytes) -> Asset:
     )
 
 
+def manifest_assets(folder: Traversable) -> dict[str, Asset]:
+    """The vendored assets a folder's MANIFEST.json lists, by name."""
+    manifest = json.loads(folder.joinpath("MANIFEST.json").read_text(encoding="utf-8"))
+    return read_assets(folder, sorted(manifest["assets"]))
+
+
+def read_assets(folder: Traversable, names: Iterable[str]) -> dict[str, Asset]:
+    """The named files of a folder as assets, by name."""
+    return {name: _load(name, folder.joinpath(name).read_bytes()) for name in names}
+
+
 @cache
 def vendored_assets() -> dict[str, Asset]:
     """Every servable asset by name: the vendored ones listed in MANIFEST.json and Fusion's own."""
     folder = files("fusion.resources").joinpath("graphiql")
-    manifest = json.loads(folder.joinpath("MANIFEST.json").read_text(encoding="utf-8"))
-    names = sorted(manifest["assets"]) + list(_OWN_ASSETS)
-    return {name: _load(name, folder.joinpath(name).read_bytes()) for name in names}
+    return {**manifest_assets(folder), **read_assets(folder, _OWN_ASSETS)}
 
 
 def asset_url(name: str) -> str:
@@ -146,7 +157,13 @@ def _etag_matches(request: Request, etag: str) -> bool:
 
 
 async def _serve_asset(request: Request) -> Response:
-    asset = vendored_assets().get(request.path_params["name"])
+    return asset_response(request, vendored_assets())
+
+
+def asset_response(request: Request, assets: dict[str, Asset]) -> Response:
+    """The asset named by the request's ``name`` path parameter (404 when not in ``assets``),
+    cached for a year when the request carries its content hash, else revalidated (ETag)."""
+    asset = assets.get(request.path_params["name"])
     if asset is None:
         return Response("Not Found", status_code=404, media_type="text/plain")
     cache_control = IMMUTABLE if request.query_params.get("v") == asset.version else REVALIDATE
