@@ -25,6 +25,7 @@ from fusion.api.resources import Resources, neo4j_ready, open_services
 from fusion.api.saved import builtin_rows, install_builtin_queries
 from fusion.api.schema import build_schema
 from fusion.api.view import FusionGraphQL
+from fusion.api.workbench import workbench_routes
 from fusion.config import Settings
 from fusion.db import ensure_schema
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *console_routes(),
+        *workbench_routes(GRAPHQL_PATH),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics
