@@ -350,20 +350,11 @@ class Workbench {
     const touching = gangs.filter((g) => g.members.some((m) => onChart.has(m.person.key)));
     const shown = touching.length ? touching : gangs;
     this.chart.remember();
-    this.chart.cy.batch(() => this.chart.cy.nodes().removeData("gang gangColor size"));
     gangs.forEach((g, i) => { g.color = GANG_COLORS[i % GANG_COLORS.length]; });
     for (const g of shown) this.chart.addEntities(g.members.map((m) => m.person));
-    this.chart.cy.batch(() => {
-      for (const g of gangs) {
-        const top = Math.max(...g.members.map((m) => m.score), 1e-9);
-        for (const m of g.members) {
-          const n = this.chart.cy.getElementById(nodeId("PERSON", m.person.key));
-          if (n.nonempty()) n.data({ gang: g.id, gangColor: g.color, size: Math.round(30 + 30 * (m.score / top)) });
-        }
-      }
-    });
+    this.chart.setGangs(gangs);
     await this.chart.layout(undefined, { incremental: touching.length > 0 });
-    this.note(`${plural(gangs.length, "gang")} in scope; ${plural(shown.length, "gang")} on the chart, members ringed in their gang's colour and sized by key-player rank.`);
+    this.note(`${plural(gangs.length, "gang")} in scope; ${plural(shown.length, "gang")} on the chart, members filled with their gang's colour, boxed, and sized by key-player rank.`);
     clear(this.analysis, el("div", { "data-testid": "gang-list" }, gangs.map((g) => el("div", { class: "gang-item", "data-gang": g.id },
       el("span", { class: "swatch", dataset: { color: g.color } }),
       el("strong", { text: `${g.id}: ${g.size} members` }), ` cohesion ${g.cohesion.toFixed(2)} · regions ${g.regions.join(", ")}`,
@@ -372,20 +363,10 @@ class Workbench {
       el("button", { type: "button", text: "+ chart", onclick: () => this.act(async () => {
         this.chart.remember();
         this.chart.addEntities(g.members.map((m) => m.person));
-        await this.gangsRecolour(gangs);
+        this.chart.setGangs(gangs);
+        await this.chart.layout(undefined, { incremental: true });
       }) })))));
     this.paintSwatches();
-  }
-
-  async gangsRecolour(gangs) {
-    for (const g of gangs) {
-      const top = Math.max(...g.members.map((m) => m.score), 1e-9);
-      for (const m of g.members) {
-        const n = this.chart.cy.getElementById(nodeId("PERSON", m.person.key));
-        if (n.nonempty()) n.data({ gang: g.id, gangColor: g.color, size: Math.round(30 + 30 * (m.score / top)) });
-      }
-    }
-    await this.chart.layout(undefined, { incremental: true });
   }
 
   paintSwatches() {
@@ -425,7 +406,10 @@ class Workbench {
     if (sel.length !== 1) return;
     const x = sel[0];
     try {
-      if (x.isNode()) {
+      if (x.isNode() && !x.data("kind")) {
+        clear(this.details, el("p", { text: x.data("caption") }),
+          el("p", { class: "muted", text: `${plural(x.children().length, "member")} on the chart.` }));
+      } else if (x.isNode()) {
         if (x.data("kind") && this.card) await this.card.show({ kind: x.data("kind"), key: x.data("key") });
         this.details.replaceChildren(el("p", { text: `${x.data("kind")} ${x.data("label")}` }),
           el("p", { class: "muted", text: "Its card is on the left; Timeline shows its events." }));

@@ -1,7 +1,7 @@
 // The link chart: Cytoscape.js with the fCoSE force-directed layout, an undo stack, and the
 // chart's own model (entities by kind:key, relationships by type:from->to) for saving and export.
 
-import { chartStyle } from "./style.js";
+import { LARGE_EDGES, LARGE_NODES, chartStyle } from "./style.js";
 import { localDate } from "./util.js";
 
 const UNDO_DEPTH = 50;
@@ -40,10 +40,11 @@ export class Chart {
   on(event, f) { this.listeners[event].push(f); }
   changed() { clearTimeout(this.changeTimer); this.changeTimer = setTimeout(() => this.listeners.change.forEach((f) => f()), 30); }
 
-  get size() { return this.cy.nodes().length; }
+  get size() { return this.cy.nodes("[kind]").length; }
 
   // --- elements --------------------------------------------------------------------------------
   addEntities(entities, near = null) {
+    this.applyMode(entities.length, 0);  // before adding: styles are computed once
     const added = [];
     const centre = near && this.cy.getElementById(near).nonempty()
       ? this.cy.getElementById(near).position() : null;
@@ -66,6 +67,7 @@ export class Chart {
   }
 
   addRels(rels) {
+    this.applyMode(0, rels.length);
     return rels.map((r) => this.addEdge({ type: r.type, source: nodeId(r.from.kind, r.from.key),
       target: nodeId(r.to.kind, r.to.key), props: r.properties || {} })).filter(Boolean);
   }
@@ -102,7 +104,7 @@ export class Chart {
     return n.nonempty() ? { kind: n.data("kind"), key: n.data("key") } : null;
   }
 
-  selectedNodes() { return this.cy.nodes(":selected").filter((n) => !n.hasClass("hidden")); }
+  selectedNodes() { return this.cy.nodes("[kind]:selected").filter((n) => !n.hasClass("hidden")); }
 
   // --- editing with undo ------------------------------------------------------------------------
   snapshot() {
@@ -140,7 +142,11 @@ export class Chart {
     this.selectedNodes().forEach((n) => (n.locked() ? n.unlock() : n.lock()));
     this.changed();
   }
-  removeSelected() { this.remember(); this.cy.elements(":selected").remove(); }
+  removeSelected() {
+    this.remember();
+    this.cy.elements(":selected").remove();
+    this.dropEmptyGangBoxes();
+  }
   clearAll() { this.remember(); this.cy.elements().remove(); }
 
   // --- layout -----------------------------------------------------------------------------------
@@ -149,10 +155,14 @@ export class Chart {
     this.layoutName = name;
     const visible = this.cy.elements().filter((e) => !e.hasClass("hidden"));
     if (visible.empty()) return Promise.resolve();
+    this.applyMode();
     const options = { ...LAYOUTS[name].options, fit, padding: 30 };
     if (name === "fcose") {
-      options.randomize = !incremental;
-      options.quality = visible.nodes().length > 800 ? "draft" : "default";
+      // fCoSE's force phase grows quadratically: large charts get its spectral draft only.
+      const large = visible.nodes().length > LARGE_NODES;
+      options.randomize = !incremental || large;
+      options.quality = large ? "draft" : "default";
+      if (large) options.samplingType = false;
       const pinned = visible.nodes(":locked");
       if (pinned.nonempty()) {
         options.fixedNodeConstraint = pinned.map((n) => ({ nodeId: n.id(), position: { ...n.position() } }));
@@ -165,6 +175,51 @@ export class Chart {
   }
 
   fit() { this.cy.fit(this.cy.elements(":visible"), 30); }
+
+  // The light style for large charts, the full one otherwise.
+  applyMode(moreNodes = 0, moreEdges = 0) {
+    const large = this.cy.nodes().length + moreNodes > LARGE_NODES ||
+      this.cy.edges().length + moreEdges > LARGE_EDGES;
+    if (large !== this.large) {
+      this.large = large;
+      this.cy.style(chartStyle(large));
+    }
+  }
+
+  // --- gangs ------------------------------------------------------------------------------------
+  // Members of one gang share a box (a compound node) labelled with the gang's figures; each
+  // member is filled with the gang's colour and sized by its key-player score.
+  setGangs(gangs) {
+    const cy = this.cy;
+    cy.batch(() => {
+      cy.nodes("[kind]").forEach((n) => { if (n.parent().nonempty()) n.move({ parent: null }); });
+      cy.nodes(".gangbox").remove();
+      cy.nodes("[kind]").removeData("gang gangColor size gangCaption");
+      for (const g of gangs) {
+        const members = g.members.map((m) => [m, cy.getElementById(nodeId("PERSON", m.person.key))])
+          .filter(([, n]) => n.nonempty());
+        if (!members.length) continue;
+        const top = Math.max(...g.members.map((m) => m.score), 1e-9);
+        const box = this.gangBox(g.id, g.color, `${g.id} · ${g.size} members · cohesion ${g.cohesion.toFixed(2)}`);
+        for (const [m, n] of members) {
+          n.data({ gang: g.id, gangColor: g.color, gangCaption: box.data("caption"),
+            size: Math.round(30 + 30 * (m.score / top)) });
+          n.move({ parent: box.id() });
+        }
+      }
+    });
+  }
+
+  gangBox(id, color, caption) {
+    const boxId = `GANG:${id}`;
+    const existing = this.cy.getElementById(boxId);
+    if (existing.nonempty()) return existing;
+    return this.cy.add({ group: "nodes", classes: "gangbox", data: { id: boxId, gangColor: color, caption } });
+  }
+
+  dropEmptyGangBoxes() {
+    this.cy.nodes(".gangbox").filter((b) => b.children().empty()).remove();
+  }
 
   // --- overlays ---------------------------------------------------------------------------------
   markPath(elements) {
@@ -192,11 +247,11 @@ export class Chart {
 
   // --- saving -----------------------------------------------------------------------------------
   toWorkspace() {
-    const nodes = this.cy.nodes().map((n) => ({ kind: n.data("kind"), key: n.data("key"),
+    const nodes = this.cy.nodes("[kind]").map((n) => ({ kind: n.data("kind"), key: n.data("key"),
       label: n.data("label"), regions: n.data("regions"), x: Math.round(n.position("x")),
       y: Math.round(n.position("y")), hidden: n.hasClass("hidden") || undefined,
       pinned: n.locked() || undefined, gang: n.data("gang"), gangColor: n.data("gangColor"),
-      size: n.data("size") }));
+      gangCaption: n.data("gangCaption"), size: n.data("size") }));
     const edges = this.cy.edges().map((e) => ({ id: e.id(), type: e.data("type"),
       source: e.data("source"), target: e.data("target"), props: e.data("props"),
       undirected: e.data("undirected") || undefined, hidden: e.hasClass("hidden") || undefined }));
@@ -214,6 +269,10 @@ export class Chart {
           size: n.size } });
         if (n.hidden) node.addClass("hidden");
         if (n.pinned) node.lock();
+        if (n.gang) {
+          node.data("gangCaption", n.gangCaption);
+          node.move({ parent: this.gangBox(n.gang, n.gangColor, n.gangCaption || n.gang).id() });
+        }
       }
       for (const e of chart.edges || []) {
         const edge = this.addEdge(e);
@@ -221,6 +280,7 @@ export class Chart {
       }
     });
     this.layoutName = chart.layout || this.layoutName;
+    this.applyMode();
     this.fit();
   }
 }

@@ -23,7 +23,7 @@ function edgeValues(e) {
 }
 
 function visible(cy) {
-  const nodes = cy.nodes().filter((n) => !n.hasClass("hidden"));
+  const nodes = cy.nodes("[kind]").filter((n) => !n.hasClass("hidden"));
   const edges = cy.edges().filter((e) => !e.hasClass("hidden") && !e.source().hasClass("hidden") &&
     !e.target().hasClass("hidden"));
   return { nodes, edges };

@@ -117,8 +117,10 @@ export class MapView {
       g.fill();
       g.strokeStyle = "#fff";
       g.stroke();
-      g.fillStyle = "#222";
-      g.fillText(String(c.count), s.x + 8, s.y - 6);
+      if (c.count > 1) {
+        g.fillStyle = "#222";
+        g.fillText(String(c.count), s.x + 8, s.y - 6);
+      }
     }
     this.drawScale(g, h);
     this.renderLegend(clusters);

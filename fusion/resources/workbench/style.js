@@ -26,7 +26,19 @@ export function iconUrl(kind) {
   return `data:image/svg+xml;utf8,${encodeURIComponent(svg)}`;
 }
 
-export function chartStyle() {
+// Above these sizes the chart switches to a lighter style (straight edges without arrows or
+// labels, node labels only on selection, no icons): software-rendered canvases stay interactive.
+export const LARGE_NODES = 400;
+export const LARGE_EDGES = 1000;
+
+const LIGHT = [
+  { selector: "node", style: { label: "", "background-image": "none" } },
+  { selector: "node:selected", style: { label: "data(caption)", "font-size": 12 } },
+  { selector: "edge", style: { "curve-style": "haystack", "target-arrow-shape": "none", label: "",
+    width: 1, "haystack-radius": 0 } },
+];
+
+export function chartStyle(large = false) {
   const byKind = Object.entries(KINDS).map(([kind, k]) => ({
     selector: `node[kind = "${kind}"]`,
     style: { "background-color": k.color, shape: k.shape, "background-image": iconUrl(kind),
@@ -40,6 +52,10 @@ export function chartStyle() {
     ...byKind,
     { selector: "node[gangColor]", style: { "background-color": "data(gangColor)", "border-width": 3,
       "border-color": "#1d2733" } },
+    { selector: "node.gangbox", style: { shape: "round-rectangle", "background-color": "data(gangColor)",
+      "background-opacity": 0.08, "border-width": 2, "border-style": "dashed", "border-color": "data(gangColor)",
+      label: "data(caption)", "text-valign": "top", "text-halign": "center", "text-margin-y": -4,
+      "font-size": 11, "font-weight": "bold", color: "#1d2733", padding: 18, "text-wrap": "none" } },
     { selector: "node[size]", style: { width: "data(size)", height: "data(size)" } },
     { selector: "node:locked", style: { "border-width": 3, "border-style": "double", "border-color": "#111" } },
     { selector: "node:selected", style: { "underlay-color": "#f1c40f", "underlay-opacity": 0.6,
@@ -58,6 +74,7 @@ export function chartStyle() {
       width: 5, "z-index": 10 } },
     { selector: "node.path", style: { "underlay-color": "#d35400", "underlay-opacity": 0.35,
       "underlay-padding": 6 } },
+    ...(large ? LIGHT : []),
     { selector: ".dimmed", style: { opacity: 0.15 } },
     { selector: ".hidden", style: { display: "none" } },
   ];
