@@ -39,7 +39,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield b
         b.close()
 
@@ -163,8 +164,10 @@ def test_gangs_colour_the_planted_gangs_members_in_one_colour(bench, api):
     colours = {nodes[f"PERSON:{m}"].get("gangColor") for m in planted}
     assert len(colours) == 1 and None not in colours
     colour = colours.pop()
-    others = {k for k, d in nodes.items() if d.get("gangColor") == colour}
-    assert others == {f"PERSON:{m}" for m in planted}
+    coloured = {k for k, d in nodes.items() if d.get("kind") and d.get("gangColor") == colour}
+    assert coloured == {f"PERSON:{m}" for m in planted}
+    boxes = {nodes[f"PERSON:{m}"].get("parent") for m in planted}
+    assert len(boxes) == 1 and nodes[boxes.pop()]["gangColor"] == colour
     bench.shot("03-gangs")
 
 
@@ -247,6 +250,7 @@ def test_an_operator_runs_a_saved_query_from_its_form(bench, api):
     bench.page.select_option("[data-testid=saved-select]", "Entity")
     bench.page.select_option("[data-testid=entity-kind-ref]", "PERSON")
     bench.page.fill("[data-testid=entity-key-ref]", victim)
+    bench.shot("08-operator-form")
     bench.page.click("[data-testid=saved-run]")
     bench.page.wait_for_selector("[data-testid=result-entity]")
     label = api.gql("query($k: String!) { entity(ref: {kind: PERSON, key: $k}) { label } }",

@@ -291,10 +291,10 @@ class Workbench {
     }
     this.chart.markPath(ids);
     await this.chart.layout(undefined, { incremental: true });
-    this.note(`${plural(paths.length, "shortest path")} of ${plural(paths[0].length, "hop")}.`);
+    this.note(`${plural(paths.length, "path")}; the shortest has ${plural(paths[0].length, "hop")}.`);
     clear(this.analysis, el("div", { "data-testid": "path-list" }, paths.map((p, i) =>
       el("div", { class: "path-item", "data-length": p.length }, el("strong", { text: `Path ${i + 1}: ${p.length} hops` }),
-        el("div", { text: p.nodes.map((n) => n.label || n.key).join(" → ") })))));
+        el("div", { text: pathText(p) })))));
   }
 
   // Time-respecting paths run between the entities events join (phones, vehicles, parcels): a
@@ -552,6 +552,17 @@ class Workbench {
     this.workspaceName.value = w.name;
     this.note(`Opened “${w.name}”, saved by ${w.updatedBy} ${localTime(w.updatedAt, session.timeZone)}.`);
   }
+}
+
+// "A –USES→ B ←CALLED– C": each step with its relationship type and direction.
+function pathText(p) {
+  const name = (n) => n.label || n.key;
+  return p.nodes.map((n, i) => {
+    const r = p.rels[i];
+    if (!r) return name(n);
+    const forward = r.from.kind === n.kind && r.from.key === n.key;
+    return `${name(n)} ${forward ? `–${r.type}→` : `←${r.type}–`} `;
+  }).join("");
 }
 
 session.listeners.push(() => {

@@ -8,7 +8,8 @@ const UNDO_DEPTH = 50;
 
 export const LAYOUTS = {
   fcose: { label: "Force-directed", options: { name: "fcose", quality: "default",
-    animate: false, nodeRepulsion: 9000, idealEdgeLength: 110, numIter: 2500, packComponents: true } },
+    animate: false, nodeRepulsion: 9000, idealEdgeLength: 110, numIter: 2500, packComponents: true,
+    nodeDimensionsIncludeLabels: true } },
   breadthfirst: { label: "Hierarchical", options: { name: "breadthfirst", directed: true,
     spacingFactor: 1.1, animate: false } },
   circle: { label: "Circular", options: { name: "circle", animate: false } },
@@ -171,10 +172,18 @@ export class Chart {
     const layout = visible.layout(options);
     const done = new Promise((resolve) => layout.one("layoutstop", resolve));
     layout.run();
-    return done;
+    return done.then(() => { if (fit) this.limitZoom(); });
   }
 
-  fit() { this.cy.fit(this.cy.elements(":visible"), 30); }
+  fit() { this.cy.fit(this.cy.elements(":visible"), 30); this.limitZoom(); }
+
+  // A chart of one or two entities is not blown up to fill the window.
+  limitZoom(most = 1.5) {
+    if (this.cy.zoom() > most) {
+      this.cy.zoom(most);
+      this.cy.center(this.cy.elements(":visible"));
+    }
+  }
 
   // The light style for large charts, the full one otherwise.
   applyMode(moreNodes = 0, moreEdges = 0) {
