@@ -97,8 +97,6 @@ export const Q = {
   gangs: `query WorkbenchGangs($scope: ScopeInput) {
     gangs(scope: $scope) { id size cohesion regions links { type count }
       members { rank score person { ${ENTITY} } } } }`,
-  gangExport: `query WorkbenchGangLinks($scope: ScopeInput) {
-    gangs(scope: $scope) { id export(format: CSV) { files { name content } } } }`,
   coTravel: `query WorkbenchCoTravel($subject: EntityRef, $scope: ScopeInput) {
     coTravel(subject: $subject, limit: 50, scope: $scope) {
       a { ${ENTITY} } b { ${ENTITY} } meetings distinctSensors firstAt lastAt } }`,

@@ -35,6 +35,7 @@ export class Timeline {
   show(title, events) {
     this.title.textContent = title;
     this.events = events.map((e) => ({ ...e, time: new Date(e.at) })).sort((a, b) => a.time - b.time);
+    if (this.brush) this.onBrush(null, this.events);  // a new timeline undims the chart
     this.brush = null;
     this.fit();
   }
