@@ -396,7 +396,12 @@ class Workbench {
       pairs.slice(0, 30).map((p) => el("div", { class: "path-item" }, `${p.a.label || p.a.key} ⇄ ${p.b.label || p.b.key}: `,
         `${p.meetings} meetings at ${p.distinctSensors} sensors, ${localTime(p.firstAt, zone, false)} – ${localTime(p.lastAt, zone, false)}`)),
       groups ? groups.map((g) => el("div", { class: "path-item" }, el("strong", { text: `Group of ${g.size}: ` }),
-        g.members.map((m) => m.label || m.key).join(", "), ` (${g.meetings} meetings)`)) : null));
+        g.members.map((m) => m.label || m.key).join(", "), ` (${g.meetings} meetings) `,
+        el("button", { type: "button", text: "+ chart", onclick: () => this.act(async () => {
+          this.chart.remember();
+          this.chart.addEntities(g.members);
+          await this.chart.layout(undefined, { incremental: true });
+        }) }))) : null));
   }
 
   // --- selection and evidence ---------------------------------------------------------------------
