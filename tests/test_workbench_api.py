@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fusion.analyses.contacts import contacts, entity_id
+from fusion.services.contacts import contacts, entity_id
 
 pytestmark = pytest.mark.neo4j
 pytest_plugins = ["tests.api_support"]

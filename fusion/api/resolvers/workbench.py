@@ -1,6 +1,6 @@
 """timePaths, workspaces and viewer: the root fields the analyst's workbench needs.
 
-timePaths is the CLI's ``fusion analyze time-paths`` (:mod:`fusion.analyses.temporal`) run in a
+timePaths is the CLI's ``fusion analyze time-paths`` (:mod:`fusion.services.temporal`) run in a
 worker thread on the events visible in scope. Workspaces are charts kept in Neo4j
 (:mod:`queries.workspaces`), visible to requests whose scope covers the regions they were
 saved in. viewer tells the page who the token belongs to and which scopes it may offer.
@@ -17,9 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from fusion.analyses import temporal
-from fusion.analyses.entities import EntityRef as AnalysisRef
-from fusion.api.db import read, write
+from fusion.api.cypher import read, write
 from fusion.api.enums import EntityKind, RelType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import native_time
@@ -32,6 +30,8 @@ from fusion.api.types.workbench import TimeHop, TimePath, Viewer, Workspace
 from fusion.api.workers import in_worker
 from fusion.auth.access import Role
 from fusion.errors import BadInput, NotFound
+from fusion.services import temporal
+from fusion.services.entities import EntityRef as AnalysisRef
 from queries.workspaces import DELETE_WORKSPACE, GET_WORKSPACE, LIST_WORKSPACES, SAVE_WORKSPACE
 
 MAX_WORKSPACE_NAME = 120
