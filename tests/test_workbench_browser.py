@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jwt
 import networkx as nx
 import pytest
 
@@ -311,11 +310,10 @@ def test_a_saved_workspace_reopens_after_a_reload(bench, api):
 
 
 def test_an_expired_token_shows_its_error_in_place(bench, api):
-    now = datetime.now(UTC)
-    expired = jwt.encode({"iss": "fusion", "sub": "old", "role": "analyst", "regions": ["330100"],
-                          "iat": int((now - timedelta(hours=2)).timestamp()),
-                          "exp": int((now - timedelta(hours=1)).timestamp())},
-                         SECRET.encode(), algorithm="HS256")
+    from fusion.auth import issue_token
+
+    expired = issue_token(SECRET.encode(), "old", "analyst", ["330100"], timedelta(hours=1),
+                          now=datetime.now(UTC) - timedelta(hours=2))
     bench.page.goto(f"{api.url}/#token={expired}")
     error = bench.page.wait_for_selector("[data-testid=signin-status] .error")
     assert error.get_attribute("data-code") == "UNAUTHENTICATED"
