@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,18 @@ class Settings(BaseSettings):
         "answers loopback clients only.",
     )
 
+    # -- workbench -------------------------------------------------------------------------------
+    workbench_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone the workbench shows times in by default (the API answers in "
+        "UTC; each analyst may change it in the page's settings).",
+    )
+    workbench_tile_url: str | None = Field(
+        default=None,
+        description="Map tile URL template ({z}/{x}/{y}) for sites with a tile server; unset: "
+        "the workbench draws sensors on a plain projected map (no internet needed).",
+    )
+
     # -- managed Neo4j ---------------------------------------------------------------------------
     db_heap: str = Field(
         default="4g",
@@ -138,6 +151,16 @@ class Settings(BaseSettings):
     def _positive_ttl(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("FUSION_TOKEN_MAX_TTL must be positive")
+        return value
+
+    @field_validator("workbench_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"FUSION_WORKBENCH_TIMEZONE {value!r} is not an IANA time zone "
+                             "(e.g. Asia/Shanghai)") from None
         return value
 
     @field_validator("neo4j_uri")

@@ -16,16 +16,18 @@ ENTITY_LABELS = {
 }
 
 # Fusion's bookkeeping nodes: load records, saved queries, joint operations, revoked
-# tokens, the audit log's checkpoint.
+# tokens, the audit log's checkpoint, workspaces.
 INTERNAL_LABELS = {
     "LoadRecord": "load_record_id",
     "SavedQuery": "saved_query_name",
     "JointOperation": "joint_operation_id",
     "RevokedToken": "revoked_token_jti",
     "AuditCheckpoint": "audit_checkpoint_key",
+    "Workspace": "workspace_id",
 }
 _INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "id",
-                  "RevokedToken": "jti", "AuditCheckpoint": "key"}
+                  "RevokedToken": "jti", "AuditCheckpoint": "key",
+                  "Workspace": "id"}
 
 CONSTRAINTS = {
     **{

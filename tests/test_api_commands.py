@@ -94,8 +94,10 @@ def test_fusion_demo_loads_once_runs_co_travel_and_prints_a_console_token(demo_e
     scenario = Path(demo_env["FUSION_HOME"]) / "demo" / "scenario-1-0.02"
     truth = json.loads((scenario / "truth.json").read_text())
     assert (scenario / ".loaded").exists() and (scenario / ".cotravel").exists()
-    match = re.search(r"Console:\s+http://127\.0\.0\.1:8123/graphql#token=(\S+)", first.output)
+    match = re.search(r"Workbench:\s+http://127\.0\.0\.1:8123/#token=(\S+)", first.output)
     assert match, first.output
+    assert first.output.count(match.group(1)) == 1  # the token is printed once
+    assert re.search(r"Console:\s+http://127\.0\.0\.1:8123/graphql\s", first.output)
     secret = (Path(demo_env["FUSION_HOME"]) / "secret").read_text().strip()
     claims = jwt.decode(match.group(1), secret, algorithms=["HS256"], issuer="fusion")
     assert claims["role"] == "analyst"

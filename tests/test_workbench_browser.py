@@ -332,3 +332,34 @@ def test_a_missing_purpose_shows_its_error_in_place(bench, api):
 
 def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- the GraphiQL console, from the same tryout -------------------------------------------------
+
+def test_console_keeps_its_token_and_schema_over_a_reload_and_runs_a_pasted_query(
+        browser, api, artifacts):
+    token = api.token("analyst")
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{api.url}/graphql#token={token}")
+        page.wait_for_selector(".graphiql-container")
+        assert "token=" not in page.url                       # out of history and bookmarks
+        page.reload()
+        page.wait_for_selector(".graphiql-container")
+        stored = page.evaluate("() => sessionStorage.getItem('fusion.token')")
+        assert stored == token                                # the reload kept the token
+        page.get_by_role("button", name="Show Documentation Explorer").click()
+        page.wait_for_selector("text=Query", timeout=30_000)  # introspection answered
+        assert page.locator("text=Error fetching schema").count() == 0
+        # Paste a document with another operation name than the one GraphiQL last ran.
+        editor = page.locator(".graphiql-query-editor .CodeMirror").first
+        editor.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text("query Mine { __typename }")
+        page.keyboard.press("Control+Enter")
+        result = page.locator(".result-window")
+        result.get_by_text('"__typename": "Query"').wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "console-after-reload.png"))
+    finally:
+        context.close()

@@ -54,7 +54,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *console_routes(),
-        *workbench_routes(GRAPHQL_PATH),
+        *workbench_routes(GRAPHQL_PATH, settings.workbench_timezone,
+                          settings.workbench_tile_url),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics

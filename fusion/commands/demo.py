@@ -127,7 +127,7 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve",
                                help="Serve after preparing (--no-serve: prepare, print, exit)."),
 ) -> None:
-    """Start Neo4j, load the demo scenario (once), run co-travel, serve, print the console
+    """Start Neo4j, load the demo scenario (once), run co-travel, serve, print the workbench
     address with a ready analyst token."""
     from fusion.commands.serve import check_port_free, run_server
 
@@ -152,17 +152,20 @@ def demo(
 
 
 def _announcement(prepared: Demo, token: str, host: str, port: int, serve: bool):
-    """What to print once the demo is ready: the console address carrying the token."""
+    """What to print once the demo is ready: the workbench address carrying the token."""
     shown = "localhost" if host in ("0.0.0.0", "::") else host
 
     def announce() -> None:
         state = ("Fusion is serving the demo" if serve else
                  f"The demo is ready; serve it with `fusion serve --port {port}`")
         out.print(f"\n{state} ({', '.join(prepared.regions)}).\n"
-                  f"Console:  http://{shown}:{port}/graphql#token={token}\n"
+                  f"Workbench:  http://{shown}:{port}/#token={token}\n"
+                  f"Console:    http://{shown}:{port}/graphql (the workbench's "
+                  "'GraphQL console' button opens it signed in)\n"
                   f"(The analyst token, valid {DEMO_TTL.total_seconds() / 3600:g} h, is the "
                   "text after #token=; scripts send it as Authorization: Bearer.)\n"
-                  "Every data query needs a purpose: the console asks for X-Purpose.\n"
+                  "Every data query needs a purpose: the workbench asks for it first, the "
+                  "console as the X-Purpose header.\n"
                   "Try the saved queries (savedQueries) or:  { gangs { id size members "
                   "{ person { label } rank } } }" + ("\nStop with Ctrl-C." if serve else ""),
                   highlight=False)

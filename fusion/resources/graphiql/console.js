@@ -4,7 +4,11 @@
  * service itself: police networks are offline.
  *
  * A link of the form /graphql#token=<jwt> (or ?token=<jwt>) pre-fills the Authorization header;
- * the token is then removed from the address bar so it stays out of history and bookmarks.
+ * the token is then removed from the address bar so it stays out of history and bookmarks, and
+ * kept in this tab's sessionStorage (the workbench's key: one sign-in serves both pages of a tab)
+ * so that a reload keeps it — and the schema, whose introspection needs it.
+ * An operation name GraphiQL remembers from an earlier document is dropped when the document
+ * being sent defines no operation of that name (a pasted query ran as "Unknown operation").
  * Header values still holding a template placeholder are never sent, so the server answers
  * UNAUTHENTICATED / PURPOSE_REQUIRED instead of recording a placeholder as the purpose.
  * Headers are never persisted and editor state lives in sessionStorage only: identifiers typed
@@ -15,6 +19,7 @@
 
   var TOKEN_PLACEHOLDER = "<token>";
   var PURPOSE_PLACEHOLDER = "<case number or reason>";
+  var TOKEN_KEY = "fusion.token";  // the workbench's sessionStorage key
   var DEFAULT_QUERY = [
     "# Fusion console. Fill in Headers (below) first:",
     "#   Authorization: Bearer <your token>",
@@ -36,6 +41,10 @@
     var hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
     var query = new URLSearchParams(window.location.search);
     var token = hash.get("token") || query.get("token");
+    if (!token) {
+      return window.sessionStorage.getItem(TOKEN_KEY);
+    }
+    window.sessionStorage.setItem(TOKEN_KEY, token.trim());
     if (token) {
       hash.delete("token");
       query.delete("token");
@@ -67,8 +76,28 @@
     return kept;
   }
 
+  function operationNames(document) {
+    var names = [];
+    var pattern = /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/g;
+    var match;
+    while ((match = pattern.exec(document || "")) !== null) {
+      names.push(match[1]);
+    }
+    return names;
+  }
+
+  function withCurrentOperation(params) {
+    if (params.operationName && operationNames(params.query).indexOf(params.operationName) === -1) {
+      var copy = Object.assign({}, params);
+      delete copy.operationName;
+      return copy;
+    }
+    return params;
+  }
+
   function makeFetcher(endpoint) {
     return async function fetcher(params, options) {
+      params = withCurrentOperation(params);
       var headers = Object.assign(
         {"Content-Type": "application/json", "Accept": "application/json"},
         withoutPlaceholders(options && options.headers)

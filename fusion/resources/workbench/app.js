@@ -91,7 +91,9 @@ class Workbench {
       el("label", {}, "Scope ", this.scope),
       el("span", { class: "spacer" }),
       el("button", { type: "button", text: "Settings", onclick: () => this.settingsBox.classList.toggle("hidden") }),
-      el("a", { href: "/graphql", class: "button", text: "GraphQL console" }),
+      // The console fills its Authorization header from #token= (same tab, same token).
+      el("a", { href: `/graphql#token=${encodeURIComponent(session.token)}`, class: "button",
+        text: "GraphQL console" }),
       el("button", { type: "button", text: "Sign out", onclick: () => this.signIn() }));
   }
 
