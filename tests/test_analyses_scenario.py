@@ -121,6 +121,20 @@ def test_evidence_lists_the_meetings_at_shared_sensors_within_the_window(world, 
         assert first == meetings[:2]
 
 
+def test_evidence_of_many_pairs_at_once_is_each_pairs_own(world, call) -> None:
+    truth, _, _ = world
+    region = frozenset({_regions(truth)[0]})
+    pairs = call(cotravel.co_travel_pairs, scope=None, limit=6)
+    asked = [cotravel.MeetingsOf(x, y, window=w, scope=s) for p in pairs
+             for x, y in ((p.a, p.b), (p.b, p.a)) for w, s in ((120, None), (30, region))]
+    together = call(cotravel.co_travel_evidence, asked)
+    assert together == [call(cotravel.co_travel_evidence, [one])[0] for one in asked]
+    assert all(together[::4]) and any(not m for m in together)
+    for meetings, reverse in zip(together[::4], together[2::4], strict=True):
+        assert sorted((m.sensor, m.b_at, m.a_at) for m in meetings) == sorted(
+            (m.sensor, m.a_at, m.b_at) for m in reverse)
+
+
 def test_groups_are_the_maximal_cliques_of_the_truths_pairs(world, call) -> None:
     truth, home, _ = world
     G = nx.Graph()
@@ -141,6 +155,11 @@ def test_bad_co_travel_arguments_are_bad_input(world, call) -> None:
         call(cotravel.co_travel_pairs, scope=None, window=-1)
     with pytest.raises(BadInput):
         call(cotravel.co_travel_pairs, scope=None, limit=0)
+    with pytest.raises(BadInput):
+        call(cotravel.co_travel_groups, scope=None, window=cotravel.MAX_WINDOW + 1)
+    with pytest.raises(BadInput):
+        call(cotravel.co_travel_evidence, [cotravel.MeetingsOf(EntityRef("PERSON", "x"),
+                                                               EntityRef("PHONE", "y"))])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ def cotravel(
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
+    # Imported when the command runs: polars and the driver would slow every --help.
     from fusion.db import ensure_schema
     from fusion.services.materialize import materialize_co_travel
 
@@ -183,6 +184,7 @@ def gangs(
     as_json: bool = _JSON,
 ) -> None:
     """Gangs: communities of the person graph, members ranked as key players."""
+    # Imported when the command runs: igraph and polars would slow every --help.
     from fusion.services import gangs as service
 
     with _errors(), _service() as call:
@@ -236,6 +238,7 @@ def _connected() -> Iterator[tuple]:
 def _service() -> Iterator:
     """``call(service, *args, **kwargs)``: a service call run to its end on one event loop and
     one async driver to the configured Neo4j, without a timeout (an operator's run)."""
+    # Imported when a command runs: the driver would slow every --help.
     from neo4j import AsyncGraphDatabase
 
     from fusion.db import connect, target
