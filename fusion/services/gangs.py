@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from algorithms import gangs as algo
 from algorithms.community import ALGORITHMS
@@ -94,17 +95,11 @@ async def gang_of(
     runtime: Runtime,
     person: EntityRef,
     *,
-    scope: frozenset[str] | None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
-    algorithm: str = "leiden",
-    resolution: float = 1.0,
-    min_size: int = 3,
-    seed: int = 42,
     visible: Callable[[EntityRef], Awaitable[bool]] | None = None,
+    **options: Any,
 ) -> Gang | None:
-    """The gang ``person`` belongs to in :func:`gangs`' answer for the same arguments, or None.
+    """The gang ``person`` belongs to in :func:`gangs`' answer for the same ``options`` (its
+    keyword arguments), or None.
 
     ``visible`` (when given) must confirm the caller sees the person (NotFound otherwise).
     """
@@ -112,9 +107,7 @@ async def gang_of(
         raise BadInput(f"gangOf takes a PERSON, not {person.kind}")
     if visible is not None and not await visible(person):
         raise NotFound(f"No person {person.key!r} in scope.")
-    found = await gangs(runtime, scope=scope, since=since, until=until, weights=weights,
-                        algorithm=algorithm, resolution=resolution, min_size=min_size,
-                        seed=seed)
+    found = await gangs(runtime, **options)
     return next((g for g in found if person.key in g.keys), None)
 
 
