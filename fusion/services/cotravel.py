@@ -32,7 +32,7 @@ from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_si
 from fusion.services.runtime import Runtime, in_worker
 
 __all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS", "WINDOW",
-           "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "check_limit",
+           "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "Visible", "check_limit",
            "co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
 
 # The contract's defaults: seconds two sightings may be apart, fewest meetings, fewest distinct

@@ -13,7 +13,7 @@ GraphQL types and the CLI show it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from algorithms import gangs as algo
 from algorithms.community import ALGORITHMS
 from fusion.errors import BadInput, NotFound
+from fusion.services.cotravel import Visible
 from fusion.services.entities import Entity, EntityRef
 from fusion.services.gang_evidence import gang_links, read_records
 from fusion.services.runtime import Runtime, in_worker
@@ -95,7 +96,7 @@ async def gang_of(
     runtime: Runtime,
     person: EntityRef,
     *,
-    visible: Callable[[EntityRef], Awaitable[bool]] | None = None,
+    visible: Visible | None = None,
     **options: Any,
 ) -> Gang | None:
     """The gang ``person`` belongs to in :func:`gangs`' answer for the same ``options`` (its
