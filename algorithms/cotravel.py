@@ -24,7 +24,7 @@ A subject is identified by ``(subject_type, subject)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,7 +34,7 @@ import polars as pl
 
 from algorithms._codes import factorize
 
-__all__ = ["co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
+__all__ = ["co_travel_groups", "co_travel_pairs"]
 
 Subject = tuple[str, str]
 Sightings = pl.DataFrame | pl.LazyFrame
@@ -48,7 +48,6 @@ PAIR_SCHEMA = pl.Schema(
         "meetings": pl.Int64, "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
     }
 )
-EVIDENCE_SCHEMA = pl.Schema({"sensor_id": pl.String, "a_at": TIME, "b_at": TIME})
 MEMBER = pl.Struct({"subject_type": pl.String, "subject": pl.String})
 GROUP_SCHEMA = pl.Schema(
     {
@@ -149,73 +148,6 @@ def co_travel_pairs(
     return _decode_pairs(stats, swept, code)
 
 
-def co_travel_evidence(
-    sightings: Sightings,
-    a: Subject,
-    b: Subject,
-    window: float = 120,
-    limit: int | None = 20,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> pl.DataFrame:
-    """The meetings of two subjects: their sightings at one sensor within ``window``.
-
-    Parameters
-    ----------
-    sightings : polars DataFrame or LazyFrame
-        As for :func:`co_travel_pairs`.
-    a, b : (subject_type, subject)
-        The two subjects.
-    window : float, default 120
-        Seconds, inclusive.
-    limit : int or None, default 20
-        At most this many rows (``None``: all).
-    since, until : datetime, optional
-        As for :func:`co_travel_pairs`.
-
-    Returns
-    -------
-    polars.DataFrame
-        Columns ``sensor_id, a_at, b_at``: every (a sighting, b sighting) at the same sensor
-        with ``|a_at - b_at| <= window``, ordered by ``a_at``, ``b_at``, ``sensor_id``.
-
-    Notes
-    -----
-    A hash join on (sensor, window-sized time bucket) of the two subjects' sightings:
-    ``O(n_a + n_b + m)`` for ``m`` matches.
-
-    Examples
-    --------
-    >>> from datetime import datetime, timedelta, UTC
-    >>> t0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
-    >>> frame = pl.DataFrame(
-    ...     [("plate", "AB1", "S1", t0), ("phone", "+15551234", "S1", t0 + timedelta(seconds=90)),
-    ...      ("phone", "+15551234", "S1", t0 + timedelta(seconds=300))],
-    ...     schema=SIGHTING_COLUMNS, orient="row")
-    >>> ev = co_travel_evidence(frame, ("plate", "AB1"), ("phone", "+15551234"))
-    >>> [(s, (b_at - a_at).seconds) for s, a_at, b_at in ev.rows()]
-    [('S1', 90)]
-    """
-    _check_thresholds(window, 1, 1)
-    window_us = _window_us(window)
-    scoped = _scoped(sightings, since, until)
-    width = max(window_us, 1)
-    side_a = _bucketed(_only(scoped, a), width, "a_at").with_columns(
-        pl.int_ranges(pl.col("bucket") - 1, pl.col("bucket") + 2).alias("bucket")
-    ).explode("bucket")
-    side_b = _bucketed(_only(scoped, b), width, "b_at")
-    dt = (pl.col("a_at") - pl.col("b_at")).dt.total_microseconds().abs()
-    matches = (
-        side_a.join(side_b, on=["sensor_id", "bucket"])
-        .filter(dt <= window_us)
-        .select(EVIDENCE_SCHEMA.names())
-        .sort("a_at", "b_at", "sensor_id")
-    )
-    if limit is not None:
-        matches = matches.head(limit)
-    return matches.collect().cast(dict(EVIDENCE_SCHEMA))
-
-
 def co_travel_groups(pairs: pl.DataFrame, min_group_size: int = 3) -> pl.DataFrame:
     """Co-travel groups: maximal cliques of the reported-pair graph.
 
@@ -286,9 +218,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _scoped(sightings: Sightings, since: datetime | None, until: datetime | None) -> pl.LazyFrame:
-    """The sighting columns with ``seen_at`` as UTC microseconds, limited to [since, until]."""
-    lf = sightings.lazy().select(SIGHTING_COLUMNS)
+def _scoped(sightings: Sightings, since: datetime | None, until: datetime | None,
+            carry: Sequence[str] = ()) -> pl.LazyFrame:
+    """The sighting (and ``carry``) columns with ``seen_at`` as UTC microseconds, limited to
+    [since, until]."""
+    lf = sightings.lazy().select(*SIGHTING_COLUMNS, *carry)
     dtype = lf.collect_schema()["seen_at"]
     seen = pl.col("seen_at")
     if not isinstance(dtype, pl.Datetime):

@@ -1,10 +1,11 @@
-"""The individual meetings behind co-travel pairs, for many pairs at once.
+"""The individual meetings behind co-travel pairs, for one pair or many at once.
 
 :func:`algorithms.cotravel.co_travel_pairs` reports figures per pair; the service also needs
-what each pair's meetings were made of: the regions of the sightings behind a materialized
-``CO_TRAVELED`` relationship, and the meetings as timestamped contacts for time-respecting
-paths. :func:`co_travel_meetings` lists them, with the same meeting rule (same sensor,
-``|t_a - t_b| <= window``, inclusive, in integer microseconds).
+what each pair's meetings were made of: the evidence shown for a pair, the regions of the
+sightings behind a materialized ``CO_TRAVELED`` relationship, and the meetings as timestamped
+contacts for time-respecting paths. :func:`co_travel_meetings` is the one listing of them, with
+the sweep's meeting rule (same sensor, ``|t_a - t_b| <= window``, inclusive, in integer
+microseconds); tests/test_algorithms_meetings.py recounts the sweep's figures from it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ from datetime import datetime
 
 import polars as pl
 
-from algorithms.cotravel import (
-    SIGHTING_COLUMNS,
-    TIME,
-    Sightings,
-    _check_thresholds,
-    _utc,
-    _window_us,
-)
+from algorithms.cotravel import SIGHTING_COLUMNS, Sightings, _check_thresholds, _scoped, _window_us
 
-__all__ = ["PAIR_KEYS", "co_travel_meetings", "meeting_regions"]
+__all__ = ["PAIR_KEYS", "SIGHTING_COLUMNS", "co_travel_meetings", "meeting_regions"]
 
 PAIR_KEYS = ("a_type", "a", "b_type", "b")
 
@@ -58,7 +52,7 @@ def co_travel_meetings(
     polars.DataFrame
         Columns ``a_type, a, b_type, b, sensor_id, a_at, b_at`` and the carried columns; one
         row per pair of sightings that meet, sorted by the pair, ``a_at``, ``b_at``, sensor.
-        For one pair, the rows are :func:`co_travel_evidence`'s with ``limit=None``.
+        One pair's rows are its evidence, earliest first.
 
     Notes
     -----
@@ -80,7 +74,7 @@ def co_travel_meetings(
     """
     _check_thresholds(window, 1, 1)
     width = max(_window_us(window), 1)
-    lf = _sightings(sightings, carry, since, until)
+    lf = _scoped(sightings, since, until, carry)
     keyed = pairs.lazy().select(PAIR_KEYS).unique().with_row_index("_pair")
     side_a = _side(lf, keyed, "a", carry, width).with_columns(
         pl.int_ranges(pl.col("_bucket") - 1, pl.col("_bucket") + 2).alias("_bucket")
@@ -129,25 +123,6 @@ def meeting_regions(meetings: pl.DataFrame) -> pl.DataFrame:
         .sort(PAIR_KEYS)
         .collect()
     )
-
-
-def _sightings(sightings: Sightings, carry: Sequence[str], since: datetime | None,
-               until: datetime | None) -> pl.LazyFrame:
-    """Sighting and carried columns, ``seen_at`` as UTC microseconds, limited in time."""
-    lf = sightings.lazy().select(*SIGHTING_COLUMNS, *carry)
-    dtype = lf.collect_schema()["seen_at"]
-    if not isinstance(dtype, pl.Datetime):
-        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
-    seen = pl.col("seen_at")
-    seen = seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
-        seen.dt.convert_time_zone("UTC"))
-    lf = lf.with_columns(seen.dt.cast_time_unit("us").cast(TIME),
-                         pl.col("sensor_id").cast(pl.String))
-    if since is not None:
-        lf = lf.filter(pl.col("seen_at") >= _utc(since))
-    if until is not None:
-        lf = lf.filter(pl.col("seen_at") <= _utc(until))
-    return lf
 
 
 def _side(lf: pl.LazyFrame, keyed: pl.LazyFrame, side: str, carry: Sequence[str],

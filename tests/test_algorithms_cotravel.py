@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from algorithms import _codes, cotravel
 from algorithms.cotravel import (
-    co_travel_evidence,
     co_travel_groups,
     co_travel_pairs,
 )
+from algorithms.meetings import co_travel_meetings
 
 T0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
 FIGURES = ("meetings", "distinct_sensors", "first_at", "last_at")
@@ -290,9 +290,9 @@ def test_evidence_lists_every_meeting_in_time_order(seed: int) -> None:
     side = {s: [(r[2], r[3]) for r in frame.iter_rows() if (r[0], r[1]) == s] for s in (a, b)}
     expected = sorted((ta, tb, sa) for sa, ta in side[a] for sb, tb in side[b]
                       if sa == sb and abs(ta - tb) <= timedelta(seconds=60))
-    evidence = co_travel_evidence(frame, a, b, window=60, limit=None)
+    pair = pl.DataFrame([(*a, *b)], schema=["a_type", "a", "b_type", "b"], orient="row")
+    evidence = co_travel_meetings(frame, pair, window=60).select("sensor_id", "a_at", "b_at")
     assert [(ta, tb, s) for s, ta, tb in evidence.rows()] == expected
-    assert co_travel_evidence(frame, a, b, window=60, limit=3).rows() == evidence.rows()[:3]
 
 
 # ---------------------------------------------------------------------------------------------

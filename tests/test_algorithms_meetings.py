@@ -1,4 +1,5 @@
-"""Meetings of many pairs at once, checked per pair against nested loops and co_travel_evidence."""
+"""Meetings of many pairs at once, checked per pair against nested loops and against the
+sweep's figures (one meeting rule)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from algorithms import meetings
-from algorithms.cotravel import co_travel_evidence, co_travel_pairs
+from algorithms.cotravel import co_travel_pairs
 from algorithms.meetings import co_travel_meetings, meeting_regions
-from tests.test_algorithms_cotravel import random_sightings
+from tests.test_algorithms_cotravel import HYPO, as_dict, frame_of, random_sightings, rows_strategy
 
 REGIONS = [["R1"], ["R2"], ["R1", "R3"]]
 
@@ -58,9 +61,9 @@ def test_reported_pairs_meetings_are_the_evidence_and_recount_the_figures() -> N
         mine = got.filter((pl.col("a") == row["a"]) & (pl.col("b") == row["b"])
                           & (pl.col("a_type") == row["a_type"])
                           & (pl.col("b_type") == row["b_type"]))
-        evidence = co_travel_evidence(frame, a, b, 60, limit=None)
-        assert mine.select("sensor_id", "a_at", "b_at").sort("a_at", "b_at", "sensor_id").rows() \
-            == evidence.rows()
+        loops = nested_loops(with_regions(frame.drop("id"), 0), a, b, 60)
+        assert mine.select("sensor_id", "a_at", "b_at").rows() == [
+            (s, x, y) for s, x, y, _p, _q in sorted(loops, key=lambda m: (m[1], m[2], m[0]))]
         assert min(mine["a_id"].n_unique(), mine["b_id"].n_unique()) == row["meetings"]
         assert mine["sensor_id"].n_unique() == row["distinct_sensors"]
 
@@ -88,3 +91,32 @@ def test_since_until_and_empty_inputs() -> None:
 
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(meetings, raise_on_error=False).failed == 0
+
+
+def all_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every two distinct subjects of ``frame``, ``a < b``."""
+    subjects = sorted(set(frame.select("subject_type", "subject").rows()))
+    return pl.DataFrame([(*a, *b) for a in subjects for b in subjects if a < b],
+                        schema={k: pl.String for k in ("a_type", "a", "b_type", "b")},
+                        orient="row")
+
+
+def _figures(met: pl.DataFrame) -> dict[tuple, tuple]:
+    """Per pair, the contract's figures recounted from its listed meetings."""
+    out = {}
+    for key, part in met.group_by(["a_type", "a", "b_type", "b"]):
+        a_met, b_met = part["a_id"].n_unique(), part["b_id"].n_unique()
+        times = [*part["a_at"], *part["b_at"]]
+        out[((key[0], key[1]), (key[2], key[3]))] = (
+            min(a_met, b_met), part["sensor_id"].n_unique(), min(times), max(times))
+    return out
+
+
+@HYPO
+@given(rows_strategy, st.sampled_from([0, 30, 60, 90]))
+def test_property_listed_meetings_give_the_sweeps_figures(rows: list, window: int) -> None:
+    """The sweep's counts and the listing's meetings are the one meeting rule."""
+    frame = frame_of(rows).with_row_index("id")
+    swept = as_dict(co_travel_pairs(frame, window, 1, 1))
+    met = co_travel_meetings(frame, all_pairs(frame), window, carry=["id"])
+    assert _figures(met) == swept

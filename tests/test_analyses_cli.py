@@ -22,7 +22,7 @@ from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.paths import relationship_paths
 from fusion.services.temporal import time_respecting_paths
-from tests.analyses_scenario import load_scenario, truth_pairs
+from tests.analyses_scenario import load_scenario, service_calls, truth_pairs
 
 pytestmark = pytest.mark.neo4j
 
@@ -38,6 +38,13 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
            "FUSION_NEO4J_PASSWORD": ManagedNeo4j(neo4j_settings).password(),
            "FUSION_NEO4J_DATABASE": db}
     return truth, home, db, env
+
+
+@pytest.fixture(scope="module")
+def call(world, neo4j_settings):
+    """Runs a service call over the world's graph and event store."""
+    with service_calls(neo4j_settings, world[1]) as run:
+        yield run
 
 
 def fusion(env: dict, *args: str):
@@ -63,7 +70,7 @@ def test_cotravel_materializes_the_truths_pairs_and_replaces_them(world, driver)
     assert json.loads(again.stdout)["created"] == len(truth_pairs(truth)) == _count(driver, db)
 
 
-def test_cotravel_in_a_time_range_counts_only_its_sightings(world, driver) -> None:
+def test_cotravel_in_a_time_range_counts_only_its_sightings(world, call, driver) -> None:
     _, home, db, env = world
     since = datetime.fromisoformat(world[0]["period"]["start_local"]).replace(tzinfo=UTC)
     since += timedelta(days=7)
@@ -71,7 +78,7 @@ def test_cotravel_in_a_time_range_counts_only_its_sightings(world, driver) -> No
     out = fusion(env, "cotravel", "--since", since.isoformat(),
                  "--until", until.strftime("%Y-%m-%dT%H:%M:%S"), "--json")
     summary = json.loads(out.stdout)
-    want = cotravel.co_travel_pairs(home, scope=None, since=since, until=until, limit=None)
+    want = call(cotravel.co_travel_pairs, scope=None, since=since, until=until, limit=None)
     assert summary["created"] == len(want) == _count(driver, db)
     assert summary["since"] == since.isoformat() and summary["until"] == until.isoformat()
     records, _, _ = driver.execute_query(
@@ -100,12 +107,12 @@ def test_the_progress_bar_shows_each_phase(world, driver) -> None:
         assert phase in text
 
 
-def test_gangs_json_is_the_services_answer(world, driver) -> None:
+def test_gangs_json_is_the_services_answer(world, call, driver) -> None:
     truth, home, db, env = world
     out = fusion(env, "gangs", "--json")
     assert out.exit_code == 0, out.output
     printed = json.loads(out.stdout)
-    service = gangs.gangs(driver, db, home, scope=None)
+    service = call(gangs.gangs, scope=None)
     assert [g["id"] for g in printed] == [g.id for g in service]
     assert [g["size"] for g in printed] == [g.size for g in service]
     for planted in truth["gangs"]:
@@ -115,13 +122,13 @@ def test_gangs_json_is_the_services_answer(world, driver) -> None:
         assert len(best & members) / len(best | members) >= 0.8
 
 
-def test_gangs_with_options_and_one_persons_gang(world, driver) -> None:
+def test_gangs_with_options_and_one_persons_gang(world, call, driver) -> None:
     truth, home, db, env = world
     region = truth["regions"][0]["code"]
     args = ["--region", region, "--weight", "call=0.5", "--weight", "cotravel=0",
             "--algorithm", "LOUVAIN", "--resolution", "1.5", "--min-size", "4", "--seed", "3"]
     printed = json.loads(fusion(env, "gangs", *args, "--json").stdout)
-    service = gangs.gangs(driver, db, home, scope=frozenset({region}),
+    service = call(gangs.gangs, scope=frozenset({region}),
                           weights={"call": 0.5, "cotravel": 0}, algorithm="louvain",
                           resolution=1.5, min_size=4, seed=3)
     assert [g["id"] for g in printed] == [g.id for g in service]

@@ -25,6 +25,7 @@ from tests.analyses_scenario import (
     event_contacts,
     fewest_hop_routes,
     load_scenario,
+    service_calls,
     subject,
     truth_pairs,
 )
@@ -41,6 +42,13 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
     return truth, home, db
 
 
+@pytest.fixture(scope="module")
+def call(world, neo4j_settings):
+    """Runs a service call over the world's graph and event store."""
+    with service_calls(neo4j_settings, world[1]) as run:
+        yield run
+
+
 def _as_set(pairs: list[cotravel.CoTravelPair]) -> set[tuple]:
     return {(*sorted([(p.a.kind, p.a.key), (p.b.kind, p.b.key)]), p.meetings,
              p.distinct_sensors) for p in pairs}
@@ -54,28 +62,28 @@ def _regions(truth: dict) -> list[str]:
 # Co-travel
 
 
-def test_all_pairs_equal_the_truth_exactly(world) -> None:
+def test_all_pairs_equal_the_truth_exactly(world, call) -> None:
     truth, home, _ = world
-    got = cotravel.co_travel_pairs(home, scope=None, limit=None)
+    got = call(cotravel.co_travel_pairs, scope=None, limit=None)
     assert _as_set(got) == truth_pairs(truth)
     assert [(-p.distinct_sensors, -p.meetings) for p in got] == sorted(
         (-p.distinct_sensors, -p.meetings) for p in got)
 
 
-def test_each_regions_pairs_equal_a_self_join_over_that_regions_sightings(world) -> None:
+def test_each_regions_pairs_equal_a_self_join_over_that_regions_sightings(world, call) -> None:
     truth, home, _ = world
     for scope in [{r} for r in _regions(truth)] + [set(_regions(truth)[:2])]:
-        got = cotravel.co_travel_pairs(home, scope=frozenset(scope), limit=None)
+        got = call(cotravel.co_travel_pairs, scope=frozenset(scope), limit=None)
         assert _as_set(got) == brute_force_pairs(home, scope), scope
 
 
-def test_the_cross_region_pair_needs_both_regions(world) -> None:
+def test_the_cross_region_pair_needs_both_regions(world, call) -> None:
     truth, home, _ = world
     pair = truth["cross_region_pair"]
     a, b = (EntityRef(*subject(m)) for m in pair["members"])
 
     def figures(scope, **thresholds):
-        found = cotravel.co_travel_pairs(home, scope=scope, subject=a, limit=None, **thresholds)
+        found = call(cotravel.co_travel_pairs, scope=scope, subject=a, limit=None, **thresholds)
         return next(((p.meetings, p.distinct_sensors) for p in found if p.b == b), None)
 
     assert figures(frozenset(pair["regions"])) == (pair["meetings_total"],
@@ -87,21 +95,21 @@ def test_the_cross_region_pair_needs_both_regions(world) -> None:
             alone["meetings"], alone["distinct_sensors"])
 
 
-def test_one_subjects_pairs_are_its_rows_of_all_pairs(world) -> None:
+def test_one_subjects_pairs_are_its_rows_of_all_pairs(world, call) -> None:
     truth, home, _ = world
-    everyone = _as_set(cotravel.co_travel_pairs(home, scope=None, limit=None))
+    everyone = _as_set(call(cotravel.co_travel_pairs, scope=None, limit=None))
     for group in truth["cotravel_groups"][:3]:
         ref = EntityRef(*subject(group["members"][0]))
-        mine = cotravel.co_travel_pairs(home, scope=None, subject=ref, limit=None)
+        mine = call(cotravel.co_travel_pairs, scope=None, subject=ref, limit=None)
         assert mine and all(p.a == ref for p in mine)
         assert _as_set(mine) == {p for p in everyone if (ref.kind, ref.key) in p[:2]}
 
 
-def test_evidence_lists_the_meetings_at_shared_sensors_within_the_window(world) -> None:
+def test_evidence_lists_the_meetings_at_shared_sensors_within_the_window(world, call) -> None:
     truth, home, _ = world
     sightings = scan_events(home, "sightings").collect()
-    for p in cotravel.co_travel_pairs(home, scope=None, limit=5):
-        meetings = cotravel.co_travel_evidence(home, p.a, p.b, scope=None, limit=None)
+    for p in call(cotravel.co_travel_pairs, scope=None, limit=5):
+        (meetings,) = call(cotravel.co_travel_evidence, [cotravel.MeetingsOf(p.a, p.b)])
         assert len({m.sensor for m in meetings}) == p.distinct_sensors
         for m in meetings:
             assert abs(m.a_at - m.b_at) <= timedelta(seconds=120)
@@ -109,30 +117,49 @@ def test_evidence_lists_the_meetings_at_shared_sensors_within_the_window(world) 
                 assert sightings.filter((pl.col("subject") == ref.key)
                                         & (pl.col("sensor_id") == m.sensor)
                                         & (pl.col("seen_at") == at)).height == 1
-        assert len(cotravel.co_travel_evidence(home, p.a, p.b, scope=None, limit=2)) == min(
-            2, len(meetings))
+        (first,) = call(cotravel.co_travel_evidence, [cotravel.MeetingsOf(p.a, p.b)], limit=2)
+        assert first == meetings[:2]
 
 
-def test_groups_are_the_maximal_cliques_of_the_truths_pairs(world) -> None:
+def test_evidence_of_many_pairs_at_once_is_each_pairs_own(world, call) -> None:
+    truth, _, _ = world
+    region = frozenset({_regions(truth)[0]})
+    pairs = call(cotravel.co_travel_pairs, scope=None, limit=6)
+    asked = [cotravel.MeetingsOf(x, y, window=w, scope=s) for p in pairs
+             for x, y in ((p.a, p.b), (p.b, p.a)) for w, s in ((120, None), (30, region))]
+    together = call(cotravel.co_travel_evidence, asked)
+    assert together == [call(cotravel.co_travel_evidence, [one])[0] for one in asked]
+    assert all(together[::4]) and any(not m for m in together)
+    for meetings, reverse in zip(together[::4], together[2::4], strict=True):
+        assert sorted((m.sensor, m.b_at, m.a_at) for m in meetings) == sorted(
+            (m.sensor, m.a_at, m.b_at) for m in reverse)
+
+
+def test_groups_are_the_maximal_cliques_of_the_truths_pairs(world, call) -> None:
     truth, home, _ = world
     G = nx.Graph()
     G.add_edges_from((a, b) for a, b, _m, _d in truth_pairs(truth))
     want = {frozenset(c) for c in nx.find_cliques(G) if len(c) >= 3}
-    got = cotravel.co_travel_groups(home, scope=None)
+    got = call(cotravel.co_travel_groups, scope=None)
     assert {frozenset((m.kind, m.key) for m in g.members) for g in got} == want
     planted = [frozenset(subject(m) for m in g["members"]) for g in truth["cotravel_groups"]
                if len(g["members"]) >= 3]
     assert planted and all(any(p <= c for c in want) for p in planted)
 
 
-def test_bad_co_travel_arguments_are_bad_input(world) -> None:
+def test_bad_co_travel_arguments_are_bad_input(world, call) -> None:
     _, home, _ = world
     with pytest.raises(BadInput):
-        cotravel.co_travel_pairs(home, scope=None, subject=EntityRef("PERSON", "x"))
+        call(cotravel.co_travel_pairs, scope=None, subject=EntityRef("PERSON", "x"))
     with pytest.raises(BadInput):
-        cotravel.co_travel_pairs(home, scope=None, window=-1)
+        call(cotravel.co_travel_pairs, scope=None, window=-1)
     with pytest.raises(BadInput):
-        cotravel.co_travel_pairs(home, scope=None, limit=0)
+        call(cotravel.co_travel_pairs, scope=None, limit=0)
+    with pytest.raises(BadInput):
+        call(cotravel.co_travel_groups, scope=None, window=cotravel.MAX_WINDOW + 1)
+    with pytest.raises(BadInput):
+        call(cotravel.co_travel_evidence, [cotravel.MeetingsOf(EntityRef("PERSON", "x"),
+                                                               EntityRef("PHONE", "y"))])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,13 +174,13 @@ def _materialized(driver, db) -> dict:
     return {((kind[x["la"]], x["a"]), (kind[x["lb"]], x["b"])): x["r"] for x in records}
 
 
-def test_materialized_relationships_are_the_reported_pairs(world, driver) -> None:
+def test_materialized_relationships_are_the_reported_pairs(world, call, driver) -> None:
     truth, home, db = world
     got = _materialized(driver, db)
     assert {(*sorted(k), r["meetings"], r["distinct_sensors"]) for k, r in got.items()} == (
         truth_pairs(truth))
     assert all(a < b for a, b in got)  # from the smaller (type, key) to the larger
-    for p in cotravel.co_travel_pairs(home, scope=None, limit=None):
+    for p in call(cotravel.co_travel_pairs, scope=None, limit=None):
         r = got[tuple(sorted([(p.a.kind, p.a.key), (p.b.kind, p.b.key)]))]
         assert (r["first_at"].to_native(), r["last_at"].to_native()) == (p.first_at, p.last_at)
         assert (r["window_s"], r["min_meetings"], r["min_distinct_sensors"]) == (120.0, 3, 3)
@@ -196,29 +223,29 @@ def _jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b)
 
 
-def test_every_planted_gang_is_recovered(world, driver) -> None:
+def test_every_planted_gang_is_recovered(world, call, driver) -> None:
     truth, home, db = world
-    found = gangs.gangs(driver, db, home, scope=None)
+    found = call(gangs.gangs, scope=None)
     for planted in truth["gangs"]:
         members = set(planted["members"])
         best = max(found, key=lambda g: _jaccard(g.keys, members))
         assert _jaccard(best.keys, members) >= 0.8, planted["id"]
 
 
-def test_gangs_are_reproducible_with_names_and_ranks(world, driver) -> None:
+def test_gangs_are_reproducible_with_names_and_ranks(world, call, driver) -> None:
     _, home, db = world
-    first = gangs.gangs(driver, db, home, scope=None)
-    assert first == gangs.gangs(driver, db, home, scope=None)
+    first = call(gangs.gangs, scope=None)
+    assert first == call(gangs.gangs, scope=None)
     for g in first:
         assert [m.rank for m in g.members] == list(range(1, g.size + 1))
         assert all(m.person.label and m.person.regions for m in g.members)
         assert g.regions == tuple(sorted({r for m in g.members for r in m.person.regions}))
 
 
-def test_a_scoped_run_sees_only_people_visible_in_scope(world, driver) -> None:
+def test_a_scoped_run_sees_only_people_visible_in_scope(world, call, driver) -> None:
     truth, home, db = world
     region = truth["regions"][0]["code"]
-    found = gangs.gangs(driver, db, home, scope=frozenset({region}))
+    found = call(gangs.gangs, scope=frozenset({region}))
     assert all(region in m.person.regions for g in found for m in g.members)
     for planted in truth["gangs"]:
         if planted["regions"] == [region] == planted["operates_in"]:
@@ -226,20 +253,20 @@ def test_a_scoped_run_sees_only_people_visible_in_scope(world, driver) -> None:
             assert max(_jaccard(g.keys, members) for g in found) >= 0.8, planted["id"]
 
 
-def test_links_of_a_scope_come_from_visible_elements_only(world, driver) -> None:
+def test_links_of_a_scope_come_from_visible_elements_only(world, call, driver) -> None:
     truth, home, db = world
     region = truth["regions"][1]["code"]
-    links = gangs.gang_links(driver, db, home, scope=frozenset({region}))
+    links = call(gangs.gang_links, scope=frozenset({region}))
     people = set(links["a"]) | set(links["b"])
     records, _, _ = driver.execute_query(
         "UNWIND $keys AS k MATCH (p:Person {key: k}) RETURN p.regions AS r", keys=list(people),
         database_=db)
     assert len(records) == len(people) and all(region in r["r"] for r in records)
-    everything = gangs.gang_links(driver, db, home, scope=None)
+    everything = call(gangs.gang_links, scope=None)
     assert links.height < everything.height
 
 
-def test_scoped_call_evidence_counts_only_visible_calls(world, driver) -> None:
+def test_scoped_call_evidence_counts_only_visible_calls(world, call, driver) -> None:
     truth, home, db = world
     for region in _regions(truth):
         scope = frozenset({region})
@@ -259,33 +286,33 @@ def test_scoped_call_evidence_counts_only_visible_calls(world, driver) -> None:
                     if a != b:
                         pair = (min(a, b), max(a, b))
                         expected[pair] = expected.get(pair, 0) + 1
-        links = gangs.gang_links(driver, db, home, scope=scope, kinds=("call",))
+        links = call(gangs.gang_links, scope=scope, kinds=("call",))
         assert dict(zip(zip(links["a"], links["b"], strict=True), links["count"],
                         strict=True)) == expected
 
 
-def test_gang_of_finds_a_members_gang(world, driver) -> None:
+def test_gang_of_finds_a_members_gang(world, call, driver) -> None:
     truth, home, db = world
     planted = truth["gangs"][0]
     person = EntityRef("PERSON", planted["members"][0])
-    gang = gangs.gang_of(driver, db, home, person, scope=None)
+    gang = call(gangs.gang_of, person, scope=None)
     assert gang is not None and person.key in gang.keys
-    assert gang in gangs.gangs(driver, db, home, scope=None)
+    assert gang in call(gangs.gangs, scope=None)
     with pytest.raises(BadInput):
-        gangs.gang_of(driver, db, home, EntityRef("PHONE", "+8613800000000"), scope=None)
+        call(gangs.gang_of, EntityRef("PHONE", "+8613800000000"), scope=None)
 
 
-def test_bad_gang_arguments_are_bad_input(world, driver) -> None:
+def test_bad_gang_arguments_are_bad_input(world, call, driver) -> None:
     _, home, db = world
     for kwargs in ({"algorithm": "girvan"}, {"weights": {"religion": 1.0}},
                    {"weights": {"call": -1.0}}, {"min_size": 0}, {"resolution": 0}):
         with pytest.raises(BadInput):
-            gangs.gangs(driver, db, home, scope=None, **kwargs)
+            call(gangs.gangs, scope=None, **kwargs)
 
 
-def test_only_suspects_of_one_case_are_linked_by_it(world, driver) -> None:
+def test_only_suspects_of_one_case_are_linked_by_it(world, call, driver) -> None:
     _, home, db = world
-    links = gangs.gang_links(driver, db, home, scope=None, kinds=("case",))
+    links = call(gangs.gang_links, scope=None, kinds=("case",))
     cases = scan_events(home, "cases").filter(pl.col("id_no").is_not_null()).collect()
     suspects = cases.filter(pl.col("role") == "suspect")
     expected = set()

@@ -1,9 +1,10 @@
-"""Per-request DataLoaders: entities by key and related entities, batched per scope.
+"""Per-request DataLoaders: entities by key, related entities and co-travel meetings, batched.
 
 Created in ``get_context`` for every request (never shared: a loader's cache holds what one
 caller may see). Keys carry the scope, so fields with different scopes in one document never
 share an answer. A batch of entities is one statement per scope whatever their kinds; related
-entities are one statement per relationship pattern and scope, all sent at once. Resolvers
+entities are one statement per relationship pattern and scope, all sent at once; the meetings
+of every co-travel pair asked for are one co-travel service call. Resolvers
 that already read whole visible nodes (paths) put them in the cache with :meth:`Loaders.prime`.
 """
 
@@ -18,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from fusion.api.cypher import read
 from fusion.api.nodes import Node
 from fusion.api.resources import Resources
+from fusion.services.cotravel import Meeting, MeetingsOf, co_travel_evidence
 from queries.entities import NODES_BY_KEYS, RELATED, RELATED_NODES
 from queries.model import KIND_LABELS, LABEL_KINDS
 
@@ -32,14 +34,12 @@ class Loaders:
         self.services = services
         self.node: DataLoader[NodeKey, Node | None] = DataLoader(load_fn=self._nodes)
         self.related: DataLoader[RelatedKey, list[Node]] = DataLoader(load_fn=self._related)
-        self.evidence: DataLoader[tuple, list[tuple]] = DataLoader(load_fn=self._evidence)
+        self.evidence: DataLoader[MeetingsOf, list[Meeting]] = DataLoader(
+            load_fn=self._evidence)
 
-    async def _evidence(self, keys: Sequence[tuple]) -> list[list[tuple]]:
-        from fusion.api.resolvers.cotravel import meetings_of_pairs
-        from fusion.api.workers import in_worker
-
-        return await in_worker(self.services, meetings_of_pairs, self.services.settings.home,
-                               list(keys))
+    async def _evidence(self, keys: Sequence[MeetingsOf]) -> list[list[Meeting]]:
+        """Every meeting of each pair, one co-travel service call for all of them."""
+        return await co_travel_evidence(self.services.runtime, keys)
 
     def prime(self, nodes: Iterable[Node], scope: frozenset[str]) -> None:
         """Cache ``nodes`` as read in ``scope`` (each must be visible in it, with every

@@ -8,6 +8,7 @@ reads the whole graph unless ``--region`` names the regions to stay within.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -66,6 +67,7 @@ def cotravel(
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
+    # Imported when the command runs: polars and the driver would slow every --help.
     from fusion.db import ensure_schema
     from fusion.services.materialize import materialize_co_travel
 
@@ -182,17 +184,17 @@ def gangs(
     as_json: bool = _JSON,
 ) -> None:
     """Gangs: communities of the person graph, members ranked as key players."""
+    # Imported when the command runs: igraph and polars would slow every --help.
     from fusion.services import gangs as service
 
-    with _errors(), _connected() as (settings, driver):
+    with _errors(), _service() as call:
         args = {"scope": _scope(regions), "since": _time(since), "until": _time(until),
                 "weights": _weights(weights), "algorithm": algorithm,
                 "resolution": resolution, "min_size": min_size, "seed": seed}
         if person is None:
-            found = service.gangs(driver, settings.neo4j_database, settings.home, **args)
+            found = call(service.gangs, **args)
         else:
-            one = service.gang_of(driver, settings.neo4j_database, settings.home,
-                                  EntityRef.parse("PERSON", person), **args)
+            one = call(service.gang_of, EntityRef.parse("PERSON", person), **args)
             found = [one] if one else []
     if as_json:
         print(_dumps(found, size=lambda g: g.size))
@@ -230,6 +232,29 @@ def _connected() -> Iterator[tuple]:
     settings = load_settings()
     with connect(settings) as driver:
         yield settings, driver
+
+
+@contextmanager
+def _service() -> Iterator:
+    """``call(service, *args, **kwargs)``: a service call run to its end on one event loop and
+    one async driver to the configured Neo4j, without a timeout (an operator's run)."""
+    # Imported when a command runs: the driver would slow every --help.
+    from neo4j import AsyncGraphDatabase
+
+    from fusion.db import connect, target
+    from fusion.services.runtime import Runtime
+
+    settings = load_settings()
+    connect(settings).close()  # the connection errors the other commands give
+    t = target(settings)
+    with asyncio.Runner() as runner:
+        driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
+        runtime = Runtime(driver=driver, database=settings.neo4j_database, home=settings.home,
+                          query_timeout=None)  # type: ignore[arg-type]
+        try:
+            yield lambda service, *args, **kwargs: runner.run(service(runtime, *args, **kwargs))
+        finally:
+            runner.run(driver.close())
 
 
 def _ref(text: str) -> EntityRef:

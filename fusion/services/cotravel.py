@@ -1,25 +1,51 @@
-"""Co-travel as the service answers it (contract: "Co-travel, defined").
+"""Co-travel as the service answers it (contract: "Co-travel, defined"), for the API, the CLI
+and the benchmarks alike.
 
 Reads the sightings in the event store that the caller's scope makes visible and evaluates
-the definition exactly with :mod:`algorithms.cotravel`: pairs for one subject or for all,
-the meetings behind a pair, and co-travel groups. Sightings outside the scope, or outside
-``[since, until]``, take no part in any figure: a pair can qualify with the whole data and not
-within one region, or the other way round.
+the definition exactly with :mod:`algorithms.cotravel` (the pairs' figures) and
+:mod:`algorithms.meetings` (the meetings behind them, the same rule): pairs for one subject or
+for all, co-travel groups, and the meetings of many pairs in one pass per window, time range
+and scope (the API's evidence DataLoader batches every pair of a request into one call).
+Sightings outside the scope, or outside ``[since, until]``, take no part in any figure: a pair
+can qualify with the whole data and not within one region, or the other way round.
+
+Arguments are checked here, once (BadInput); the polars and numpy work runs in a worker thread
+through :func:`fusion.services.runtime.in_worker`. A pair is always the same
+:class:`CoTravelPair` (two :class:`EntityRef`), whoever asks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
+
 from algorithms import cotravel as algo
-from fusion.errors import BadInput
+from algorithms.meetings import PAIR_KEYS, co_travel_meetings
+from fusion.errors import BadInput, NotFound
 from fusion.services.entities import EntityRef
 from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
+from fusion.services.runtime import Runtime, in_worker
 
-__all__ = ["CoTravelGroup", "CoTravelPair", "Meeting", "co_travel_evidence",
-           "co_travel_groups", "co_travel_pairs"]
+__all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS", "WINDOW",
+           "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "Visible", "check_limit",
+           "co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
+
+# The contract's defaults: seconds two sightings may be apart, fewest meetings, fewest distinct
+# sensors of a reported pair, fewest members of a group.
+WINDOW = 120
+MIN_MEETINGS = 3
+MIN_DISTINCT_SENSORS = 3
+MIN_GROUP_SIZE = 3
+# Longest window the service evaluates (one day).
+MAX_WINDOW = 86_400
+
+# How a caller checks that a subject is visible to it (NotFound otherwise).
+Visible = Callable[[EntityRef], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -59,82 +85,98 @@ class CoTravelGroup:
         return len(self.members)
 
 
-def co_travel_pairs(
-    home: Path,
+@dataclass(frozen=True)
+class MeetingsOf:
+    """Which meetings to list: those of ``a`` and ``b`` over the sightings visible in ``scope``
+    within ``[since, until]``, ``window`` seconds apart at most."""
+
+    a: EntityRef
+    b: EntityRef
+    window: float = WINDOW
+    since: datetime | None = None
+    until: datetime | None = None
+    scope: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, pair: CoTravelPair, *, window: float = WINDOW, since: datetime | None = None,
+           until: datetime | None = None, scope: frozenset[str] | None = None) -> MeetingsOf:
+        """The meetings behind ``pair`` as reported with these arguments."""
+        return cls(pair.a, pair.b, window, utc(since), utc(until), scope)
+
+
+async def co_travel_pairs(
+    runtime: Runtime,
     *,
     scope: frozenset[str] | None,
     subject: EntityRef | None = None,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
+    window: float = WINDOW,
+    min_meetings: int = MIN_MEETINGS,
+    min_distinct_sensors: int = MIN_DISTINCT_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 100,
+    max_limit: int | None = None,
+    visible: Visible | None = None,
 ) -> list[CoTravelPair]:
     """Reported pairs, most distinct sensors then most meetings first, at most ``limit``.
 
-    With ``subject`` (a VEHICLE or PHONE), only its pairs, the subject as ``a``.
+    With ``subject`` (a VEHICLE or PHONE), only its pairs, the subject as ``a``; ``visible``
+    (when given) must confirm the caller sees it.
     """
-    _check_limit(limit)
+    check_limit(limit, max_limit)
+    _check_window(window)
     target = None if subject is None else _subject(subject)
-    try:
-        frame = algo.co_travel_pairs(
-            visible_sightings(home, scope), window, min_meetings, min_distinct_sensors,
-            subject=target, since=utc(since), until=utc(until))
-    except ValueError as err:
-        raise BadInput(str(err)) from err
-    if limit is not None:
-        frame = frame.head(limit)
-    return [_pair(row) for row in frame.iter_rows(named=True)]
+    if subject is not None and visible is not None and not await visible(subject):
+        raise NotFound(f"No {subject.kind.lower()} {subject.key!r} in scope.")
+    return await in_worker(runtime, _pairs, runtime.home, scope, target, window, min_meetings,
+                           min_distinct_sensors, utc(since), utc(until), limit)
 
 
-def co_travel_evidence(
-    home: Path,
-    a: EntityRef,
-    b: EntityRef,
+async def co_travel_groups(
+    runtime: Runtime,
     *,
     scope: frozenset[str] | None,
-    window: float = 120,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = 20,
-) -> list[Meeting]:
-    """The meetings of ``a`` and ``b`` (visible sightings only), earliest first."""
-    _check_limit(limit)
-    try:
-        frame = algo.co_travel_evidence(
-            visible_sightings(home, scope), _subject(a), _subject(b), window, limit=limit,
-            since=utc(since), until=utc(until))
-    except ValueError as err:
-        raise BadInput(str(err)) from err
-    return [Meeting(*row) for row in frame.iter_rows()]
-
-
-def co_travel_groups(
-    home: Path,
-    *,
-    scope: frozenset[str] | None,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
-    min_group_size: int = 3,
+    window: float = WINDOW,
+    min_meetings: int = MIN_MEETINGS,
+    min_distinct_sensors: int = MIN_DISTINCT_SENSORS,
+    min_group_size: int = MIN_GROUP_SIZE,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[CoTravelGroup]:
     """Maximal groups of at least ``min_group_size`` subjects, every two a reported pair."""
-    try:
-        pairs = algo.co_travel_pairs(
-            visible_sightings(home, scope), window, min_meetings, min_distinct_sensors,
-            since=utc(since), until=utc(until))
-        groups = algo.co_travel_groups(pairs, min_group_size)
-    except ValueError as err:
-        raise BadInput(str(err)) from err
-    return [_group(row) for row in groups.iter_rows(named=True)]
+    _check_window(window)
+    if min_group_size < 2:
+        raise BadInput("minGroupSize must be at least 2")
+    return await in_worker(runtime, _groups, runtime.home, scope, window, min_meetings,
+                           min_distinct_sensors, min_group_size, utc(since), utc(until))
 
 
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit < 1:
+async def co_travel_evidence(runtime: Runtime, asked: Sequence[MeetingsOf],
+                             limit: int | None = None) -> list[list[Meeting]]:
+    """For each of ``asked``, its first ``limit`` meetings (all: None), earliest first."""
+    check_limit(limit)
+    for one in asked:
+        _check_window(one.window)
+        _subject(one.a)
+        _subject(one.b)
+    found = await in_worker(runtime, _meetings, runtime.home, list(asked))
+    return [m if limit is None else m[:limit] for m in found]
+
+
+def check_limit(limit: int | None, cap: int | None = None) -> None:
+    """BadInput unless ``limit`` is None or within 1 .. ``cap`` (when there is a cap)."""
+    if limit is None:
+        return
+    if cap is not None and not 1 <= limit <= cap:
+        raise BadInput(f"limit must be between 1 and {cap}")
+    if limit < 1:
         raise BadInput("limit must be at least 1")
+
+
+def _check_window(window: float) -> None:
+    """BadInput unless the window is within 0 .. MAX_WINDOW seconds."""
+    if not 0 <= window <= MAX_WINDOW:
+        raise BadInput(f"windowSeconds must be between 0 and {MAX_WINDOW}")
 
 
 def _subject(ref: EntityRef) -> tuple[str, str]:
@@ -145,17 +187,58 @@ def _subject(ref: EntityRef) -> tuple[str, str]:
 
 
 def _ref(subject_type: str, key: str) -> EntityRef:
+    """The EntityRef of an event-store subject."""
     return EntityRef(SUBJECT_KINDS[subject_type], key)
 
 
-def _pair(row: dict) -> CoTravelPair:
-    return CoTravelPair(_ref(row["a_type"], row["a"]), _ref(row["b_type"], row["b"]),
-                        row["meetings"], row["distinct_sensors"], row["first_at"],
-                        row["last_at"])
+def _pairs(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
+           window: float, min_meetings: int, min_distinct_sensors: int,
+           since: datetime | None, until: datetime | None,
+           limit: int | None) -> list[CoTravelPair]:
+    """The reported pairs over the visible sightings (worker thread)."""
+    try:
+        frame = algo.co_travel_pairs(visible_sightings(home, scope), window, min_meetings,
+                                     min_distinct_sensors, subject=subject, since=since,
+                                     until=until)
+    except ValueError as err:
+        raise BadInput(str(err)) from err
+    if limit is not None:
+        frame = frame.head(limit)
+    return [CoTravelPair(_ref(r["a_type"], r["a"]), _ref(r["b_type"], r["b"]), r["meetings"],
+                         r["distinct_sensors"], r["first_at"], r["last_at"])
+            for r in frame.iter_rows(named=True)]
 
 
-def _group(row: dict) -> CoTravelGroup:
-    members = tuple(_ref(m["subject_type"], m["subject"]) for m in row["members"])
-    return CoTravelGroup(members, row["meetings"], row["distinct_sensors"], row["first_at"],
-                         row["last_at"])
+def _groups(home: Path, scope: frozenset[str] | None, window: float, min_meetings: int,
+            min_distinct_sensors: int, min_group_size: int, since: datetime | None,
+            until: datetime | None) -> list[CoTravelGroup]:
+    """The co-travel groups over the visible sightings (worker thread)."""
+    try:
+        pairs = algo.co_travel_pairs(visible_sightings(home, scope), window, min_meetings,
+                                     min_distinct_sensors, since=since, until=until)
+        groups = algo.co_travel_groups(pairs, min_group_size)
+    except ValueError as err:
+        raise BadInput(str(err)) from err
+    return [CoTravelGroup(tuple(_ref(m["subject_type"], m["subject"]) for m in r["members"]),
+                          r["meetings"], r["distinct_sensors"], r["first_at"], r["last_at"])
+            for r in groups.iter_rows(named=True)]
 
+
+def _meetings(home: Path, asked: list[MeetingsOf]) -> list[list[Meeting]]:
+    """Every meeting of each asked pair: one listing per window, time range and scope."""
+    asked = [replace(m, since=utc(m.since), until=utc(m.until)) for m in asked]
+    batches: dict[tuple, list[MeetingsOf]] = defaultdict(list)
+    for one in asked:
+        batches[(one.window, one.since, one.until, one.scope)].append(one)
+    found: dict[MeetingsOf, list[Meeting]] = {}
+    for (window, since, until, scope), batch in batches.items():
+        pairs = pl.DataFrame([(*_subject(m.a), *_subject(m.b)) for m in batch],
+                             schema={k: pl.String for k in PAIR_KEYS}, orient="row")
+        listed = co_travel_meetings(visible_sightings(home, scope), pairs, window,
+                                    since=since, until=until)
+        for (a_type, a, b_type, b), part in listed.group_by(list(PAIR_KEYS),
+                                                            maintain_order=True):
+            key = MeetingsOf(_ref(a_type, a), _ref(b_type, b), window, since, until, scope)
+            found[key] = [Meeting(*row) for row in
+                          part.select("sensor_id", "a_at", "b_at").iter_rows()]
+    return [found.get(m, []) for m in asked]

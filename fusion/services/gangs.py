@@ -1,10 +1,14 @@
-"""Gangs as the service answers them: evidence within the scope, communities in Python.
+"""Gangs as the service answers them, for the API, the CLI and the benchmarks alike: evidence
+within the scope, communities in Python.
 
 The person-to-person evidence of each kind (:mod:`fusion.services.gang_evidence`) is gathered
 with the caller's scope and time range applied where it is read, so invisible people, phones,
 vehicles, cases, parcels, relationships and events never contribute a link.
 :func:`algorithms.gangs.gangs_from_links` then finds the communities and ranks their members;
-the members' names and regions are read back for display.
+the members' names and regions are read back for display. Arguments are checked here, once;
+the graph is read over the runtime's async driver and the community detection runs in a worker
+thread through :func:`fusion.services.runtime.in_worker`. :class:`Gang` is the one gang model: the
+GraphQL types and the CLI show it.
 """
 
 from __future__ import annotations
@@ -12,18 +16,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-
-from neo4j import Driver
+from typing import Any
 
 from algorithms import gangs as algo
 from algorithms.community import ALGORITHMS
-from fusion.errors import BadInput
+from fusion.errors import BadInput, NotFound
+from fusion.services.cotravel import Visible
 from fusion.services.entities import Entity, EntityRef
-from fusion.services.gang_evidence import gang_links
+from fusion.services.gang_evidence import gang_links, read_records
+from fusion.services.runtime import Runtime, in_worker
 from queries.gangs import PERSON_REGIONS
 
-__all__ = ["Gang", "GangMember", "gang_links", "gang_of", "gangs"]
+__all__ = ["Gang", "GangLink", "GangMember", "gang_evidence", "gang_links", "gang_of", "gangs"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,16 @@ class GangMember:
     person: Entity
     score: float
     rank: int
+
+
+@dataclass(frozen=True)
+class GangLink:
+    """Evidence of one kind between two members: ``count`` cases, calls, parcels or meetings."""
+
+    a: str
+    b: str
+    kind: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -56,10 +70,8 @@ class Gang:
         return frozenset(m.person.key for m in self.members)
 
 
-def gangs(
-    driver: Driver,
-    database: str,
-    home: Path,
+async def gangs(
+    runtime: Runtime,
     *,
     scope: frozenset[str] | None,
     since: datetime | None = None,
@@ -71,36 +83,48 @@ def gangs(
     seed: int = 42,
 ) -> list[Gang]:
     """Gangs of the scope's person graph in [since, until], largest first, then by id."""
-    weights, algorithm = _checked(weights, algorithm, resolution, min_size)
-    kinds = tuple(k for k in algo.LINK_KINDS if getattr(weights, k) > 0)
-    links = gang_links(driver, database, home, scope=scope, since=since, until=until,
-                       kinds=kinds)
-    found = algo.gangs_from_links(links, weights, algorithm, resolution, seed, min_size)
-    people = _people(driver, database, sorted({k for g in found for k in g.keys}))
+    checked, name = _checked(weights, algorithm, resolution, min_size)
+    kinds = tuple(k for k in algo.LINK_KINDS if getattr(checked, k) > 0)
+    links = await gang_links(runtime, scope=scope, since=since, until=until, kinds=kinds)
+    found = await in_worker(runtime, algo.gangs_from_links, links, checked, name, resolution,
+                            seed, min_size)
+    people = await _people(runtime, sorted({k for g in found for k in g.keys}))
     return [_gang(g, people) for g in found]
 
 
-def gang_of(
-    driver: Driver,
-    database: str,
-    home: Path,
+async def gang_of(
+    runtime: Runtime,
     person: EntityRef,
+    *,
+    visible: Visible | None = None,
+    **options: Any,
+) -> Gang | None:
+    """The gang ``person`` belongs to in :func:`gangs`' answer for the same ``options`` (its
+    keyword arguments), or None.
+
+    ``visible`` (when given) must confirm the caller sees the person (NotFound otherwise).
+    """
+    if person.kind != "PERSON":
+        raise BadInput(f"gangOf takes a PERSON, not {person.kind}")
+    if visible is not None and not await visible(person):
+        raise NotFound(f"No person {person.key!r} in scope.")
+    found = await gangs(runtime, **options)
+    return next((g for g in found if person.key in g.keys), None)
+
+
+async def gang_evidence(
+    runtime: Runtime,
+    gang: Gang,
     *,
     scope: frozenset[str] | None,
     since: datetime | None = None,
     until: datetime | None = None,
-    weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
-    algorithm: str = "leiden",
-    resolution: float = 1.0,
-    min_size: int = 3,
-    seed: int = 42,
-) -> Gang | None:
-    """The gang ``person`` belongs to in :func:`gangs`' answer for the same arguments, or None."""
-    if person.kind != "PERSON":
-        raise BadInput(f"gangOf takes a PERSON, not {person.kind}")
-    found = gangs(driver, database, home, scope=scope, since=since, until=until, weights=weights,
-                  algorithm=algorithm, resolution=resolution, min_size=min_size, seed=seed)
-    return next((g for g in found if person.key in g.keys), None)
+) -> list[GangLink]:
+    """The evidence of every kind linking two members of ``gang`` (what its export shows)."""
+    links = await gang_links(runtime, scope=scope, since=since, until=until)
+    keys = gang.keys
+    return [GangLink(row["a"], row["b"], row["kind"], row["count"])
+            for row in links.iter_rows(named=True) if row["a"] in keys and row["b"] in keys]
 
 
 def _checked(weights, algorithm: str, resolution: float,
@@ -119,10 +143,9 @@ def _checked(weights, algorithm: str, resolution: float,
         raise BadInput(f"bad link weights: {err}") from err
 
 
-def _people(driver: Driver, database: str, keys: list[str]) -> dict[str, Entity]:
+async def _people(runtime: Runtime, keys: list[str]) -> dict[str, Entity]:
     """Label and regions of each person key."""
-    records, _, _ = driver.execute_query(PERSON_REGIONS, keys=keys, database_=database,
-                                         routing_="r")
+    records = await read_records(runtime, PERSON_REGIONS, keys=keys)
     return {r["key"]: Entity("PERSON", r["key"], r["label"], tuple(r["regions"] or ()))
             for r in records}
 

@@ -5,6 +5,10 @@ relationships' own ``regions`` then decide who sees them), collects the regions 
 sightings behind each pair's meetings, deletes every earlier ``CO_TRAVELED`` in bounded
 transactions and writes the new ones in batches. A run that stops half-way leaves a partial
 set; the next run replaces it whole.
+
+Pairs and their meetings come from the same algorithms, with the same defaults, as the co-travel
+service (:mod:`fusion.services.cotravel`). The run stays synchronous on the sync driver: it is
+an operator's job of bounded write transactions with a progress display, not a request.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from algorithms.cotravel import co_travel_pairs
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
 from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
+from fusion.services.cotravel import MIN_DISTINCT_SENSORS, MIN_MEETINGS, WINDOW
 from fusion.services.events import utc, visible_sightings
 from loaders.sightings import SUBJECT_LABELS
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
@@ -57,9 +62,9 @@ def materialize_co_travel(
     database: str,
     home: Path,
     *,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
+    window: float = WINDOW,
+    min_meetings: int = MIN_MEETINGS,
+    min_distinct_sensors: int = MIN_DISTINCT_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Progress | None = None,

@@ -1,4 +1,6 @@
-"""Gangs and co-travel as the schema shows them."""
+"""Gangs and co-travel as the schema shows them: each type adapts the one service model
+(fusion.services.gangs, fusion.services.cotravel) and asks the service for what its fields
+need (a pair's meetings through the request's DataLoader, a gang's evidence for its export)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.enums import ExportFormat
+from fusion.api.exporting import export_document
+from fusion.api.nodes import Node, regions_in
 from fusion.api.types.entity import Entity, Person, Sensor, entity_ref
 from fusion.api.types.graph import ExportDocument, FormatArg
+from fusion.services import cotravel, gangs
 
 
 @strawberry.enum(description="A kind of evidence linking two people in a gang.")
@@ -50,13 +55,34 @@ class Gang:
     members: list[GangMember] = strawberry.field(description="Members, most central first.")
     links: list[GangLinkCount] = strawberry.field(
         description="Evidence counts per kind on links inside the gang.")
+    found: strawberry.Private[gangs.Gang]
     export_args: strawberry.Private[dict]
 
     @strawberry.field(description="The gang as a file: members and the evidence linking them.")
     async def export(self, info: Info, format: FormatArg) -> ExportDocument:  # noqa: A002
-        from fusion.api.resolvers.gangs import export_gang
+        ctx = info.context
+        scope = self.export_args["scope"]
+        links = await gangs.gang_evidence(ctx.services.runtime, self.found, scope=scope,
+                                          since=self.export_args["since"],
+                                          until=self.export_args["until"])
+        nodes = [await ctx.loaders.node.load(("PERSON", key, scope))
+                 for key in sorted(self.found.keys)]
+        rels = [{"type": f"{link.kind.upper()}_LINK", "from": {"kind": "PERSON", "key": link.a},
+                 "to": {"kind": "PERSON", "key": link.b},
+                 "properties": {"count": link.count}} for link in links]
+        return export_document(format, [n.in_scope(scope) for n in nodes if isinstance(n, Node)],
+                               rels, f"gang-{self.id}")
 
-        return await export_gang(info, self, format)
+    @classmethod
+    def of(cls, gang: gangs.Gang, scope: frozenset[str], args: dict) -> Gang:
+        """The GraphQL gang of a service gang; ``args`` are the arguments it was found with."""
+        members = [GangMember(person=entity_ref("PERSON", m.person.key, scope), score=m.score,
+                              rank=m.rank) for m in gang.members]
+        links = [GangLinkCount(type=LinkKind(kind), count=int(n))
+                 for kind, n in sorted(gang.links.items())]
+        return cls(id=strawberry.ID(gang.id), size=gang.size,
+                   regions=regions_in(gang.regions, scope), cohesion=gang.cohesion,
+                   members=members, links=links, found=gang, export_args=args)
 
 
 @strawberry.type(description="One meeting: both subjects seen at one sensor within the window.")
@@ -76,14 +102,26 @@ class CoTravelPair:
     distinct_sensors: int = strawberry.field(description="Sensors where they met.")
     first_at: datetime = strawberry.field(description="Earliest met sighting.")
     last_at: datetime = strawberry.field(description="Latest met sighting.")
-    evidence_key: strawberry.Private[tuple]
+    evidence_key: strawberry.Private[cotravel.MeetingsOf]
 
     @strawberry.field(description="The meetings behind the pair, earliest first.")
     async def evidence(self, info: Info, limit: Annotated[int, strawberry.argument(
             description="Most meetings to return.")] = 20) -> list[CoTravelMeeting]:
-        from fusion.api.resolvers.cotravel import load_evidence
+        ctx = info.context
+        cotravel.check_limit(limit, ctx.settings.api_max_results)
+        meetings = await ctx.loaders.evidence.load(self.evidence_key)
+        scope = self.evidence_key.scope
+        return [CoTravelMeeting(sensor=sensor_ref(m.sensor, scope), a_at=m.a_at, b_at=m.b_at)
+                for m in meetings[:limit]]
 
-        return await load_evidence(info, self, limit)
+    @classmethod
+    def of(cls, pair: cotravel.CoTravelPair, asked: cotravel.MeetingsOf) -> CoTravelPair:
+        """The GraphQL pair of a service pair; ``asked`` names its meetings."""
+        scope = asked.scope
+        return cls(a=entity_ref(pair.a.kind, pair.a.key, scope),
+                   b=entity_ref(pair.b.kind, pair.b.key, scope), meetings=pair.meetings,
+                   distinct_sensors=pair.distinct_sensors, first_at=pair.first_at,
+                   last_at=pair.last_at, evidence_key=asked)
 
 
 @strawberry.type(description="Vehicles or phones every two of which co-travel.")
@@ -96,6 +134,14 @@ class CoTravelGroup:
         description="The fewest distinct sensors of any two members.")
     first_at: datetime = strawberry.field(description="Earliest met sighting.")
     last_at: datetime = strawberry.field(description="Latest met sighting.")
+
+    @classmethod
+    def of(cls, group: cotravel.CoTravelGroup, scope: frozenset[str]) -> CoTravelGroup:
+        """The GraphQL group of a service group."""
+        return cls(members=[entity_ref(m.kind, m.key, scope) for m in group.members],
+                   size=group.size, meetings=group.meetings,
+                   distinct_sensors=group.distinct_sensors, first_at=group.first_at,
+                   last_at=group.last_at)
 
 
 def sensor_ref(key: str, scope: frozenset[str]) -> Sensor:
