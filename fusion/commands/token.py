@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fusion.auth.access import Role, parse_role
+from fusion.auth.roles import Role, parse_role
 from fusion.auth.tokens import issue_claims, load_secret, parse_ttl
 from fusion.config import load_settings
 from fusion.errors import FusionError
