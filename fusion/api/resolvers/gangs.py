@@ -10,13 +10,12 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.enums import CommunityAlgorithm, ExportFormat
-from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef, LinkWeightsInput
 from fusion.api.nodes import Node, regions_in
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import Gang, GangLinkCount, GangMember, LinkKind
 from fusion.api.types.entity import entity_ref
-from fusion.api.types.graph import ExportDocument
+from fusion.api.types.graph import ExportDocument, export_document
 from fusion.api.workers import in_worker
 from fusion.errors import BadInput, NotFound
 from fusion.services import gangs as analysis
