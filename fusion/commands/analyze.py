@@ -22,8 +22,11 @@ from rich.table import Table
 
 from fusion.auth.tokens import parse_ttl
 from fusion.config import load_settings
+from fusion.db import connect, ensure_schema
 from fusion.errors import BadInput, FusionError
 from fusion.services.entities import EntityRef
+from fusion.services.materialize import materialize_co_travel
+from fusion.services.paths import relationship_paths
 
 analyze_app = typer.Typer(help="Run the analyses: co-travel, paths, gangs.",
                           no_args_is_help=True)
@@ -66,9 +69,6 @@ def cotravel(
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
-    from fusion.db import ensure_schema
-    from fusion.services.materialize import materialize_co_travel
-
     with _errors(), _connected() as (settings, driver):
         ensure_schema(driver, settings.neo4j_database)
         kwargs = {"window": window, "min_meetings": min_meetings,
@@ -104,8 +104,6 @@ def paths(
     as_json: bool = _JSON,
 ) -> None:
     """Shortest relationship paths between two entities, shortest first."""
-    from fusion.services.paths import relationship_paths
-
     with _errors(), _connected() as (settings, driver):
         found = relationship_paths(
             driver, settings.neo4j_database, _ref(source), _ref(target), max_hops=max_hops,
@@ -141,7 +139,7 @@ def time_paths(
     as_json: bool = _JSON,
 ) -> None:
     """Fewest-hop time-respecting paths: every event no earlier than the one before."""
-    from fusion.services.temporal import time_respecting_paths
+    from fusion.services.temporal import time_respecting_paths  # numpy sweep: 0.3 s at start-up
 
     with _errors(), _connected() as (settings, driver):
         found = time_respecting_paths(
@@ -182,7 +180,7 @@ def gangs(
     as_json: bool = _JSON,
 ) -> None:
     """Gangs: communities of the person graph, members ranked as key players."""
-    from fusion.services import gangs as service
+    from fusion.services import gangs as service  # igraph and leidenalg: 0.2 s at start-up
 
     with _errors(), _connected() as (settings, driver):
         args = {"scope": _scope(regions), "since": _time(since), "until": _time(until),
@@ -225,8 +223,6 @@ def _errors() -> Iterator[None]:
 @contextmanager
 def _connected() -> Iterator[tuple]:
     """The settings and a driver to the configured Neo4j."""
-    from fusion.db import connect
-
     settings = load_settings()
     with connect(settings) as driver:
         yield settings, driver

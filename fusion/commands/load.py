@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fusion.config import load_settings
+from fusion.db import connect, ensure_schema
 from fusion.loading import LoadSummary, load_files
 
 
@@ -60,8 +61,6 @@ def load(
     json_output: bool = typer.Option(False, "--json", help="Print the accounting as JSON."),
 ) -> None:
     """Load source files into the graph and the event store; print the accounting."""
-    from fusion.db import connect, ensure_schema
-
     settings = load_settings()
     err = Console(stderr=True)
     show_bar = not json_output and sys.stderr.isatty()
