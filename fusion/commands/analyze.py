@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fusion.auth.tokens import parse_ttl
+from fusion.commands.progress import ProgressBar
 from fusion.config import load_settings
 from fusion.db import connect, ensure_schema
 from fusion.errors import BadInput, FusionError
@@ -36,26 +36,6 @@ _REGIONS = typer.Option(None, "--region",
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 _SINCE = typer.Option(None, "--since", help="ISO 8601 start (no offset: UTC).")
 _UNTIL = typer.Option(None, "--until", help="ISO 8601 end (no offset: UTC).")
-
-
-class _Bar:
-    """Phases of a long job as rich progress bars on stderr."""
-
-    def __init__(self, console: Console):
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed:,}"), TimeElapsedColumn(),
-                                 console=console)
-        self.task = None
-
-    def phase(self, description: str, total: int | None) -> None:
-        if self.task is not None:
-            done = self.progress.tasks[-1].completed
-            self.progress.update(self.task, total=done or 1, completed=done or 1)
-        self.task = self.progress.add_task(description, total=total)
-
-    def advance(self, rows: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, rows)
 
 
 @analyze_app.command("cotravel")
@@ -75,7 +55,7 @@ def cotravel(
                   "min_distinct_sensors": min_sensors, "since": _time(since),
                   "until": _time(until)}
         if not as_json and sys.stderr.isatty():
-            bar = _Bar(Console(stderr=True))
+            bar = ProgressBar(Console(stderr=True))
             with bar.progress:
                 run = materialize_co_travel(driver, settings.neo4j_database, settings.home,
                                             progress=bar, **kwargs)
