@@ -7,11 +7,23 @@ import os
 import sys
 import time
 
+import click
 import typer
 from rich.console import Console
 
+from fusion.commands.analyze import analyze_app
+from fusion.commands.audit import audit_app
+from fusion.commands.demo import demo
+from fusion.commands.generate import generate
+from fusion.commands.load import load
+from fusion.commands.progress import phase_reporter
+from fusion.commands.serve import serve
+from fusion.commands.token import token_app
 from fusion.config import Settings, load_settings
+from fusion.db import connect, ensure_schema
 from fusion.errors import FusionError
+from fusion.managed import ManagedNeo4j
+from loaders.private import PRIVATE_UMASK
 
 app = typer.Typer(
     help="Fusion: multi-region intelligence-fusion graph analysis over Neo4j.",
@@ -42,13 +54,9 @@ def _external_notice(settings: Settings) -> bool:
 @db_app.command("start")
 def db_start() -> None:
     """Install (first time only) and start the managed Neo4j; wait until Bolt answers."""
-    from fusion.managed import ManagedNeo4j
-
     settings = _settings()
     if _external_notice(settings):
         return
-    from fusion.commands.progress import phase_reporter
-
     server = ManagedNeo4j(settings)
     began = time.monotonic()
     with err.status("Starting the managed Neo4j…") as status:
@@ -62,8 +70,6 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the managed Neo4j gracefully and wait for it to exit."""
-    from fusion.managed import ManagedNeo4j
-
     settings = _settings()
     if _external_notice(settings):
         return
@@ -77,8 +83,6 @@ def db_status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Print state, pid, ports, version and data path of the managed Neo4j."""
-    from fusion.managed import ManagedNeo4j
-
     settings = _settings()
     if settings.external:
         info = {"state": "external", "uri": settings.neo4j_uri}
@@ -101,8 +105,6 @@ def db_status(
 @app.command("init")
 def init() -> None:
     """Create the graph's constraints and indexes (idempotent)."""
-    from fusion.db import connect, ensure_schema
-
     settings = _settings()
     with connect(settings) as driver:
         created = ensure_schema(driver, settings.neo4j_database)
@@ -112,14 +114,6 @@ def init() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (fusion.commands)."""
-    from fusion.commands.analyze import analyze_app
-    from fusion.commands.audit import audit_app
-    from fusion.commands.demo import demo
-    from fusion.commands.generate import generate
-    from fusion.commands.load import load
-    from fusion.commands.serve import serve
-    from fusion.commands.token import token_app
-
     app.command("generate")(generate)
     app.command("load")(load)
     app.add_typer(token_app, name="token")
@@ -134,8 +128,6 @@ _register_commands()
 
 def main() -> None:
     """Entry point: run the app, turning Fusion's errors into a message and an exit status."""
-    from loaders.private import PRIVATE_UMASK
-
     os.umask(PRIVATE_UMASK)  # what any command writes under FUSION_HOME is the user's alone
     try:
         code = app(standalone_mode=False)  # typer.Exit comes back as a return value here
@@ -150,8 +142,6 @@ def main() -> None:
         err.print("Aborted.")
         sys.exit(130)
     except Exception as exc:  # click's usage errors
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)

@@ -10,6 +10,7 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from fusion.config import Settings
 from fusion.errors import ConfigError, DatabaseError
+from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from queries.schema import AWAIT_INDEXES, CONSTRAINTS, INDEXES, SHOW_CONSTRAINTS, SHOW_INDEXES
 
 
@@ -34,8 +35,6 @@ def target(settings: Settings) -> Target:
             )
         return Target(settings.neo4j_uri, settings.neo4j_user,
                       settings.neo4j_password.get_secret_value(), settings.neo4j_database, True)
-    from fusion.managed.server import ADMIN_USER, ManagedNeo4j
-
     managed = ManagedNeo4j(settings)
     if not managed.password_file.exists():
         raise DatabaseError("The managed Neo4j has never been started: run `fusion db start`.")

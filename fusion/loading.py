@@ -164,7 +164,7 @@ def _stage_all(driver: Driver, database: str, home: Path, store: EventStore, sou
                files: Sequence[Path], profile: Profile, profile_sha: str, region: str,
                progress: Progress) -> list[tuple[Staged, set[str], str]]:
     """Stage every file; on an unreadable one, undo the others and raise UnreadableFile."""
-    kind = source.kind
+    kind = source.name
     complete = store.complete_loads(kind)
     staged: list[tuple[Staged, set[str], str]] = []
     this_command: set[str] = set()
@@ -216,7 +216,7 @@ def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id
 def _write_graph(driver: Driver, database: str, store: EventStore, source: Source,
                  plan: Staged, visible: set[str], result: LoadResult,
                  progress: Progress) -> None:
-    kind, load_id = source.kind, plan.load_id
+    kind, load_id = source.name, plan.load_id
     with GraphWriter(driver, database, on_rows=progress.advance) as writer:
         writer.run(RECORD_LOAD, [_record(result, "running")])
         loads = visible | {load_id}
@@ -248,7 +248,7 @@ def _load_graph(store: EventStore, source: Source, load_id: str) -> GraphRows:
     """The whole load's graph rows, deduplicated part by part (memory follows the distinct
     elements, not the records), so that each node and relationship is written once."""
     merged = GraphRows()
-    for part in store.files(source.kind, "parts", [load_id]):
+    for part in store.files(source.name, "parts", [load_id]):
         graph = source.graph(pl.read_parquet(part))
         for label, frames in graph.nodes.items():
             merged.nodes.setdefault(label, []).append(_distinct(frames))

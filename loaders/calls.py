@@ -45,7 +45,7 @@ def summarize(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 SOURCE = Source(
-    kind="calls",
+    name="calls",
     columns=(
         Column("caller", _phone, S, required=True),
         Column("callee", _phone, S, required=True),

@@ -51,7 +51,7 @@ def graph(r: pl.DataFrame) -> GraphRows:
 
 
 SOURCE = Source(
-    kind="cases",
+    name="cases",
     columns=(
         Column("case_id", simple(lambda s: c.by_distinct(s, normalize_case_id)), S, required=True),
         Column("case_type", simple(c.text), S, required=True),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import phonenumbers
 import polars as pl
 
 from loaders.normalize import (
@@ -26,6 +27,7 @@ from loaders.normalize import (
     MISSING_FIELD,
     UNKNOWN_VALUE,
     InvalidValue,
+    normalize_phone,
     parse_timestamp,
 )
 
@@ -289,8 +291,6 @@ def _desc_matches(nsn: pl.Expr, desc: object) -> pl.Expr:
 
 def _valid_cn(nsn: pl.Expr) -> pl.Expr:
     """phonenumbers.is_valid_number for +86 national numbers, vectorized."""
-    import phonenumbers
-
     md = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     any_type = pl.any_horizontal([_desc_matches(nsn, getattr(md, d)) for d in _TYPE_DESCS])
     return _desc_matches(nsn, md.general_desc) & any_type
@@ -349,8 +349,6 @@ def phones(default_country: str) -> Callable[[pl.Series], Checked]:
 
 def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
     """(t, v, r) of distinct raw phones: the CN fast path in bulk, the reference for the rest."""
-    from loaders.normalize import normalize_phone
-
     compact = pl.when(pl.col("t").str.contains(_FAST_SPELLING)).then(
         pl.col("t").str.replace_all(r"[ \-]", ""))
     nsn = (pl.when(compact.str.contains(_FAST_INTERNATIONAL)).then(compact.str.slice(3))

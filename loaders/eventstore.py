@@ -4,11 +4,11 @@ The graph keeps one node per entity and one aggregate relationship per pair; the
 records (each call, parcel, sighting, registry and case row) live here, where timelines and
 co-travel read millions of them in seconds with polars. Layout under ``FUSION_HOME/events``::
 
-    <kind>/parts/<load_id>.<seq>.parquet   records a load added (first holder of a natural key):
+    <source>/parts/<load_id>.<seq>.parquet  records a load added (first holder of a natural key):
                                             canonical columns, region, load_id, row, source (JSON)
-    <kind>/dups/<load_id>.<seq>.parquet    one row per duplicate a load met: natural key, region,
+    <source>/dups/<load_id>.<seq>.parquet   one row per duplicate a load met: natural key, region,
                                             load_id, row, new_region (it widened ``regions``)
-    <kind>/loads/<load_id>.json            the load's manifest, written last: it is complete
+    <source>/loads/<load_id>.json           the load's manifest, written last: it is complete
 
 Every file is written atomically (temporary name, fsync, rename). A load's files count only
 once its manifest exists, so a load killed at any point is invisible, and rerunning it
@@ -50,32 +50,32 @@ class EventStore:
     def __init__(self, home: Path):
         self.root = Path(home) / "events"
 
-    def dir(self, kind: str, what: str) -> Path:
-        return self.root / kind / what
+    def dir(self, source: str, what: str) -> Path:
+        return self.root / source / what
 
     # -- visibility ---------------------------------------------------------------------------
-    def complete_loads(self, kind: str) -> set[str]:
-        """Ids of the loads of ``kind`` whose manifest exists."""
-        d = self.dir(kind, "loads")
+    def complete_loads(self, source: str) -> set[str]:
+        """Ids of the loads of ``source`` whose manifest exists."""
+        d = self.dir(source, "loads")
         return {p.stem for p in d.glob("*.json")} if d.is_dir() else set()
 
-    def manifest(self, kind: str, load_id: str) -> dict | None:
+    def manifest(self, source: str, load_id: str) -> dict | None:
         """A complete load's manifest, or None."""
-        path = self.dir(kind, "loads") / f"{load_id}.json"
+        path = self.dir(source, "loads") / f"{load_id}.json"
         return json.loads(path.read_text("utf-8")) if path.is_file() else None
 
-    def files(self, kind: str, what: str, loads: Iterable[str]) -> list[Path]:
+    def files(self, source: str, what: str, loads: Iterable[str]) -> list[Path]:
         """Part files (``parts`` or ``dups``) of the given loads, in a stable order."""
-        d = self.dir(kind, what)
+        d = self.dir(source, what)
         if not d.is_dir():
             return []
         wanted = set(loads)
         return sorted(p for p in d.glob("*.parquet") if p.name.split(".", 1)[0] in wanted)
 
     # -- writing ------------------------------------------------------------------------------
-    def write(self, kind: str, what: str, load_id: str, seq: int, frame: pl.DataFrame) -> Path:
+    def write(self, source: str, what: str, load_id: str, seq: int, frame: pl.DataFrame) -> Path:
         """Write one part file atomically."""
-        d = private_dir(self.dir(kind, what), self.root.parent)
+        d = private_dir(self.dir(source, what), self.root.parent)
         final = d / f"{load_id}.{seq:05d}.parquet"
         tmp = d / f".{final.name}.tmp"
         # zstd level 1: faster to write than the default level 3, and as small on these records.
@@ -87,9 +87,9 @@ class EventStore:
         _fsync_dir(d)
         return final
 
-    def commit(self, kind: str, load_id: str, manifest: dict) -> None:
+    def commit(self, source: str, load_id: str, manifest: dict) -> None:
         """Write the manifest that makes a load's files count."""
-        d = private_dir(self.dir(kind, "loads"), self.root.parent)
+        d = private_dir(self.dir(source, "loads"), self.root.parent)
         tmp = d / f".{load_id}.json.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), "utf-8")
         private_file(tmp)
@@ -98,11 +98,11 @@ class EventStore:
         os.replace(tmp, d / f"{load_id}.json")
         _fsync_dir(d)
 
-    def discard(self, kind: str, load_id: str) -> None:
+    def discard(self, source: str, load_id: str) -> None:
         """Remove every file of a load (manifest first, so it never looks complete and partial)."""
-        (self.dir(kind, "loads") / f"{load_id}.json").unlink(missing_ok=True)
+        (self.dir(source, "loads") / f"{load_id}.json").unlink(missing_ok=True)
         for what in ("parts", "dups"):
-            d = self.dir(kind, what)
+            d = self.dir(source, what)
             if d.is_dir():
                 for p in d.glob(f"{load_id}.*"):
                     p.unlink()
@@ -110,30 +110,30 @@ class EventStore:
                     p.unlink()
 
     # -- reading ------------------------------------------------------------------------------
-    def scan_records(self, kind: str, loads: Iterable[str]) -> pl.LazyFrame:
+    def scan_records(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
         """The records the given loads added (one per natural key), lazily."""
-        schema = source_for(kind).schema()
-        files = self.files(kind, "parts", loads)
+        schema = source_for(source).schema()
+        files = self.files(source, "parts", loads)
         if not files:
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(files, schema=schema)
 
-    def scan_dups(self, kind: str, loads: Iterable[str]) -> pl.LazyFrame:
+    def scan_dups(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
         """The duplicates the given loads met (key, region, load_id, row, new_region), lazily."""
-        schema = self.dup_schema(kind)
-        files = self.files(kind, "dups", loads)
+        schema = self.dup_schema(source)
+        files = self.files(source, "dups", loads)
         if not files:
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(files, schema=schema)
 
     @staticmethod
-    def dup_schema(kind: str) -> dict[str, pl.DataType]:
-        source = source_for(kind)
-        full = source.schema()
-        return {**{k: full[k] for k in source.key}, "region": pl.String(),
+    def dup_schema(source: str) -> dict[str, pl.DataType]:
+        spec = source_for(source)
+        full = spec.schema()
+        return {**{k: full[k] for k in spec.key}, "region": pl.String(),
                 "load_id": pl.String(), "row": pl.Int64(), "new_region": pl.Boolean()}
 
-    def scan_visible(self, kind: str, regions: Iterable[str],
+    def scan_visible(self, source: str, regions: Iterable[str],
                      loads: Iterable[str] | None = None) -> pl.LazyFrame:
         """:meth:`scan_events` of the records one of ``regions`` supplied, lazily.
 
@@ -143,12 +143,12 @@ class EventStore:
         per-column prefilter, then an exact semi-join). ``regions`` is still a column, built
         only if the caller reads it.
         """
-        loads = self.complete_loads(kind) if loads is None else set(loads)
+        loads = self.complete_loads(source) if loads is None else set(loads)
         wanted = sorted(regions)
-        full = self.scan_events(kind, loads)
+        full = self.scan_events(source, loads)
         own = pl.col("region").is_in(wanted)
-        key = list(source_for(kind).key)
-        extra = (self.scan_dups(kind, loads)
+        key = list(source_for(source).key)
+        extra = (self.scan_dups(source, loads)
                  .filter(pl.col("new_region") & pl.col("region").is_in(wanted))
                  .select(key).unique().collect())
         if not extra.height:
@@ -159,29 +159,29 @@ class EventStore:
                                                 nulls_equal=True)
         return pl.concat([full.filter(own), others])
 
-    def scan_key_regions(self, kind: str, loads: Iterable[str]) -> pl.LazyFrame:
+    def scan_key_regions(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
         """(natural key..., region) of every record and duplicate of the given loads."""
         loads = list(loads)
-        cols = [*source_for(kind).key, "region"]
-        return pl.concat([self.scan_records(kind, loads).select(cols),
-                          self.scan_dups(kind, loads).select(cols)])
+        cols = [*source_for(source).key, "region"]
+        return pl.concat([self.scan_records(source, loads).select(cols),
+                          self.scan_dups(source, loads).select(cols)])
 
-    def scan_events(self, kind: str, loads: Iterable[str] | None = None,
+    def scan_events(self, source: str, loads: Iterable[str] | None = None,
                     only: pl.LazyFrame | None = None) -> pl.LazyFrame:
         """Records with ``regions``: the sorted union of their region and their duplicates'.
 
         ``only`` (a frame of some key columns) keeps the records matching one of its rows; it is
         applied before the duplicates are joined, which keeps the scan cheap.
         """
-        loads = self.complete_loads(kind) if loads is None else set(loads)
-        key = list(source_for(kind).key)
-        records = self.scan_records(kind, loads)
-        dups = self.scan_dups(kind, loads).filter(pl.col("new_region"))
+        loads = self.complete_loads(source) if loads is None else set(loads)
+        key = list(source_for(source).key)
+        records = self.scan_records(source, loads)
+        dups = self.scan_dups(source, loads).filter(pl.col("new_region"))
         if only is not None:
             on = only.collect_schema().names()
             records = records.join(only, on=on, how="semi", nulls_equal=True)
             dups = dups.join(only, on=on, how="semi", nulls_equal=True)
-        if not self.files(kind, "dups", loads):
+        if not self.files(source, "dups", loads):
             return records.with_columns(regions=pl.concat_list(pl.col("region")))
         extra = dups.group_by(key).agg(extra=pl.col("region").unique())
         return (records.join(extra, on=key, how="left", nulls_equal=True)
@@ -191,14 +191,14 @@ class EventStore:
                 .drop("extra"))
 
 
-def scan_events(home: Path, kind: str) -> pl.LazyFrame:
-    """Every complete load's records of ``kind`` as a LazyFrame with a ``regions`` list column.
+def scan_events(home: Path, source: str) -> pl.LazyFrame:
+    """Every complete load's records of ``source`` as a LazyFrame with a ``regions`` list column.
 
     Columns: the source's canonical columns (timestamps ``Datetime("us", "UTC")``), ``region``
     (of the record that was loaded first), ``regions`` (all regions that supplied it),
     ``load_id`` and ``row`` (where it came from: see the LoadRecord of that id) and ``source``
     (the unmapped source columns, JSON).
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return EventStore(home).scan_events(kind)
+    if source not in KINDS:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(KINDS)}")
+    return EventStore(home).scan_events(source)

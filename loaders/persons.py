@@ -29,7 +29,7 @@ def graph(r: pl.DataFrame) -> GraphRows:
 
 
 SOURCE = Source(
-    kind="persons",
+    name="persons",
     columns=(
         Column("id_no", simple(lambda s: c.by_distinct(s, normalize_id_no)), S, required=True),
         Column("name", simple(c.text), S, required=True),

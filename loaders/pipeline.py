@@ -39,10 +39,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_id_for(kind: str, region: str, file_sha: str, profile_sha: str) -> str:
-    """The deterministic id of loading these bytes as ``kind`` for ``region`` with this profile."""
-    text = "\x1f".join((kind, region, file_sha, profile_sha))
-    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+def load_id_for(source: str, region: str, file_sha: str, profile_sha: str) -> str:
+    """The deterministic id of loading these bytes of ``source`` for ``region`` and profile."""
+    text = "\x1f".join((source, region, file_sha, profile_sha))
+    return f"{source}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
 @dataclass
@@ -69,7 +69,6 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
     A reload (the load is already complete) only counts: its records are all duplicates of
     themselves, and nothing is written but the quarantine file, identical to the first one.
     """
-    kind = source.kind
     began = time.perf_counter()
     quarantine = QuarantineFile(home, load_id)
     acc = Accounting()
@@ -109,7 +108,7 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
         writes.shutdown(wait=True)  # no part may appear after the discard below
         quarantine.abandon()
         if not reload:
-            store.discard(kind, load_id)
+            store.discard(source.name, load_id)
         raise
     finally:
         writes.shutdown(wait=True)
@@ -121,7 +120,7 @@ def _known(store: EventStore, source: Source, records: pl.DataFrame,
            loads: set[str]) -> pl.DataFrame:
     """(key, region) rows already held for the chunk's keys, read from the store lazily."""
     key = list(source.key)
-    scan = store.scan_key_regions(source.kind, loads)
+    scan = store.scan_key_regions(source.name, loads)
     t = source.time_column
     if t is not None and t in key:
         # Parts are sorted by time: Parquet statistics skip the row groups outside the chunk.
@@ -138,8 +137,8 @@ def _write(store: EventStore, source: Source, load_id: str, seq: int, new: pl.Da
         frame = new.with_columns(load_id=pl.lit(load_id)).select(list(schema))
         if source.time_column is not None:
             frame = frame.sort(source.time_column, maintain_order=True)
-        store.write(source.kind, "parts", load_id, seq, frame)
+        store.write(source.name, "parts", load_id, seq, frame)
     if dups.height:
-        cols = list(EventStore.dup_schema(source.kind))
-        store.write(source.kind, "dups", load_id, seq,
+        cols = list(EventStore.dup_schema(source.name))
+        store.write(source.name, "dups", load_id, seq,
                     dups.with_columns(load_id=pl.lit(load_id)).select(cols))

@@ -42,7 +42,7 @@ class Prepared:
 
 def resolve_mapping(source: Source, header: list[str], profile: Profile, path: Path) -> Mapping:
     """Map the file's header; SourceError when a required column is absent after mapping."""
-    check_profile_for(profile, source.kind, source.canonical, str(path))
+    check_profile_for(profile, source.name, source.canonical, str(path))
     canonical: dict[str, str] = {}
     targets = set(profile.columns.values())
     for name in header:

@@ -106,15 +106,16 @@ def load_profile(path: Path) -> tuple[Profile, str]:
     return profile, hashlib.sha256(data).hexdigest()
 
 
-def check_profile_for(profile: Profile, kind: str, canonical: tuple[str, ...], where: str) -> None:
+def check_profile_for(profile: Profile, source: str, canonical: tuple[str, ...],
+                      where: str) -> None:
     """Fail when the profile names another source or maps onto a column the source lacks."""
-    if profile.source is not None and profile.source != kind:
-        raise ProfileError(f"{where}: the profile is for {profile.source!r}, not {kind!r}")
+    if profile.source is not None and profile.source != source:
+        raise ProfileError(f"{where}: the profile is for {profile.source!r}, not {source!r}")
     targets = list(profile.columns.values())
     for target in [*targets, *profile.constants]:
         if target not in canonical:
             raise ProfileError(
-                f"{where}: {target!r} is not a column of {kind} "
+                f"{where}: {target!r} is not a column of {source} "
                 f"(expected one of {', '.join(canonical)})"
             )
     doubled = sorted({t for t in targets if targets.count(t) > 1})

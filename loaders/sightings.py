@@ -52,7 +52,7 @@ def summarize(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 SOURCE = Source(
-    kind="sightings",
+    name="sightings",
     columns=(
         Column("subject_type", simple(c.one_of(tuple(SUBJECT_LABELS))), S, required=True),
         Column("subject", _subject, S, required=True),

@@ -6,14 +6,14 @@ from loaders import calls, cases, persons, sightings, waybills
 from loaders.spec import Source
 
 SOURCES: dict[str, Source] = {
-    s.kind: s for s in (persons.SOURCE, cases.SOURCE, calls.SOURCE, waybills.SOURCE,
+    s.name: s for s in (persons.SOURCE, cases.SOURCE, calls.SOURCE, waybills.SOURCE,
                         sightings.SOURCE)
 }
 
 
-def source_for(kind: str) -> Source:
-    """The source named ``kind``; KeyError names the known ones."""
+def source_for(name: str) -> Source:
+    """The source named ``name``; KeyError names the known ones."""
     try:
-        return SOURCES[kind]
+        return SOURCES[name]
     except KeyError:
-        raise KeyError(f"unknown source {kind!r}; expected one of {', '.join(SOURCES)}") from None
+        raise KeyError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}") from None

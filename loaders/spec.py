@@ -72,9 +72,9 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class Source:
-    """One input source of the contract."""
+    """One input source of the contract, by its name (``calls``, ``persons``, ...)."""
 
-    kind: str
+    name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     graph: Callable[[pl.DataFrame], GraphRows]

@@ -47,7 +47,7 @@ def graph(r: pl.DataFrame) -> GraphRows:
 
 
 SOURCE = Source(
-    kind="waybills",
+    name="waybills",
     columns=(
         Column("waybill_no", simple(lambda s: c.by_distinct(s, normalize_waybill_no)), S,
                required=True),

@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from fusion.cli import app
-from fusion.commands.analyze import _Bar
+from fusion.commands.progress import ProgressBar
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from fusion.services import cotravel, gangs
 from fusion.services.entities import EntityRef
@@ -98,7 +98,7 @@ def test_cotravel_prints_a_summary_line(world) -> None:
 def test_the_progress_bar_shows_each_phase(world, driver) -> None:
     _, home, db, _ = world
     buffer = io.StringIO()
-    bar = _Bar(Console(file=buffer, force_terminal=True, width=120))
+    bar = ProgressBar(Console(file=buffer, force_terminal=True, width=120))
     with bar.progress:
         materialize_co_travel(driver, db, home, progress=bar)
     text = buffer.getvalue()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -13,8 +12,7 @@ import networkx as nx
 import pytest
 
 from fusion.api.export import (
-    csv_zip,
-    export_subgraph,
+    export_files,
     subgraph_to_csv,
     subgraph_to_gexf,
     subgraph_to_graphml,
@@ -208,33 +206,26 @@ def test_formula_guard_quotes_formulas_but_not_phone_numbers() -> None:
     assert plain["label"] == '=HYPERLINK("x","y")'
 
 
-def test_csv_zip_holds_both_files_with_a_byte_order_mark(subgraph) -> None:
-    nodes, rels = subgraph
-    files = subgraph_to_csv(nodes, rels)
-    with zipfile.ZipFile(io.BytesIO(csv_zip(files))) as archive:
-        assert sorted(archive.namelist()) == ["nodes.csv", "rels.csv"]
-        for name, text in files.items():
-            raw = archive.read(name)
-            assert raw.startswith(b"\xef\xbb\xbf")
-            assert raw.decode("utf-8-sig") == text
-
-
-def test_csv_zip_is_deterministic(subgraph) -> None:
-    files = subgraph_to_csv(*subgraph)
-    assert csv_zip(files) == csv_zip(dict(reversed(list(files.items()))))
-
-
-@pytest.mark.parametrize(("fmt", "media", "filename"), [
-    ("graphml", "application/graphml+xml", "subgraph.graphml"),
-    ("gexf", "application/gexf+xml", "subgraph.gexf"),
-    ("csv", "application/zip", "subgraph-csv.zip"),
+@pytest.mark.parametrize(("fmt", "names", "media"), [
+    ("GRAPHML", ["g.graphml"], "application/graphml+xml"),
+    ("GEXF", ["g.gexf"], "application/gexf+xml"),
+    ("CSV", ["g-nodes.csv", "g-rels.csv"], "text/csv"),
 ])
-def test_export_subgraph_names_media_type_and_file(subgraph, fmt, media, filename) -> None:
-    body, media_type, name = export_subgraph(fmt, *subgraph)
-    assert media_type.split(";")[0] == media and name == filename
-    assert body
+def test_export_files_name_their_files_and_media_type(subgraph, fmt, names, media) -> None:
+    files = export_files(fmt, *subgraph, "g")
+    assert [f.name for f in files] == names
+    assert {f.media_type for f in files} == {media}
 
 
-def test_export_subgraph_rejects_an_unknown_format(subgraph) -> None:
-    with pytest.raises(BadInput):
-        export_subgraph("xlsx", *subgraph)
+def test_export_files_hold_the_writers_text_with_formulas_guarded(subgraph) -> None:
+    nodes, rels = subgraph
+    (graphml,) = export_files("GRAPHML", nodes, rels, "g")
+    assert graphml.content == subgraph_to_graphml(nodes, rels)
+    csv_files = {f.name: f.content for f in export_files("CSV", nodes, rels, "g")}
+    guarded = subgraph_to_csv(nodes, rels, guard_formulas=True)
+    assert csv_files == {f"g-{part}": text for part, text in guarded.items()}
+
+
+def test_export_files_rejects_an_unknown_format(subgraph) -> None:
+    with pytest.raises(BadInput, match="xlsx"):
+        export_files("xlsx", *subgraph, "g")

@@ -17,9 +17,9 @@ from fusion.auth.access import (
     allowed,
     needs_purpose,
     require_action,
-    require_role,
     resolve_scope,
 )
+from fusion.auth.roles import require_role
 from fusion.errors import BadInput, Forbidden, TooComplex
 
 # The contract's access rules, written out independently of access.PERMISSIONS.

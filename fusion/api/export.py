@@ -18,8 +18,9 @@ Every format carries the same flat attributes, because GraphML and GEXF attribut
   renamed ``prop_<name>``;
 * characters XML cannot carry (control characters) are dropped from GraphML and GEXF.
 
-CSV is ``nodes.csv`` and ``rels.csv`` (text, see :func:`subgraph_to_csv`), or one zip of both
-for download (:func:`csv_zip`). :func:`export_subgraph` gives the body, media type and file name.
+CSV is ``nodes.csv`` and ``rels.csv`` (text, see :func:`subgraph_to_csv`). :func:`export_files`
+gives the files of one format with their names and media types; the GraphQL ``ExportDocument``
+(:mod:`fusion.api.types.graph`) adapts them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import csv
 import io
 import json
 import re
-import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -47,12 +48,12 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .,()/-]*")
 
+# Format (the GraphQL ExportFormat's value) -> the media type of its files.
 MEDIA_TYPES = {
-    "graphml": "application/graphml+xml; charset=utf-8",
-    "gexf": "application/gexf+xml; charset=utf-8",
-    "csv": "application/zip",
+    "GRAPHML": "application/graphml+xml",
+    "GEXF": "application/gexf+xml",
+    "CSV": "text/csv",
 }
-FILE_NAMES = {"graphml": "subgraph.graphml", "gexf": "subgraph.gexf", "csv": "subgraph-csv.zip"}
 
 
 def node_id(kind: str, key: str) -> str:
@@ -232,25 +233,29 @@ def _rel_row(rel: dict) -> dict[str, Scalar]:
     }
 
 
-def csv_zip(files: dict[str, str]) -> bytes:
-    """A zip of the CSV texts, each UTF-8 with a byte-order mark so spreadsheets read CJK names."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, text in sorted(files.items()):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, text.encode("utf-8-sig"))
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class ExportedFile:
+    """One file of an export: its suggested name, media type and text."""
+
+    name: str
+    media_type: str
+    content: str
 
 
-def export_subgraph(fmt: str, nodes: list[dict], rels: list[dict]) -> tuple[bytes, str, str]:
-    """Body, media type and download file name of the subgraph in format graphml, gexf or csv."""
-    if fmt == "graphml":
-        body = subgraph_to_graphml(nodes, rels).encode("utf-8")
-    elif fmt == "gexf":
-        body = subgraph_to_gexf(nodes, rels).encode("utf-8")
-    elif fmt == "csv":
-        body = csv_zip(subgraph_to_csv(nodes, rels, guard_formulas=True))
-    else:
+def _plain(items: Iterable) -> list[dict]:
+    """Nodes and Rels as their export dicts; dicts as they are."""
+    return [x.as_export() if hasattr(x, "as_export") else x for x in items]
+
+
+def export_files(fmt: str, nodes: Iterable, rels: Iterable, name: str) -> list[ExportedFile]:
+    """The subgraph (Nodes/Rels or their export dicts) in format GRAPHML, GEXF or CSV, its files
+    named after ``name``: one GraphML or GEXF document, or nodes and relationships as CSV."""
+    if fmt not in MEDIA_TYPES:
         raise BadInput(f"unknown export format {fmt!r}; expected one of {sorted(MEDIA_TYPES)}")
-    return body, MEDIA_TYPES[fmt], FILE_NAMES[fmt]
+    node_dicts, rel_dicts = _plain(nodes), _plain(rels)
+    if fmt == "CSV":
+        texts = subgraph_to_csv(node_dicts, rel_dicts, guard_formulas=True)
+        return [ExportedFile(f"{name}-{part}", MEDIA_TYPES[fmt], text)
+                for part, text in sorted(texts.items())]
+    write = subgraph_to_graphml if fmt == "GRAPHML" else subgraph_to_gexf
+    return [ExportedFile(f"{name}.{fmt.lower()}", MEDIA_TYPES[fmt], write(node_dicts, rel_dicts))]

@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import jwt
 
+from fusion.auth.jointops import JointOperations
+from fusion.auth.roles import Caller, Role
+from fusion.auth.tokens import decode_token
 from fusion.errors import BadInput, Forbidden, Unauthenticated
-
-if TYPE_CHECKING:
-    from fusion.auth.jointops import JointOperations
-
-
-class Role(StrEnum):
-    """The contract's roles."""
-
-    ADMIN = "admin"
-    ANALYST = "analyst"
-    OPERATOR = "operator"
-    AUDITOR = "auditor"
-    SERVICE = "service"
-
 
 # Actions a GraphQL root field can need.
 READ = "read"                                    # data queries: entity, search, paths, gangs, ...
@@ -83,24 +69,6 @@ FIELD_ACTIONS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated caller: the token's subject, role and home regions."""
-
-    user: str
-    role: Role
-    regions: frozenset[str]
-
-
-def parse_role(value: str) -> Role:
-    """The Role named ``value``; BadInput when there is none."""
-    try:
-        return Role(value)
-    except ValueError:
-        names = ", ".join(r.value for r in Role)
-        raise BadInput(f"Unknown role {value!r}; roles are {names}.") from None
-
-
 def allowed(role: Role | str, action: str) -> bool:
     """True when ``role`` may perform ``action`` (one of :data:`ACTIONS`)."""
     if action not in ACTIONS:
@@ -127,12 +95,6 @@ def require_action(caller: Caller, action: str) -> None:
         raise Forbidden(f"The role {caller.role} may not perform {action.replace('_', ' ')}.")
 
 
-def require_role(caller: Caller, *roles: Role) -> None:
-    """Raise Forbidden unless the caller has one of ``roles``."""
-    if caller.role not in roles:
-        raise Forbidden(f"This needs the role {' or '.join(str(r) for r in roles)}.")
-
-
 def document_hash(document: str) -> str:
     """sha256 (hex) of a GraphQL document's text: the audit log's and the allowlist's key."""
     return hashlib.sha256(document.encode()).hexdigest()
@@ -140,8 +102,6 @@ def document_hash(document: str) -> str:
 
 def authenticate(authorization: str | None, secret: bytes) -> Caller:
     """The Caller of an ``Authorization: Bearer <jwt>`` header; Unauthenticated otherwise."""
-    from fusion.auth.tokens import decode_token
-
     if not authorization:
         raise Unauthenticated("An Authorization: Bearer <token> header is required.")
     scheme, _, token = authorization.strip().partition(" ")

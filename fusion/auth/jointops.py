@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import neo4j
 
-from fusion.auth.access import Caller, Role, require_role
+from fusion.auth.roles import Caller, Role, require_role
 from fusion.errors import BadInput, NotFound
 from queries.jointops import (
     CLOSE_JOINT_OPERATION,

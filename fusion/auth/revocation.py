@@ -25,6 +25,7 @@ import neo4j
 from neo4j import Driver, GraphDatabase
 
 from fusion.config import Settings
+from fusion.db import target
 from fusion.errors import BadInput, DatabaseError, Unauthenticated
 from queries.revocations import (
     REVOKE_TOKEN,
@@ -150,8 +151,6 @@ class _Connection:
 
     def driver(self, settings: Settings) -> Driver:
         if self._driver is None:
-            from fusion.db import target
-
             t = target(settings)
             self._driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password),
                                                 connection_timeout=CONNECT_TIMEOUT)

@@ -21,6 +21,7 @@ from pathlib import Path
 import jwt
 
 from fusion.auth.revocation import RevocationList
+from fusion.auth.roles import parse_role
 from fusion.config import Settings, parse_duration
 from fusion.errors import BadInput, ConfigError, Unauthenticated
 
@@ -97,8 +98,6 @@ def issue_token(secret: bytes, user: str, role: object, regions: Sequence[str],
 def issue_claims(secret: bytes, user: str, role: object, regions: Sequence[str],
                  ttl: timedelta, now: datetime | None = None) -> tuple[str, dict]:
     """(token, claims) as :func:`issue_token` makes them; the claims carry the ``jti``."""
-    from fusion.auth.access import parse_role
-
     if not user:
         raise BadInput("A token needs a user.")
     if not regions or any(not r for r in regions):

@@ -18,7 +18,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from fusion.auth import Role, issue_token, load_secret
+from fusion.commands.progress import phase_reporter
+from fusion.commands.serve import check_port_free, run_server
 from fusion.config import Settings, load_settings
+from fusion.db import connect, ensure_schema
+from fusion.loading import load_files
+from fusion.managed import ManagedNeo4j
+from fusion.scenario.generate import generate_scenario
+from fusion.services.materialize import materialize_co_travel
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -39,9 +47,6 @@ def start_database(settings: Settings) -> None:
     if settings.external:
         out.print(f"Using the external Neo4j at {settings.neo4j_uri}.")
         return
-    from fusion.commands.progress import phase_reporter
-    from fusion.managed import ManagedNeo4j
-
     with err.status("Starting the managed Neo4j (the first start installs it)…") as status:
         st, started = ManagedNeo4j(settings).start(on_progress=phase_reporter(err, status))
     out.print(f"Neo4j {st.version} {'started' if started else 'already running'} "
@@ -52,8 +57,6 @@ def still_running_notice(settings: Settings) -> None:
     """Say that the managed Neo4j outlives the demo, and how to stop it."""
     if settings.external:
         return
-    from fusion.managed import ManagedNeo4j
-
     pid = ManagedNeo4j(settings).running_pid()
     if pid is not None:
         err.print(f"The managed Neo4j is still running (pid {pid}, "
@@ -63,9 +66,6 @@ def still_running_notice(settings: Settings) -> None:
 
 def prepare(settings: Settings, scale: float, seed: int) -> Demo:
     """Generate and load the scenario and materialize co-travel, each only once."""
-    from fusion.db import connect, ensure_schema
-    from fusion.scenario.generate import generate_scenario
-
     scenario = settings.home / "demo" / f"scenario-{seed}-{scale:g}"
     if not (scenario / "truth.json").exists():
         with err.status(f"Generating the demo scenario into {scenario}…"):
@@ -79,8 +79,6 @@ def prepare(settings: Settings, scale: float, seed: int) -> Demo:
 
 
 def _load_once(settings: Settings, driver, scenario: Path, truth: dict) -> None:
-    from fusion.loading import load_files
-
     marker = scenario / ".loaded"
     if marker.exists():
         out.print(f"Demo data already loaded from {scenario}.")
@@ -100,8 +98,6 @@ def _load_once(settings: Settings, driver, scenario: Path, truth: dict) -> None:
 
 
 def _co_travel_once(settings: Settings, driver, scenario: Path) -> None:
-    from fusion.services.materialize import materialize_co_travel
-
     marker = scenario / ".cotravel"
     if marker.exists():
         return
@@ -114,8 +110,6 @@ def _co_travel_once(settings: Settings, driver, scenario: Path) -> None:
 
 def demo_token(settings: Settings, regions: tuple[str, ...]) -> str:
     """An analyst token for the demo's regions."""
-    from fusion.auth import Role, issue_token, load_secret
-
     return issue_token(load_secret(settings), DEMO_USER, Role.ANALYST, list(regions), DEMO_TTL)
 
 
@@ -129,8 +123,6 @@ def demo(
 ) -> None:
     """Start Neo4j, load the demo scenario (once), run co-travel, serve, print the workbench
     address with a ready analyst token."""
-    from fusion.commands.serve import check_port_free, run_server
-
     settings = load_settings()
     if serve:
         check_port_free(host, port)

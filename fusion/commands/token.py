@@ -16,9 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fusion.auth.access import Role, parse_role
+from fusion.auth.revocation import revoke_token, revoked_tokens
+from fusion.auth.roles import Role, parse_role
 from fusion.auth.tokens import issue_claims, load_secret, parse_ttl
 from fusion.config import load_settings
+from fusion.db import connect
 from fusion.errors import FusionError
 
 token_app = typer.Typer(help="Bearer tokens for the GraphQL service.", no_args_is_help=True)
@@ -72,9 +74,6 @@ def revoke(
     """Revoke a token by its id: running services refuse it (401) within
     FUSION_TOKEN_REVOCATION_REFRESH seconds (2 by default)."""
     def run() -> None:
-        from fusion.auth.revocation import revoke_token
-        from fusion.db import connect
-
         settings = load_settings()
         with connect(settings) as driver:
             done = revoke_token(driver, settings.neo4j_database, jti, getpass.getuser(), reason)
@@ -92,9 +91,6 @@ def list_revoked(
 ) -> None:
     """List the revoked tokens: jti, when, by whom, why."""
     def run() -> None:
-        from fusion.auth.revocation import revoked_tokens
-        from fusion.db import connect
-
         settings = load_settings()
         with connect(settings) as driver:
             revocations = revoked_tokens(driver, settings.neo4j_database)

@@ -18,14 +18,13 @@ from strawberry.types import Info
 
 from fusion.api.cypher import read
 from fusion.api.enums import ExportFormat, RelType
-from fusion.api.exporting import export_document
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel, json_value
 from fusion.api.resolvers.common import check_hops, check_limit, rel_type_names
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.scoped import scoped_rels
 from fusion.api.types.entity import entity_of
-from fusion.api.types.graph import ExportDocument, Path, relationship_of
+from fusion.api.types.graph import ExportDocument, Path, export_document, relationship_of
 from fusion.errors import NotFound
 from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
 from queries.paths import paths_statement

@@ -12,10 +12,9 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.enums import ExportFormat
-from fusion.api.exporting import export_document
 from fusion.api.nodes import Node, regions_in
 from fusion.api.types.entity import Entity, Person, Sensor, entity_ref
-from fusion.api.types.graph import ExportDocument, FormatArg
+from fusion.api.types.graph import ExportDocument, FormatArg, export_document
 from fusion.services import cotravel, gangs
 
 

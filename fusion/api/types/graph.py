@@ -1,13 +1,15 @@
-"""Subgraphs: relationships, neighbourhoods, paths, and their exports."""
+"""Subgraphs: relationships, neighbourhoods, paths, and their exports as GraphQL documents."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from fusion.api.enums import ExportFormat, RelType
+from fusion.api.export import export_files
 from fusion.api.nodes import Node, Rel
 from fusion.api.types.entity import Entity, entity_of, entity_ref
 
@@ -51,6 +53,14 @@ class ExportDocument:
         description="The files (one for GraphML and GEXF; nodes and relationships for CSV).")
 
 
+def export_document(fmt: ExportFormat, nodes: Iterable, rels: Iterable, name: str
+                    ) -> ExportDocument:
+    """The subgraph (Nodes/Rels or their export dicts) written in ``fmt``; files named ``name``."""
+    files = [ExportFile(name=f.name, media_type=f.media_type, content=f.content)
+             for f in export_files(fmt.value, nodes, rels, name)]
+    return ExportDocument(format=fmt, files=files)
+
+
 @strawberry.type(description="One path between two entities.")
 class Path:
     length: int = strawberry.field(description="Number of relationships on the path.")
@@ -72,7 +82,5 @@ class Neighborhood:
 
     @strawberry.field(description="This neighbourhood as a file (GraphML, GEXF or CSV).")
     def export(self, format: FormatArg) -> ExportDocument:  # noqa: A002 (GraphQL name)
-        from fusion.api.exporting import export_document
-
         nodes, rels = self.subgraph
         return export_document(format, nodes, rels, "neighborhood")
