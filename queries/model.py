@@ -75,13 +75,22 @@ class SubjectType:
 
 
 @dataclass(frozen=True)
+class Feed:
+    """A source column that yields node keys of a label (only rows of ``subject_type``)."""
+
+    label: str
+    column: str
+    subject_type: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceKind:
     """An input source: its canonical columns, natural key, time column, what it writes."""
 
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...]
-    nodes: tuple[str, ...]
+    nodes: tuple[Feed, ...]
     relationships: tuple[Triple, ...]
     time_column: str | None = None
 
@@ -171,24 +180,31 @@ SUBJECTS = (SubjectType("VEHICLE", "plate"), SubjectType("PHONE", "phone"))
 SOURCES = (
     SourceKind("persons", ("id_no", "name", "phone", "plate", "address"),
                key=("id_no", "name", "phone", "plate", "address"),
-               nodes=("Person", "Phone", "Vehicle", "Address"),
+               nodes=(Feed("Person", "id_no"), Feed("Phone", "phone"), Feed("Vehicle", "plate"),
+                      Feed("Address", "address")),
                relationships=(("Person", "USES", "Phone"), ("Person", "OWNS", "Vehicle"),
                               ("Person", "LIVES_AT", "Address"))),
     SourceKind("cases", ("case_id", "case_type", "reported_at", "id_no", "name", "phone", "role",
                          "location", "lat", "lon", "summary"),
-               key=("case_id", "person"), nodes=("Case", "Person", "Phone", "Address"),
+               key=("case_id", "person"),
+               nodes=(Feed("Case", "case_id"), Feed("Person", "id_no"), Feed("Phone", "phone"),
+                      Feed("Address", "location")),
                relationships=(("Person", "INVOLVED_IN", "Case"), ("Phone", "INVOLVED_IN", "Case"),
                               ("Person", "USES", "Phone"), ("Case", "OCCURRED_AT", "Address")),
                time_column="reported_at"),
     SourceKind("calls", ("caller", "callee", "start_time", "duration_s", "call_type", "cell_id",
                          "imei"),
-               key=("caller", "callee", "start_time", "call_type"), nodes=("Phone",),
+               key=("caller", "callee", "start_time", "call_type"),
+               nodes=(Feed("Phone", "caller"), Feed("Phone", "callee")),
                relationships=(("Phone", "CALLED", "Phone"),), time_column="start_time"),
     SourceKind("waybills", ("waybill_no", "carrier", "sender_name", "receiver_name",
                             "sender_phone", "receiver_phone", "sender_address",
                             "receiver_address", "shipped_at", "delivered_at", "item",
                             "declared_value", "weight_kg"),
-               key=("waybill_no",), nodes=("Parcel", "Phone", "Address"),
+               key=("waybill_no",),
+               nodes=(Feed("Parcel", "waybill_no"), Feed("Phone", "sender_phone"),
+                      Feed("Phone", "receiver_phone"), Feed("Address", "sender_address"),
+                      Feed("Address", "receiver_address")),
                relationships=(("Phone", "SENT", "Parcel"), ("Phone", "RECEIVED", "Parcel"),
                               ("Parcel", "FROM_ADDRESS", "Address"),
                               ("Parcel", "TO_ADDRESS", "Address")),
@@ -196,7 +212,8 @@ SOURCES = (
     SourceKind("sightings", ("subject_type", "subject", "sensor_id", "seen_at", "lat", "lon",
                              "speed_kmh", "direction"),
                key=("subject_type", "subject", "sensor_id", "seen_at"),
-               nodes=("Vehicle", "Phone", "Sensor"), relationships=(
+               nodes=(Feed("Vehicle", "subject", "plate"), Feed("Phone", "subject", "phone"),
+                      Feed("Sensor", "sensor_id")), relationships=(
                    ("Vehicle", "SEEN_AT", "Sensor"), ("Phone", "SEEN_AT", "Sensor")),
                time_column="seen_at"),
 )
