@@ -22,6 +22,7 @@ from algorithms.cotravel import (
     _utc,
     _window_us,
 )
+from queries.model import CO_TRAVEL_WINDOW_S
 
 __all__ = ["PAIR_KEYS", "co_travel_meetings", "meeting_regions"]
 
@@ -31,7 +32,7 @@ PAIR_KEYS = ("a_type", "a", "b_type", "b")
 def co_travel_meetings(
     sightings: Sightings,
     pairs: pl.DataFrame | pl.LazyFrame,
-    window: float = 120,
+    window: float = CO_TRAVEL_WINDOW_S,
     carry: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,

@@ -17,6 +17,12 @@ from algorithms import cotravel as algo
 from fusion.errors import BadInput
 from fusion.services.entities import EntityRef
 from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
+from queries.model import (
+    CO_TRAVEL_MIN_GROUP_SIZE,
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+)
 
 __all__ = ["CoTravelGroup", "CoTravelPair", "Meeting", "co_travel_evidence",
            "co_travel_groups", "co_travel_pairs"]
@@ -64,9 +70,9 @@ def co_travel_pairs(
     *,
     scope: frozenset[str] | None,
     subject: EntityRef | None = None,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
+    window: float = CO_TRAVEL_WINDOW_S,
+    min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 100,
@@ -94,7 +100,7 @@ def co_travel_evidence(
     b: EntityRef,
     *,
     scope: frozenset[str] | None,
-    window: float = 120,
+    window: float = CO_TRAVEL_WINDOW_S,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 20,
@@ -114,10 +120,10 @@ def co_travel_groups(
     home: Path,
     *,
     scope: frozenset[str] | None,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
-    min_group_size: int = 3,
+    window: float = CO_TRAVEL_WINDOW_S,
+    min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
+    min_group_size: int = CO_TRAVEL_MIN_GROUP_SIZE,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[CoTravelGroup]:

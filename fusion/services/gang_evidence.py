@@ -23,13 +23,19 @@ from algorithms.links import LINK_KINDS, owner_links
 from fusion.services.contacts import SEPARATOR
 from fusion.services.events import SUBJECT_KINDS, utc, visible_events, visible_sightings
 from queries.gangs import LINK_QUERIES, OWNERSHIPS
+from queries.model import (
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+    LABEL_KINDS,
+)
 
 __all__ = ["CO_TRAVEL", "LINK_SCHEMA", "gang_links"]
 
 LINK_SCHEMA = {"a": pl.String, "b": pl.String, "kind": pl.String, "count": pl.Int64}
 # The co-travel definition's parameters for gang evidence (the contract's defaults).
-CO_TRAVEL = {"window": 120, "min_meetings": 3, "min_distinct_sensors": 3}
-_LABEL_KINDS = {"Phone": "PHONE", "Vehicle": "VEHICLE"}
+CO_TRAVEL = {"window": CO_TRAVEL_WINDOW_S, "min_meetings": CO_TRAVEL_MIN_MEETINGS,
+             "min_distinct_sensors": CO_TRAVEL_MIN_SENSORS}
 
 
 def gang_links(
@@ -71,7 +77,7 @@ def _ownerships(driver: Driver, database: str, scope: list[str] | None) -> pl.Da
     records, _, _ = driver.execute_query(OWNERSHIPS, scope=scope, database_=database,
                                          routing_="r")
     return pl.DataFrame(
-        [(r["person"], _LABEL_KINDS[r["label"]] + SEPARATOR + r["key"]) for r in records],
+        [(r["person"], LABEL_KINDS[r["label"]] + SEPARATOR + r["key"]) for r in records],
         schema={"person": pl.String, "thing": pl.String}, orient="row")
 
 

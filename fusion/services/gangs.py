@@ -22,6 +22,7 @@ from fusion.errors import BadInput
 from fusion.services.entities import Entity, EntityRef
 from fusion.services.gang_evidence import gang_links
 from queries.gangs import PERSON_REGIONS
+from queries.model import GANG_MIN_SIZE
 
 __all__ = ["Gang", "GangMember", "gang_links", "gang_of", "gangs"]
 
@@ -67,7 +68,7 @@ def gangs(
     weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
     algorithm: str = "leiden",
     resolution: float = 1.0,
-    min_size: int = 3,
+    min_size: int = GANG_MIN_SIZE,
     seed: int = 42,
 ) -> list[Gang]:
     """Gangs of the scope's person graph in [since, until], largest first, then by id."""
@@ -92,7 +93,7 @@ def gang_of(
     weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
     algorithm: str = "leiden",
     resolution: float = 1.0,
-    min_size: int = 3,
+    min_size: int = GANG_MIN_SIZE,
     seed: int = 42,
 ) -> Gang | None:
     """The gang ``person`` belongs to in :func:`gangs`' answer for the same arguments, or None."""

@@ -22,8 +22,13 @@ from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
 from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
 from fusion.services.events import utc, visible_sightings
-from loaders.sightings import SUBJECT_LABELS
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
+from queries.model import (
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+    SUBJECT_LABELS,
+)
 
 __all__ = ["CoTravelRun", "materialize_co_travel"]
 
@@ -57,9 +62,9 @@ def materialize_co_travel(
     database: str,
     home: Path,
     *,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
+    window: float = CO_TRAVEL_WINDOW_S,
+    min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Progress | None = None,

@@ -24,6 +24,12 @@ from fusion.errors import BadInput, NotFound
 from fusion.services import cotravel as analysis
 from fusion.services.entities import EntityRef as AnalysisRef
 from fusion.services.events import SUBJECT_TYPES, utc, visible_sightings
+from queries.model import (
+    CO_TRAVEL_MIN_GROUP_SIZE,
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+)
 
 WindowArg = Annotated[int, strawberry.argument(
     description="Seconds two sightings at one sensor may be apart and still meet.")]
@@ -44,9 +50,9 @@ async def resolve_co_travel(
     subject: Annotated[EntityRef | None, strawberry.argument(
         description="A VEHICLE or PHONE: only its pairs (it is `a`); omitted: all pairs.")
     ] = None,
-    window_seconds: WindowArg = 120,
-    min_meetings: MeetingsArg = 3,
-    min_distinct_sensors: SensorsArg = 3,
+    window_seconds: WindowArg = CO_TRAVEL_WINDOW_S,
+    min_meetings: MeetingsArg = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: SensorsArg = CO_TRAVEL_MIN_SENSORS,
     since: SinceArg = None,
     until: UntilArg = None,
     limit: Annotated[int, strawberry.argument(description="Most pairs, strongest first.")] = 100,
@@ -81,11 +87,11 @@ async def resolve_co_travel(
 
 async def resolve_co_travel_groups(
     info: Info,
-    window_seconds: WindowArg = 120,
-    min_meetings: MeetingsArg = 3,
-    min_distinct_sensors: SensorsArg = 3,
+    window_seconds: WindowArg = CO_TRAVEL_WINDOW_S,
+    min_meetings: MeetingsArg = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: SensorsArg = CO_TRAVEL_MIN_SENSORS,
     min_group_size: Annotated[int, strawberry.argument(
-        description="Fewest members of a group.")] = 3,
+        description="Fewest members of a group.")] = CO_TRAVEL_MIN_GROUP_SIZE,
     since: SinceArg = None,
     until: UntilArg = None,
     scope: ScopeArg = None,
