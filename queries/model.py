@@ -105,6 +105,34 @@ class Vocabulary:
     sources: tuple[SourceKind, ...]
     search_fields: tuple[str, ...] = field(default=("key",))
 
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("inconsistent vocabulary: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """What refers to something undeclared (or is declared twice)."""
+        labels = [k.label for k in self.entities]
+        found = _twice("entity kind", [k.name for k in self.entities]) + _twice("label", labels)
+        found += _twice("relationship type", [r.name for r in self.relationships])
+        found += [f"{r.name} joins undeclared label {x}" for r in self.relationships
+                  for end in r.ends for x in end if x not in labels]
+        found += [f"subject {s.subject_type} names undeclared kind {s.kind}"
+                  for s in self.subjects if s.kind not in {k.name for k in self.entities}]
+        return found + [p for s in self.sources for p in self._source_problems(s)]
+
+    def _source_problems(self, source: SourceKind) -> list[str]:
+        """What ``source`` refers to that is not declared."""
+        triples = {t for r in self.relationships for t in r.triples}
+        labels = {k.label for k in self.entities}
+        found = [f"{source.name} writes undeclared {t}" for t in source.relationships
+                 if t not in triples]
+        found += [f"{source.name} feeds undeclared label {f.label} or column {f.column}"
+                  for f in source.nodes if f.label not in labels or f.column not in source.columns]
+        if source.time_column is not None and source.time_column not in source.columns:
+            found.append(f"{source.name} has no time column {source.time_column}")
+        return found
+
     def with_entity(self, kind: EntityKind) -> Vocabulary:
         """A copy with one more entity kind."""
         return replace(self, entities=(*self.entities, kind))
@@ -128,6 +156,11 @@ class Vocabulary:
                 return kind
         raise KeyError(f"unknown label {label!r}; expected one of "
                        f"{', '.join(k.label for k in self.entities)}")
+
+
+def _twice(what: str, names: list[str]) -> list[str]:
+    """One problem for each name declared more than once."""
+    return [f"{what} {n} declared twice" for n in sorted({n for n in names if names.count(n) > 1})]
 
 
 _PERSON_CASE = (("Person", "Case"), ("Phone", "Case"))
