@@ -13,7 +13,7 @@ enums and Cypher statements follow it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 Triple = tuple[str, str, str]
 
@@ -103,7 +103,7 @@ class Vocabulary:
     relationships: tuple[RelType, ...]
     subjects: tuple[SubjectType, ...]
     sources: tuple[SourceKind, ...]
-    search_fields: tuple[str, ...] = field(default=("key",))
+    search_fields: tuple[str, ...] = ("key",)
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -148,14 +148,6 @@ class Vocabulary:
     def kind_labels(self) -> dict[str, str]:
         """Entity kind -> Neo4j label."""
         return {k.name: k.label for k in self.entities}
-
-    def entity(self, label: str) -> EntityKind:
-        """The entity kind with Neo4j label ``label``."""
-        for kind in self.entities:
-            if kind.label == label:
-                return kind
-        raise KeyError(f"unknown label {label!r}; expected one of "
-                       f"{', '.join(k.label for k in self.entities)}")
 
 
 def _twice(what: str, names: list[str]) -> list[str]:
