@@ -33,6 +33,12 @@ import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
+from queries.model import (
+    CO_TRAVEL_MIN_GROUP_SIZE,
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+)
 
 __all__ = ["co_travel_groups", "co_travel_pairs"]
 
@@ -69,9 +75,9 @@ _PACK_BITS = 64
 
 def co_travel_pairs(
     sightings: Sightings,
-    window: float = 120,
-    min_meetings: int = 3,
-    min_distinct_sensors: int = 3,
+    window: float = CO_TRAVEL_WINDOW_S,
+    min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
     subject: Subject | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -148,7 +154,9 @@ def co_travel_pairs(
     return _decode_pairs(stats, swept, code)
 
 
-def co_travel_groups(pairs: pl.DataFrame, min_group_size: int = 3) -> pl.DataFrame:
+def co_travel_groups(
+    pairs: pl.DataFrame, min_group_size: int = CO_TRAVEL_MIN_GROUP_SIZE
+) -> pl.DataFrame:
     """Co-travel groups: maximal cliques of the reported-pair graph.
 
     Parameters

@@ -29,6 +29,7 @@ from algorithms.links import (
     person_links,
     project,
 )
+from queries.model import GANG_MIN_SIZE
 
 __all__ = [
     "DEFAULT_WEIGHTS", "LINK_KINDS", "Gang", "GangMember", "LinkWeights", "detect_gangs",
@@ -75,7 +76,7 @@ def detect_gangs(
     algorithm: str = "leiden",
     resolution: float = 1.0,
     seed: int = 42,
-    min_size: int = 3,
+    min_size: int = GANG_MIN_SIZE,
     regions: Mapping[str, Iterable[str]] | None = None,
     weight: str = "weight",
     objective: str | None = None,
@@ -146,7 +147,7 @@ def gangs_from_links(
     algorithm: str = "leiden",
     resolution: float = 1.0,
     seed: int = 42,
-    min_size: int = 3,
+    min_size: int = GANG_MIN_SIZE,
     regions: Mapping[str, Iterable[str]] | None = None,
     objective: str | None = None,
 ) -> list[Gang]:

@@ -16,6 +16,7 @@ from datetime import datetime
 import polars as pl
 
 from algorithms.cotravel import SIGHTING_COLUMNS, Sightings, _check_thresholds, _scoped, _window_us
+from queries.model import CO_TRAVEL_WINDOW_S
 
 __all__ = ["PAIR_KEYS", "SIGHTING_COLUMNS", "co_travel_meetings", "meeting_regions"]
 
@@ -25,7 +26,7 @@ PAIR_KEYS = ("a_type", "a", "b_type", "b")
 def co_travel_meetings(
     sightings: Sightings,
     pairs: pl.DataFrame | pl.LazyFrame,
-    window: float = 120,
+    window: float = CO_TRAVEL_WINDOW_S,
     carry: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,

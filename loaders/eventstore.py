@@ -32,8 +32,9 @@ import polars as pl
 
 from loaders.private import private_dir, private_file
 from loaders.sources import source_for
+from queries.model import SOURCE_KINDS
 
-KINDS = ("persons", "cases", "calls", "waybills", "sightings")
+KINDS = SOURCE_KINDS
 
 
 def _fsync_dir(path: Path) -> None:

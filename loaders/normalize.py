@@ -9,11 +9,14 @@ so their per-call cost matters less than their exactness.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+
+from queries.model import VOCABULARY, Vocabulary
 
 # The quarantine reason codes of the contract.
 MISSING_FIELD = "MISSING_FIELD"
@@ -199,15 +202,19 @@ def format_timestamp(value: datetime) -> str:
 
 
 # -- entity references ---------------------------------------------------------------------------
-_KIND_NORMALIZERS = {
-    "PERSON": normalize_id_no,
-    "PHONE": normalize_phone,
-    "VEHICLE": normalize_plate,
-    "CASE": normalize_case_id,
-    "PARCEL": normalize_waybill_no,
-    "SENSOR": normalize_sensor_id,
-    "ADDRESS": normalize_address,
-}
+Normalizer = Callable[[str], str]
+
+
+def kind_normalizers(vocabulary: Vocabulary) -> dict[str, Normalizer]:
+    """Entity kind -> its normalizer, the function of this module the vocabulary names."""
+    named = {name: fn for name, fn in globals().items() if name.startswith("normalize_")}
+    unknown = sorted({k.normalizer for k in vocabulary.entities} - set(named))
+    if unknown:
+        raise LookupError(f"no normalizer {', '.join(unknown)} in loaders.normalize")
+    return {k.name: named[k.normalizer] for k in vocabulary.entities}
+
+
+_KIND_NORMALIZERS = kind_normalizers(VOCABULARY)
 
 
 def canonical_key(kind: str, raw: str) -> str:

@@ -16,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from loaders.errors import ProfileError
+from queries.model import SOURCE_KINDS
 
-KINDS = ("persons", "cases", "calls", "waybills", "sightings")
+KINDS = SOURCE_KINDS
 
 
 class Profile(BaseModel):
@@ -25,7 +26,7 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str | None = Field(default=None, description="persons|cases|calls|waybills|sightings")
+    source: str | None = Field(default=None, description="|".join(KINDS))
     encoding: str = Field(default="utf-8", description="Any codec Python knows (CSV only).")
     delimiter: str = Field(default=",", description="CSV field delimiter, one character.")
     timezone: str = Field(default="Asia/Shanghai", description="Zone of offset-less timestamps.")

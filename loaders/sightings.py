@@ -7,9 +7,9 @@ import polars as pl
 from loaders import columns as c
 from loaders.normalize import normalize_plate, normalize_sensor_id
 from loaders.spec import Aggregate, Column, GraphRows, Source, simple
+from queries.model import SUBJECT_LABELS
 
 S = pl.String()
-SUBJECT_LABELS = {"plate": "Vehicle", "phone": "Phone"}
 
 
 def _subject(s: pl.Series, frame: pl.DataFrame, profile) -> c.Checked:

@@ -1,7 +1,8 @@
 """What every source declares: its columns and rules, its natural key, and the graph it makes.
 
-A source module (``persons``, ``cases``, ``calls``, ``waybills``, ``sightings``) builds one
-:class:`Source`. Everything here is pure: frames in, frames out; the service writes them.
+A source module (one per source kind ``queries.model`` declares) builds one :class:`Source`,
+whose columns, key and time column must be the declared ones (``loaders.sources`` checks).
+Everything here is pure: frames in, frames out; the service writes them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import polars as pl
 
 from loaders.columns import Checked
 from loaders.profile import Profile
+from queries.model import Triple
 
-# (from label, relationship type, to label): every relationship a loader writes.
-Triple = tuple[str, str, str]
+__all__ = ["Aggregate", "Check", "Column", "GraphRows", "Source", "Triple", "simple"]
+
 # A checker gets the column, the whole (trimmed, raw) canonical frame, and the profile.
 Check = Callable[[pl.Series, pl.DataFrame, Profile], Checked]
 

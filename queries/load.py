@@ -1,9 +1,10 @@
 """Cypher of the loaders: batched, parameterized, columnar ``UNWIND`` writes.
 
-Labels, relationship types and property names come from the fixed tables below, never from
-data; every value travels in parameters. Parameters are **columnar**: one list per property
-(``$key``, ``$regions``, ``$name`` ...) and ``UNWIND range(0, size($key) - 1) AS i`` reads
-``$key[i]``. A list per column packs and unpacks several times cheaper than a list of maps.
+Labels, relationship types and property names come from the vocabulary (``queries.model``)
+through the tables below, never from data; every value travels in parameters. Parameters are
+**columnar**: one list per property (``$key``, ``$regions``, ``$name`` ...) and
+``UNWIND range(0, size($key) - 1) AS i`` reads ``$key[i]``. A list per column packs and
+unpacks several times cheaper than a list of maps.
 Each statement names its properties explicitly (a ``SET n += map`` would make the planner
 insert Eager barriers), and timestamps travel as two integer columns, ``<name>_s`` (epoch
 seconds) and ``<name>_ns`` (nanoseconds), turned into a UTC DateTime by
@@ -27,39 +28,31 @@ an error, never a silently skipped row.
 
 from __future__ import annotations
 
-Triple = tuple[str, str, str]
+from queries.model import VOCABULARY, Triple, Vocabulary
 
-# label -> (plain properties, timestamp properties) the loaders write besides key and regions.
-NODE_PROPERTIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "Person": (("name",), ()),
-    "Phone": ((), ()),
-    "Vehicle": ((), ()),
-    "Case": (("case_type", "summary", "lat", "lon", "label"), ("reported_at",)),
-    "Parcel": (("carrier", "item", "declared_value", "weight_kg", "sender_name",
-                "receiver_name"), ("shipped_at", "delivered_at")),
-    "Sensor": (("lat", "lon"), ()),
-    "Address": ((), ()),
-}
-# (from, type, to) -> plain properties, for relationships merged from records.
-RELATIONSHIP_PROPERTIES: dict[Triple, tuple[str, ...]] = {
-    ("Person", "INVOLVED_IN", "Case"): ("role",),
-    ("Phone", "INVOLVED_IN", "Case"): ("role",),
-    ("Person", "USES", "Phone"): (),
-    ("Person", "OWNS", "Vehicle"): (),
-    ("Person", "LIVES_AT", "Address"): (),
-    ("Case", "OCCURRED_AT", "Address"): (),
-    ("Phone", "SENT", "Parcel"): (),
-    ("Phone", "RECEIVED", "Parcel"): (),
-    ("Parcel", "FROM_ADDRESS", "Address"): (),
-    ("Parcel", "TO_ADDRESS", "Address"): (),
-}
-# (from, type, to) -> (plain, timestamp) aggregate properties, set to absolute values.
-AGGREGATE_PROPERTIES: dict[Triple, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    ("Phone", "CALLED", "Phone"): (("count", "total_duration_s"), ("first_at", "last_at")),
-    ("Vehicle", "SEEN_AT", "Sensor"): (("count",), ("first_at", "last_at")),
-    ("Phone", "SEEN_AT", "Sensor"): (("count",), ("first_at", "last_at")),
-}
+Props = tuple[tuple[str, ...], tuple[str, ...]]
 
+
+def node_properties(vocabulary: Vocabulary) -> dict[str, Props]:
+    """Label -> (plain properties, timestamp properties) written besides key and regions."""
+    return {k.label: (k.properties, k.times) for k in vocabulary.entities}
+
+
+def relationship_properties(vocabulary: Vocabulary) -> dict[Triple, tuple[str, ...]]:
+    """(from, type, to) -> plain properties, for relationships merged from records."""
+    return {t: r.properties for r in vocabulary.relationships if r.loaded and not r.aggregate
+            for t in r.triples}
+
+
+def aggregate_properties(vocabulary: Vocabulary) -> dict[Triple, Props]:
+    """(from, type, to) -> (plain, timestamp) aggregate properties, set to absolute values."""
+    return {t: (r.properties, r.times) for r in vocabulary.relationships
+            if r.loaded and r.aggregate for t in r.triples}
+
+
+NODE_PROPERTIES = node_properties(VOCABULARY)
+RELATIONSHIP_PROPERTIES = relationship_properties(VOCABULARY)
+AGGREGATE_PROPERTIES = aggregate_properties(VOCABULARY)
 
 def _union(v: str) -> str:
     """Sorted union of ``v.regions`` and ``$regions[i]`` (insertion into a sorted list)."""
@@ -91,8 +84,9 @@ def _fresh(v: str, props: tuple[str, ...], times: tuple[str, ...],
 _ROWS = "UNWIND range(0, size($key) - 1) AS i "
 
 
-def _upsert_node(label: str) -> str:
-    props, times = NODE_PROPERTIES[label]
+def upsert_node(label: str, spec: Props) -> str:
+    """The MERGE statement of a node label with its (plain, timestamp) properties."""
+    props, times = spec
     sets = [f"n.regions = {_union('n')}", *_keep("n", tuple(p for p in props if p != "name"),
                                                   times)]
     if label == "Person":
@@ -104,8 +98,9 @@ def _upsert_node(label: str) -> str:
     return _node(label, False, sets)
 
 
-def _create_node(label: str) -> str:
-    props, times = NODE_PROPERTIES[label]
+def create_node(label: str, spec: Props) -> str:
+    """The CREATE statement of a node label proven absent."""
+    props, times = spec
     sets = ["n.regions = $regions[i]",
             *_fresh("n", tuple(p for p in props if p != "name"), times, nullable_times=True)]
     if label == "Person":
@@ -151,8 +146,10 @@ def _starts_without(triple: Triple) -> str:
 
 
 # label -> statement. Columns: key, regions, <properties> (``<t>_s``/``<t>_ns`` for times).
-UPSERT_NODES: dict[str, str] = {label: _upsert_node(label) for label in NODE_PROPERTIES}
-CREATE_NODES: dict[str, str] = {label: _create_node(label) for label in NODE_PROPERTIES}
+UPSERT_NODES: dict[str, str] = {label: upsert_node(label, spec)
+                                 for label, spec in NODE_PROPERTIES.items()}
+CREATE_NODES: dict[str, str] = {label: create_node(label, spec)
+                                 for label, spec in NODE_PROPERTIES.items()}
 # label -> the keys of ``$key`` that have a node already.
 EXISTING_KEYS: dict[str, str] = {label: _exists(label) for label in NODE_PROPERTIES}
 

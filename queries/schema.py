@@ -4,16 +4,12 @@ Every node carries its canonical identifier in the property ``key`` (the contrac
 ``Person(key = id_no)`` and so on), so one lookup shape serves every kind.
 """
 
+from __future__ import annotations
+
+from queries.model import VOCABULARY, Vocabulary
+
 # label -> constraint name; one uniqueness constraint on `key` each (contract: graph model).
-ENTITY_LABELS = {
-    "Person": "person_key",
-    "Phone": "phone_key",
-    "Vehicle": "vehicle_key",
-    "Case": "case_key",
-    "Parcel": "parcel_key",
-    "Sensor": "sensor_key",
-    "Address": "address_key",
-}
+ENTITY_LABELS = {k.label: k.constraint for k in VOCABULARY.entities}
 
 # Fusion's bookkeeping nodes: load records, saved queries, joint operations, revoked
 # tokens, the audit log's checkpoint, workspaces.
@@ -29,11 +25,23 @@ _INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "i
                   "RevokedToken": "jti", "AuditCheckpoint": "key",
                   "Workspace": "id"}
 
+
+def entity_constraints(vocabulary: Vocabulary) -> dict[str, str]:
+    """Constraint name -> statement: ``key`` unique on every entity label of ``vocabulary``."""
+    return {k.constraint: f"CREATE CONSTRAINT {k.constraint} IF NOT EXISTS FOR (n:{k.label}) "
+            "REQUIRE n.key IS UNIQUE" for k in vocabulary.entities}
+
+
+def search_index(vocabulary: Vocabulary) -> str:
+    """The full-text index over every entity label and the vocabulary's search fields."""
+    labels = "|".join(k.label for k in vocabulary.entities)
+    fields = ", ".join(f"n.{f}" for f in vocabulary.search_fields)
+    return (f"CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:{labels}) "
+            f"ON EACH [{fields}]")
+
+
 CONSTRAINTS = {
-    **{
-        name: f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
-        for label, name in ENTITY_LABELS.items()
-    },
+    **entity_constraints(VOCABULARY),
     **{
         name: f"CREATE CONSTRAINT {name} IF NOT EXISTS "
         f"FOR (n:{label}) REQUIRE n.{_INTERNAL_KEYS[label]} IS UNIQUE"
@@ -54,11 +62,7 @@ INDEXES = {
     "cotraveled_last_at": (
         "CREATE INDEX cotraveled_last_at IF NOT EXISTS FOR ()-[r:CO_TRAVELED]-() ON (r.last_at)"
     ),
-    "entity_search": (
-        "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS "
-        "FOR (n:Person|Phone|Vehicle|Case|Parcel|Sensor|Address) "
-        "ON EACH [n.key, n.name, n.label, n.summary, n.case_type]"
-    ),
+    "entity_search": search_index(VOCABULARY),
 }
 
 SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties, type RETURN *"

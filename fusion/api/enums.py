@@ -1,4 +1,8 @@
-"""The contract's enums (EntityKind, RelType, CommunityAlgorithm) and the service's own."""
+"""The contract's enums (EntityKind, RelType, CommunityAlgorithm) and the service's own.
+
+EntityKind and RelType are built from the vocabulary (``queries.model``): a kind declared
+there is a GraphQL value here, with the description declared beside it.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +10,27 @@ from enum import Enum
 
 import strawberry
 
-
-@strawberry.enum(description="The kind of an entity in the graph (its Neo4j label).")
-class EntityKind(Enum):
-    PERSON = strawberry.enum_value("PERSON", description="A person, keyed by national id number.")
-    PHONE = strawberry.enum_value("PHONE", description="A phone number, keyed in E.164.")
-    VEHICLE = strawberry.enum_value("VEHICLE", description="A vehicle, keyed by its plate.")
-    CASE = strawberry.enum_value("CASE", description="A case file, keyed by case id.")
-    PARCEL = strawberry.enum_value("PARCEL", description="An express parcel, keyed by waybill.")
-    SENSOR = strawberry.enum_value("SENSOR", description="A checkpoint/ANPR sensor, by id.")
-    ADDRESS = strawberry.enum_value("ADDRESS", description="An address, by normalized text.")
+from queries.model import VOCABULARY, Vocabulary
 
 
-@strawberry.enum(description="The type of a relationship in the graph.")
-class RelType(Enum):
-    INVOLVED_IN = strawberry.enum_value("INVOLVED_IN",
-                                        description="Person or phone -> case (with a role).")
-    USES = strawberry.enum_value("USES", description="Person -> phone.")
-    OWNS = strawberry.enum_value("OWNS", description="Person -> vehicle.")
-    LIVES_AT = strawberry.enum_value("LIVES_AT", description="Person -> address.")
-    OCCURRED_AT = strawberry.enum_value("OCCURRED_AT", description="Case -> address.")
-    CALLED = strawberry.enum_value(
-        "CALLED", description="Phone -> phone, one per ordered pair, with call aggregates.")
-    SENT = strawberry.enum_value("SENT", description="Phone -> parcel (sender).")
-    RECEIVED = strawberry.enum_value("RECEIVED", description="Phone -> parcel (receiver).")
-    FROM_ADDRESS = strawberry.enum_value("FROM_ADDRESS", description="Parcel -> sender address.")
-    TO_ADDRESS = strawberry.enum_value("TO_ADDRESS", description="Parcel -> receiver address.")
-    SEEN_AT = strawberry.enum_value(
-        "SEEN_AT", description="Vehicle or phone -> sensor, with sighting aggregates.")
-    CO_TRAVELED = strawberry.enum_value(
-        "CO_TRAVELED", description="Vehicle or phone -- vehicle or phone (co-travel analysis).")
+def entity_kind_enum(vocabulary: Vocabulary) -> type[Enum]:
+    """The GraphQL EntityKind of ``vocabulary``: one value per entity kind, in its order."""
+    values = {k.name: strawberry.enum_value(k.name, description=k.description)
+              for k in vocabulary.entities}
+    return strawberry.enum(Enum("EntityKind", values),  # type: ignore[arg-type]
+                           description="The kind of an entity in the graph (its Neo4j label).")
+
+
+def rel_type_enum(vocabulary: Vocabulary) -> type[Enum]:
+    """The GraphQL RelType of ``vocabulary``: one value per relationship type, in its order."""
+    values = {r.name: strawberry.enum_value(r.name, description=r.description)
+              for r in vocabulary.relationships}
+    return strawberry.enum(Enum("RelType", values),  # type: ignore[arg-type]
+                           description="The type of a relationship in the graph.")
+
+
+EntityKind = entity_kind_enum(VOCABULARY)
+RelType = rel_type_enum(VOCABULARY)
 
 
 @strawberry.enum(description="The community-detection algorithm that finds gangs.")

@@ -19,9 +19,10 @@ from datetime import datetime
 from fusion.api.nodes import Rel, json_value, regions_in
 from fusion.api.workers import in_worker
 from fusion.services.aggregates import AGGREGATES, recount
+from queries.model import CO_TRAVEL_WINDOW_S
 
 # CO_TRAVELED runs before the window was stored used the default window.
-_DEFAULT_WINDOW_S = 120.0
+_DEFAULT_WINDOW_S = float(CO_TRAVEL_WINDOW_S)
 
 
 async def scoped_rels(ctx, rels: Sequence[Rel], scope: frozenset[str]) -> list[Rel]:

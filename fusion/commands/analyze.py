@@ -28,6 +28,14 @@ from fusion.errors import BadInput, FusionError
 from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.paths import relationship_paths
+from queries.model import (
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+    GANG_MIN_SIZE,
+    PATH_LIMIT,
+    PATH_MAX_HOPS,
+)
 
 analyze_app = typer.Typer(help="Run the analyses: co-travel, paths, gangs.",
                           no_args_is_help=True)
@@ -43,10 +51,12 @@ _UNTIL = typer.Option(None, "--until", help="ISO 8601 end (no offset: UTC).")
 def cotravel(
     since: str | None = _SINCE,
     until: str | None = _UNTIL,
-    window: float = typer.Option(120, "--window", help="Seconds between two sightings at one "
-                                 "sensor that still make a meeting."),
-    min_meetings: int = typer.Option(3, "--min-meetings", help="Meetings a pair needs."),
-    min_sensors: int = typer.Option(3, "--min-sensors", help="Distinct sensors a pair needs."),
+    window: float = typer.Option(CO_TRAVEL_WINDOW_S, "--window", help="Seconds between two "
+                                 "sightings at one sensor that still make a meeting."),
+    min_meetings: int = typer.Option(CO_TRAVEL_MIN_MEETINGS, "--min-meetings",
+                                     help="Meetings a pair needs."),
+    min_sensors: int = typer.Option(CO_TRAVEL_MIN_SENSORS, "--min-sensors",
+                                    help="Distinct sensors a pair needs."),
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
@@ -75,10 +85,10 @@ def cotravel(
 def paths(
     source: str = typer.Argument(..., help="From: KIND:KEY, e.g. phone:13812345678."),
     target: str = typer.Argument(..., help="To: KIND:KEY."),
-    max_hops: int = typer.Option(6, "--max-hops", help="Longest path considered."),
+    max_hops: int = typer.Option(PATH_MAX_HOPS, "--max-hops", help="Longest path considered."),
     types: list[str] = typer.Option(None, "--type", help="Relationship type to follow "
                                     "(repeat for more); default: all but SEEN_AT."),
-    limit: int = typer.Option(3, "--limit", help="Most paths printed."),
+    limit: int = typer.Option(PATH_LIMIT, "--limit", help="Most paths printed."),
     all_shortest: bool = typer.Option(False, "--all-shortest",
                                       help="Every path of the shortest length."),
     regions: list[str] = _REGIONS,
@@ -152,7 +162,7 @@ def gangs(
     resolution: float = typer.Option(1.0, "--resolution", help="Leiden: link weight per pair "
                                      "a gang must exceed on average; Louvain: modularity "
                                      "resolution. Higher: smaller gangs."),
-    min_size: int = typer.Option(3, "--min-size", help="Smallest gang reported."),
+    min_size: int = typer.Option(GANG_MIN_SIZE, "--min-size", help="Smallest gang reported."),
     seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same gangs)."),
     weights: list[str] = typer.Option(None, "--weight", help="KIND=W for case, call, parcel "
                                       "or cotravel (repeat); default 3, 1, 2, 2."),

@@ -13,20 +13,19 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fusion.scenario.faults import Fault
+from queries.model import VOCABULARY, Vocabulary
 
-# Node label -> (source, canonical column[, filter on subject_type]) of loaded rows.
-NODE_SOURCES: dict[str, tuple[tuple[str, str, str | None], ...]] = {
-    "Person": (("persons", "id_no", None), ("cases", "id_no", None)),
-    "Phone": (("persons", "phone", None), ("cases", "phone", None), ("calls", "caller", None),
-              ("calls", "callee", None), ("waybills", "sender_phone", None),
-              ("waybills", "receiver_phone", None), ("sightings", "subject", "phone")),
-    "Vehicle": (("persons", "plate", None), ("sightings", "subject", "plate")),
-    "Case": (("cases", "case_id", None),),
-    "Parcel": (("waybills", "waybill_no", None),),
-    "Sensor": (("sightings", "sensor_id", None),),
-    "Address": (("persons", "address", None), ("cases", "location", None),
-                ("waybills", "sender_address", None), ("waybills", "receiver_address", None)),
-}
+NodeSources = dict[str, tuple[tuple[str, str, str | None], ...]]
+
+
+def node_sources(vocabulary: Vocabulary) -> NodeSources:
+    """Node label -> (source, canonical column, filter on subject_type) of loaded rows."""
+    return {k.label: tuple((s.name, f.column, f.subject_type) for s in vocabulary.sources
+                           for f in s.nodes if f.label == k.label)
+            for k in vocabulary.entities}
+
+
+NODE_SOURCES = node_sources(VOCABULARY)
 
 
 @dataclass

@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from queries.model import CO_TRAVEL_MIN_MEETINGS, CO_TRAVEL_MIN_SENSORS, CO_TRAVEL_WINDOW_S
+
 
 def pair_stats(subject: np.ndarray, sensor: np.ndarray, t: np.ndarray,
-               window: int = 120) -> pl.DataFrame:
+               window: int = CO_TRAVEL_WINDOW_S) -> pl.DataFrame:
     """Meetings and distinct sensors of every pair of subjects that met at least once.
 
     Parameters
@@ -66,7 +68,7 @@ def _close_sightings(sensor: np.ndarray, t: np.ndarray,
     return order[first], order[second]
 
 
-def qualifies(meetings: int, distinct_sensors: int, min_meetings: int = 3,
-              min_distinct_sensors: int = 3) -> bool:
+def qualifies(meetings: int, distinct_sensors: int, min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+              min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS) -> bool:
     """Whether a pair is reported under the given thresholds."""
     return meetings >= min_meetings and distinct_sensors >= min_distinct_sensors

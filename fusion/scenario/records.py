@@ -13,7 +13,10 @@ import polars as pl
 
 from fusion.scenario import ids
 from fusion.scenario.population import World
+from queries.model import VOCABULARY
 
+# Source -> canonical column -> the generator's type (timestamps as epoch seconds); the names
+# are the vocabulary's (tests/test_extending.py holds them together).
 COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "persons": {"id_no": pl.String, "name": pl.String, "phone": pl.String,
                 "plate": pl.String, "address": pl.String},
@@ -35,8 +38,7 @@ COLUMNS: dict[str, dict[str, pl.DataType]] = {
                   "speed_kmh": pl.Float64, "direction": pl.Int64},
 }
 CONTROL = {"_region": pl.Int64, "_dup": pl.Boolean, "_legacy": pl.Boolean}
-TIME_COLUMN = {"persons": None, "cases": "reported_at", "calls": "start_time",
-               "waybills": "shipped_at", "sightings": "seen_at"}
+TIME_COLUMN = {s.name: s.time_column for s in VOCABULARY.sources}
 ITEMS = ("衣物", "电子产品", "文件", "食品", "日用品", "书籍", "化妆品", "配件")
 OPERATOR_MNC = ("00", "01", "11")
 CASE_NAMES = {"robbery": "抢劫", "extortion": "敲诈勒索", "drugs": "贩毒", "burglary": "入室盗窃",

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from queries.model import SOURCE_KINDS
+
 CANONICAL = "canonical"
 GBK = "gbk"
 COLUMNAR = "columnar"
 DIALECTS = (CANONICAL, GBK, COLUMNAR)
 
-SOURCES = ("persons", "cases", "calls", "waybills", "sightings")
+SOURCES = SOURCE_KINDS
 LOCAL_OFFSET_S = 8 * 3600  # Asia/Shanghai has been UTC+8 without DST since 1991
 PERIOD_DAYS = 28
 

@@ -17,8 +17,8 @@ from fusion.scenario.cotravel import pair_stats, qualifies
 from fusion.scenario.planted import Gang, Reserve
 from fusion.scenario.population import World
 from fusion.scenario.travel import Planner, Subject
+from queries.model import CO_TRAVEL_WINDOW_S
 
-WINDOW = 120
 COMMUTER_SEGMENTS = ((0, 2), (1, 2), (2, 2), (3, 2), (4, 2), (0, 2), (1, 3), (2, 3))
 
 
@@ -76,7 +76,7 @@ class TravelTruth:
     @staticmethod
     def _stats(frame: pl.DataFrame) -> dict[tuple[int, int], tuple[int, int]]:
         stats = pair_stats(frame["code"].to_numpy(), frame["sensor_ix"].to_numpy(),
-                           frame["seen_at"].to_numpy(), WINDOW)
+                           frame["seen_at"].to_numpy(), CO_TRAVEL_WINDOW_S)
         return {(a, b): (m, d) for a, b, m, d in stats.iter_rows()}
 
     def pair(self, a: Subject, b: Subject, region: int | None = None) -> tuple[int, int]:

@@ -15,9 +15,10 @@ from fusion.scenario.planted import Gang, gang_truth
 from fusion.scenario.population import World
 from fusion.scenario.regions import dialect_of
 from fusion.scenario.travel import PHONE_CODE_BASE
-from fusion.scenario.travel_plan import WINDOW
+from queries.model import CO_TRAVEL_MIN_MEETINGS, CO_TRAVEL_MIN_SENSORS, CO_TRAVEL_WINDOW_S
 
-DEFAULTS = {"window_s": WINDOW, "min_meetings": 3, "min_distinct_sensors": 3}
+DEFAULTS = {"window_s": CO_TRAVEL_WINDOW_S, "min_meetings": CO_TRAVEL_MIN_MEETINGS,
+            "min_distinct_sensors": CO_TRAVEL_MIN_SENSORS}
 
 
 def assemble_truth(world: World, seed: int, scale: float, writer, gangs: list[Gang],
@@ -61,7 +62,7 @@ def exact_pairs(world: World, parts: list[pl.DataFrame]) -> list[dict]:
     """Every pair reported under the defaults, over all loaded sightings of all regions."""
     rows = pl.concat(parts).unique()
     stats = pair_stats(rows["_code"].to_numpy(), rows["_sensor_ix"].to_numpy(),
-                       rows["seen_at"].to_numpy(), WINDOW)
+                       rows["seen_at"].to_numpy(), CO_TRAVEL_WINDOW_S)
     plates, phones = world.vehicles["plate"], world.phones["phone"]
 
     def key(code: int) -> dict:

@@ -30,17 +30,23 @@ from fusion.errors import BadInput, NotFound
 from fusion.services.entities import EntityRef
 from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
 from fusion.services.runtime import Runtime, in_worker
+from queries.model import (
+    CO_TRAVEL_MIN_GROUP_SIZE,
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_WINDOW_S,
+)
 
 __all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS", "WINDOW",
            "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "Visible", "check_limit",
            "co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
 
-# The contract's defaults: seconds two sightings may be apart, fewest meetings, fewest distinct
-# sensors of a reported pair, fewest members of a group.
-WINDOW = 120
-MIN_MEETINGS = 3
-MIN_DISTINCT_SENSORS = 3
-MIN_GROUP_SIZE = 3
+# The contract's defaults (declared in the vocabulary): seconds two sightings may be apart,
+# fewest meetings, fewest distinct sensors of a reported pair, fewest members of a group.
+WINDOW = CO_TRAVEL_WINDOW_S
+MIN_MEETINGS = CO_TRAVEL_MIN_MEETINGS
+MIN_DISTINCT_SENSORS = CO_TRAVEL_MIN_SENSORS
+MIN_GROUP_SIZE = CO_TRAVEL_MIN_GROUP_SIZE
 # Longest window the service evaluates (one day).
 MAX_WINDOW = 86_400
 

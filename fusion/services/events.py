@@ -13,10 +13,9 @@ from pathlib import Path
 import polars as pl
 
 from loaders.eventstore import EventStore
+from queries.model import SUBJECT_KINDS, SUBJECT_TYPES
 
-# The contract's entity kinds of sighting subjects, and the event store's subject types.
-SUBJECT_TYPES = {"VEHICLE": "plate", "PHONE": "phone"}
-SUBJECT_KINDS = {t: k for k, t in SUBJECT_TYPES.items()}
+__all__ = ["SUBJECT_KINDS", "SUBJECT_TYPES", "utc", "visible_events", "visible_sightings"]
 
 
 def utc(moment: datetime | None) -> datetime | None:

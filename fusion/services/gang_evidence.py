@@ -30,6 +30,9 @@ from fusion.services.contacts import SEPARATOR
 from fusion.services.events import SUBJECT_KINDS, utc, visible_events, visible_sightings
 from fusion.services.runtime import Runtime, in_worker, unavailable
 from queries.gangs import LINK_QUERIES, OWNERSHIPS
+from queries.model import (
+    LABEL_KINDS,
+)
 
 __all__ = ["CO_TRAVEL", "LINK_SCHEMA", "gang_links", "read_records"]
 
@@ -100,7 +103,7 @@ def _event_links(home: Path, owners: list[Record], scope: frozenset[str] | None,
 def _ownerships(records: list[Record]) -> pl.DataFrame:
     """(person, thing) for every visible USES and OWNS; things as kind + separator + key."""
     return pl.DataFrame(
-        [(r["person"], _LABEL_KINDS[r["label"]] + SEPARATOR + r["key"]) for r in records],
+        [(r["person"], LABEL_KINDS[r["label"]] + SEPARATOR + r["key"]) for r in records],
         schema={"person": pl.String, "thing": pl.String}, orient="row")
 
 

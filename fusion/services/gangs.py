@@ -26,6 +26,7 @@ from fusion.services.entities import Entity, EntityRef
 from fusion.services.gang_evidence import gang_links, read_records
 from fusion.services.runtime import Runtime, in_worker
 from queries.gangs import PERSON_REGIONS
+from queries.model import GANG_MIN_SIZE
 
 __all__ = ["Gang", "GangLink", "GangMember", "gang_evidence", "gang_links", "gang_of", "gangs"]
 
@@ -79,7 +80,7 @@ async def gangs(
     weights: algo.LinkWeights | Mapping[str, float | None] | None = None,
     algorithm: str = "leiden",
     resolution: float = 1.0,
-    min_size: int = 3,
+    min_size: int = GANG_MIN_SIZE,
     seed: int = 42,
 ) -> list[Gang]:
     """Gangs of the scope's person graph in [since, until], largest first, then by id."""

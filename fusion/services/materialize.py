@@ -27,8 +27,10 @@ from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
 from fusion.services.cotravel import MIN_DISTINCT_SENSORS, MIN_MEETINGS, WINDOW
 from fusion.services.events import utc, visible_sightings
-from loaders.sightings import SUBJECT_LABELS
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
+from queries.model import (
+    SUBJECT_LABELS,
+)
 
 __all__ = ["CoTravelRun", "materialize_co_travel"]
 

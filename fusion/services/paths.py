@@ -9,7 +9,7 @@ from neo4j import Driver
 
 from fusion.errors import BadInput
 from fusion.services.entities import EntityRef, PathNode
-from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS, REL_TYPES
+from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS, PATH_LIMIT, PATH_MAX_HOPS, REL_TYPES
 from queries.paths import paths_statement
 
 __all__ = ["EntityRef", "Path", "PathNode", "PathRel", "connecting_network",
@@ -41,9 +41,9 @@ def relationship_paths(
     source: EntityRef,
     target: EntityRef,
     *,
-    max_hops: int = 6,
+    max_hops: int = PATH_MAX_HOPS,
     rel_types: list[str] | None = None,
-    limit: int = 3,
+    limit: int = PATH_LIMIT,
     scope: frozenset[str] | None,
     all_shortest: bool = False,
     hop_limit: int = 12,
@@ -72,7 +72,7 @@ def connecting_network(
     database: str,
     entities: list[EntityRef],
     *,
-    max_hops: int = 6,
+    max_hops: int = PATH_MAX_HOPS,
     rel_types: list[str] | None = None,
     scope: frozenset[str] | None,
 ) -> list[Path]:

@@ -15,6 +15,7 @@ from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import Gang
 from fusion.services import gangs as service
 from fusion.services.entities import EntityRef as Ref
+from queries.model import GANG_MIN_SIZE
 
 MinSizeArg = Annotated[int, strawberry.argument(description="Smallest gang reported.")]
 AlgorithmArg = Annotated[CommunityAlgorithm, strawberry.argument(
@@ -32,7 +33,7 @@ UntilArg = Annotated[datetime | None, strawberry.argument(
 async def resolve_gangs(
     info: Info,
     scope: ScopeArg = None,
-    min_size: MinSizeArg = 3,
+    min_size: MinSizeArg = GANG_MIN_SIZE,
     algorithm: AlgorithmArg = CommunityAlgorithm.LEIDEN,
     resolution: ResolutionArg = 1.0,
     weights: WeightsArg = None,
@@ -52,7 +53,7 @@ async def resolve_gang_of(
     person: Annotated[EntityRef, strawberry.argument(description="A person.")],
     scope: ScopeArg = None,
     algorithm: AlgorithmArg = CommunityAlgorithm.LEIDEN,
-    min_size: MinSizeArg = 3,
+    min_size: MinSizeArg = GANG_MIN_SIZE,
     resolution: ResolutionArg = 1.0,
     weights: WeightsArg = None,
     since: SinceArg = None,

@@ -26,7 +26,7 @@ from fusion.api.scoped import scoped_rels
 from fusion.api.types.entity import entity_of
 from fusion.api.types.graph import ExportDocument, Path, export_document, relationship_of
 from fusion.errors import NotFound
-from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS
+from queries.model import DEFAULT_PATH_TYPES, LABEL_KINDS, PATH_LIMIT, PATH_MAX_HOPS
 from queries.paths import paths_statement
 
 # The arguments relationshipPaths and exportPaths share.
@@ -42,9 +42,9 @@ async def resolve_relationship_paths(
     info: Info,
     from_: FromArg,
     to: ToArg,
-    max_hops: MaxHopsArg = 6,
+    max_hops: MaxHopsArg = PATH_MAX_HOPS,
     rel_types: RelTypesArg = None,
-    limit: PathLimitArg = 3,
+    limit: PathLimitArg = PATH_LIMIT,
     scope: ScopeArg = None,
 ) -> list[Path]:
     """Up to ``limit`` shortest paths, shortest first (NOT_FOUND when an end is not visible)."""
@@ -60,9 +60,9 @@ async def resolve_export_paths(
         description="The file format.")],
     from_: FromArg,
     to: ToArg,
-    max_hops: MaxHopsArg = 6,
+    max_hops: MaxHopsArg = PATH_MAX_HOPS,
     rel_types: RelTypesArg = None,
-    limit: PathLimitArg = 3,
+    limit: PathLimitArg = PATH_LIMIT,
     scope: ScopeArg = None,
 ) -> ExportDocument:
     """The union of the paths relationshipPaths returns, as a file."""

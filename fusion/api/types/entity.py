@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from fusion.api.enums import EntityKind
 from fusion.api.nodes import Node, native_time, regions_in
+from queries.model import VOCABULARY, Vocabulary
 
 
 @strawberry.interface(description="Anything in the graph: a person, phone, vehicle, case, "
@@ -173,10 +174,17 @@ class Address(Entity):
         return await self.related(info, "address_cases")
 
 
-ENTITY_TYPES: dict[str, type[Entity]] = {
-    "PERSON": Person, "PHONE": Phone, "VEHICLE": Vehicle, "CASE": Case, "PARCEL": Parcel,
-    "SENSOR": Sensor, "ADDRESS": Address,
-}
+def types_by_kind(types: tuple[type[Entity], ...],
+                  vocabulary: Vocabulary = VOCABULARY) -> dict[str, type[Entity]]:
+    """Entity kind -> its GraphQL type (named after the kind's label), one for every kind."""
+    by_label = {t.__name__: t for t in types}
+    missing = [k.label for k in vocabulary.entities if k.label not in by_label]
+    if missing:
+        raise TypeError(f"no GraphQL type for entity label(s) {', '.join(missing)}")
+    return {k.name: by_label[k.label] for k in vocabulary.entities}
+
+
+ENTITY_TYPES = types_by_kind((Person, Phone, Vehicle, Case, Parcel, Sensor, Address))
 
 
 def entity_of(node: Node, scope: frozenset[str]) -> Entity:
