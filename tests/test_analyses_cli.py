@@ -44,7 +44,7 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
 @pytest.fixture(scope="module")
 def call(world, neo4j_settings):
     """Runs a service call over the world's graph and events."""
-    with blocking_calls(neo4j_settings.model_copy(update={"home": world[1]})) as run:
+    with blocking_calls(neo4j_settings, home=world[1]) as run:
         yield run
 
 

@@ -45,7 +45,7 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
 @pytest.fixture(scope="module")
 def time_paths(world, neo4j_settings):
     """time_respecting_paths(source, target, **options) over the world's graph and events."""
-    with blocking_calls(neo4j_settings.model_copy(update={"home": world[1]})) as call:
+    with blocking_calls(neo4j_settings, home=world[1]) as call:
         yield lambda *args, **kwargs: call(time_respecting_paths, *args, **kwargs)
 
 

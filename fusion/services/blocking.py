@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import copy_context
+from pathlib import Path
 from typing import Any, TypeVar
 
 from neo4j import AsyncGraphDatabase
@@ -23,17 +25,21 @@ Call = Callable[..., Any]
 
 
 @contextmanager
-def blocking_calls(settings: Settings, query_timeout: float | None = None) -> Iterator[Call]:
+def blocking_calls(settings: Settings, query_timeout: float | None = None,
+                   home: Path | None = None) -> Iterator[Call]:
     """``call(service, *args, **kwargs)``: ``service(runtime, *args, **kwargs)`` run to the
-    end. ``query_timeout`` None: no limit (an operator's run may take as long as it takes)."""
+    end. ``query_timeout`` None: no limit (an operator's run may take as long as it takes);
+    ``home``: the event store to read instead of the settings' FUSION_HOME."""
     t = target(settings)
     with asyncio.Runner() as runner:
         driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
-        runtime = Runtime(driver=driver, database=settings.neo4j_database, home=settings.home,
+        runtime = Runtime(driver=driver, database=settings.neo4j_database,
+                          home=home or settings.home,
                           query_timeout=query_timeout)  # type: ignore[arg-type]
 
         def call(service: Callable[..., Awaitable[T]], /, *args, **kwargs) -> T:
-            return runner.run(service(runtime, *args, **kwargs))
+            # In the caller's context as it is now (the runner would keep the first one's).
+            return runner.run(service(runtime, *args, **kwargs), context=copy_context())
 
         try:
             yield call

@@ -46,7 +46,7 @@ async def search(
              limit=limit + len(keys)))
     hits = {n.ref: n for n in exact}
     for r in records:
-        node = _node(r["label"], r["props"])
+        node = PathNode.from_props(r["label"], r["props"])
         hits.setdefault(node.ref, node)
     return list(hits.values())[:limit]
 
@@ -61,15 +61,9 @@ async def _by_keys(runtime: Runtime, keys: list[EntityRef], scope: frozenset[str
         by_label.setdefault(KIND_LABELS[ref.kind], []).append(ref.key)
     records = await read(runtime, NODES_BY_KEYS, scope=sorted(scope),
                          keys={label: sorted(found) for label, found in by_label.items()})
-    found = {(LABEL_KINDS[r["label"]], r["key"]): _node(r["label"], r["props"])
+    found = {(LABEL_KINDS[r["label"]], r["key"]): PathNode.from_props(r["label"], r["props"])
              for r in records}
     return [found[(ref.kind, ref.key)] for ref in keys if (ref.kind, ref.key) in found]
-
-
-def _node(label: str, props: dict) -> PathNode:
-    """An entity of a row: its label and all its properties."""
-    return PathNode(LABEL_KINDS[label], props["key"], props.get("label"),
-                    tuple(props.get("regions") or ()), dict(props))
 
 
 def exact_keys(text: str, kinds: list[str]) -> list[EntityRef]:

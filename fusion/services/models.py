@@ -12,7 +12,7 @@ from datetime import datetime
 
 from fusion.errors import BadInput
 from loaders.normalize import InvalidValue, canonical_key
-from queries.model import KIND_LABELS
+from queries.model import KIND_LABELS, LABEL_KINDS
 
 
 @dataclass(frozen=True, order=True)
@@ -43,6 +43,12 @@ class PathNode:
     label: str | None
     regions: tuple[str, ...]
     props: dict | None = field(default=None, hash=False, compare=False, repr=False)
+
+    @classmethod
+    def from_props(cls, label: str, props: dict) -> PathNode:
+        """An entity read whole: its Neo4j label and all its properties."""
+        return cls(LABEL_KINDS[label], props["key"], props.get("label"),
+                   tuple(props.get("regions") or ()), dict(props))
 
     @property
     def ref(self) -> EntityRef:

@@ -40,7 +40,7 @@ async def neighbourhood(
     if not found:
         raise NotFound(f"No {centre.kind.lower()} {centre.key!r} in scope.")
     ids = [found[0]["id"]]
-    nodes = [_node(KIND_LABELS[centre.kind], found[0]["props"])]
+    nodes = [PathNode.from_props(KIND_LABELS[centre.kind], found[0]["props"])]
     inner, truncated = await _expand(runtime, ids, nodes, hops, limit, params)
     room = RELS_PER_NODE * limit
     records = await read(runtime, RELS, ids=ids, inner=inner, room=room + 1, **params)
@@ -63,16 +63,10 @@ async def _expand(runtime: Runtime, ids: list[str], nodes: list[PathNode], hops:
         records = records[:room]
         frontier = [r["id"] for r in records]
         ids += frontier
-        nodes += [_node(r["label"], r["props"]) for r in records]
+        nodes += [PathNode.from_props(r["label"], r["props"]) for r in records]
         if cut:
             return inner, True
     return inner, False
-
-
-def _node(label: str, props: dict) -> PathNode:
-    """An entity of a row: its label and all its properties."""
-    return PathNode(LABEL_KINDS[label], props["key"], props.get("label"),
-                    tuple(props.get("regions") or ()), dict(props))
 
 
 def _rel(record) -> PathRel:
