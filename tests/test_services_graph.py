@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from fusion.errors import BadInput, NotFound
+from fusion.errors import BadInput, NotFound, TooComplex
 from fusion.services.blocking import blocking_calls
-from fusion.services.cypher import OBSERVER
+from fusion.services.cypher import OBSERVER, read
 from fusion.services.entities import lucene_query, search
 from fusion.services.models import EntityRef
 from fusion.services.neighbourhood import RELS_PER_NODE, neighbourhood
@@ -136,3 +136,12 @@ def test_lucene_query_quotes_every_word():
     assert lucene_query('ab "c') == '"ab" OR ab* OR "\\"c"'
     with pytest.raises(BadInput):
         lucene_query("x " * 17)
+
+
+def test_a_statement_past_the_timeout_is_too_complex_and_observed(neo4j_settings, counter):
+    slow = "UNWIND range(1, 200000000) AS x RETURN sum(x) AS s"
+    with blocking_calls(neo4j_settings, query_timeout=0.05) as hurried:
+        with pytest.raises(TooComplex):
+            hurried(read, slow)
+        assert hurried(read, "RETURN 1 AS one")[0]["one"] == 1
+    assert counter.statements == 2 and counter.errors == ["timeout"]

@@ -34,13 +34,24 @@ OBSERVER: ContextVar[Observer | None] = ContextVar("fusion_cypher_observer", def
 
 async def read(runtime: Runtime, statement: str, **params: object) -> list[neo4j.Record]:
     """The records of one auto-retried read transaction."""
+    return await run(runtime, statement, RoutingControl.READ, params)
+
+
+async def write(runtime: Runtime, statement: str, **params: object) -> list[neo4j.Record]:
+    """The records of one auto-retried write transaction."""
+    return await run(runtime, statement, RoutingControl.WRITE, params)
+
+
+async def run(runtime: Runtime, statement: str, routing: RoutingControl, params: dict
+              ) -> list[neo4j.Record]:
+    """The records of one auto-retried transaction routed as ``routing``."""
     observer = OBSERVER.get()
     if observer is not None:
         observer.statement()
     try:
         records, _, _ = await runtime.driver.execute_query(
             Query(statement, timeout=runtime.query_timeout), params,
-            database_=runtime.database, routing_=RoutingControl.READ)
+            database_=runtime.database, routing_=routing)
     except (ServiceUnavailable, SessionExpired, OSError) as err:
         if runtime.on_unavailable is not None:
             runtime.on_unavailable()
