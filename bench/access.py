@@ -68,34 +68,34 @@ def _alternating(variants: dict[str, Callable[[], object]], repeats: int
 
 # -- 1. analyses --------------------------------------------------------------------------------
 
-def _analysis_calls(settings, driver, truth: dict) -> dict[str, Callable]:
+def _analysis_calls(call: Callable, truth: dict) -> dict[str, Callable]:
+    """Each analysis as ``fn(scope)``, run through the service layer (``call``)."""
     from fusion.services.cotravel import co_travel_groups, co_travel_pairs
-    from fusion.services.entities import EntityRef
     from fusion.services.gangs import gangs
+    from fusion.services.models import EntityRef
     from fusion.services.paths import relationship_paths
 
-    db, home = settings.neo4j_database, settings.home
     chain = truth["fraud_chain"]
     victim, member = EntityRef("PERSON", chain["victim"]), EntityRef("PERSON", chain["gang_member"])
     subject = EntityRef(**truth["cross_region_pair"]["members"][0])
     return {
-        "relationship_paths (fraud chain, 3 shortest)": lambda scope: relationship_paths(
-            driver, db, victim, member, scope=scope),
-        "gangs (Leiden)": lambda scope: gangs(driver, db, home, scope=scope),
-        "co_travel_pairs (one subject)": lambda scope: co_travel_pairs(
-            home, scope=scope, subject=subject),
-        "co_travel_groups": lambda scope: co_travel_groups(home, scope=scope),
+        "relationship_paths (fraud chain, 3 shortest)": lambda scope: call(
+            relationship_paths, victim, member, scope=scope),
+        "gangs (Leiden)": lambda scope: call(gangs, scope=scope),
+        "co_travel_pairs (one subject)": lambda scope: call(
+            co_travel_pairs, scope=scope, subject=subject),
+        "co_travel_groups": lambda scope: call(co_travel_groups, scope=scope),
     }
 
 
 def _analyses_section(settings, truth: dict, repeats: int) -> tuple[list[str], list[float]]:
-    from fusion.db import connect
+    from fusion.services.blocking import blocking_calls
 
     regions = frozenset(r["code"] for r in truth["regions"])
     one = frozenset({truth["fraud_chain"]["victim_region"]})
     rows, ratios = [], []
-    with connect(settings) as driver:
-        for name, call in _analysis_calls(settings, driver, truth).items():
+    with blocking_calls(settings) as run:
+        for name, call in _analysis_calls(run, truth).items():
             seconds, answers = _alternating({
                 "unscoped": lambda c=call: c(None), "all": lambda c=call: c(regions),
                 "one": lambda c=call: c(one)}, repeats)

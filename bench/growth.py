@@ -62,8 +62,9 @@ def _load(driver, database: str, home: Path, scenario: Path) -> tuple[float, int
     return time.perf_counter() - started, records
 
 
-def measure_size(driver, database: str, home: Path, scenario: Path) -> dict:
-    """Load, co-travel and gangs figures for one generated scenario."""
+def measure_size(driver, database: str, home: Path, scenario: Path, call) -> dict:
+    """Load, co-travel and gangs figures for one generated scenario (services through ``call``,
+    a :func:`fusion.services.blocking.blocking_calls` runner)."""
     from fusion.services.cotravel import co_travel_pairs
     from fusion.services.events import visible_sightings
     from fusion.services.gangs import gangs
@@ -72,8 +73,8 @@ def measure_size(driver, database: str, home: Path, scenario: Path) -> dict:
     load_s, records = _load(driver, database, home, scenario)
     sightings = visible_sightings(home, None).select("seen_at").collect().height
     cotravel_s, pairs = _median_seconds(
-        lambda: co_travel_pairs(home, scope=None, limit=None))
-    gangs_s, found = _median_seconds(lambda: gangs(driver, database, home, scope=None))
+        lambda: call(co_travel_pairs, scope=None, limit=None))
+    gangs_s, found = _median_seconds(lambda: call(gangs, scope=None))
     return {"records": records, "load_s": load_s, "sightings": sightings,
             "cotravel_s": cotravel_s, "pairs": len(pairs), "gangs_s": gangs_s,
             "gangs": len(found)}
@@ -104,6 +105,7 @@ def run(scale: float = 1.0) -> str:
     from fusion.db import connect, ensure_schema
     from fusion.managed import ManagedNeo4j
     from fusion.scenario.generate import generate_scenario
+    from fusion.services.blocking import blocking_calls
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="fusion-bench-growth-") as tmp:
@@ -113,7 +115,7 @@ def run(scale: float = 1.0) -> str:
         server = ManagedNeo4j(settings)
         try:
             server.start()
-            with connect(settings) as driver:
+            with connect(settings) as driver, blocking_calls(settings) as call:
                 ensure_schema(driver, settings.neo4j_database)
                 for factor in FACTORS:
                     size = TOP * scale * factor / FACTORS[-1]
@@ -122,7 +124,7 @@ def run(scale: float = 1.0) -> str:
                     print(f"# growth {factor}x (scenario scale {size:g})", file=sys.stderr,
                           flush=True)
                     figures = measure_size(driver, settings.neo4j_database, settings.home,
-                                           scenario)
+                                           scenario, call)
                     rows.append({"factor": factor, "scale": size, **figures})
         finally:
             server.stop()

@@ -217,10 +217,11 @@ def pick_pairs(g: Graph, region: int, n_pairs: int, hops: int = 6) -> list[tuple
 # Measuring
 
 
-def time_queries(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str],
+def time_queries(call, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str],
                  passes: int = 2) -> list[dict[str, list[float]]]:
     """Milliseconds per query, unscoped and scoped, alternating which goes first, per pass
-    over all pairs (the first pass plans and JIT-compiles the statements)."""
+    over all pairs (the first pass plans and JIT-compiles the statements); ``call`` runs a
+    service call (:func:`fusion.services.blocking.blocking_calls`)."""
     from fusion.services.paths import EntityRef, relationship_paths
 
     def ref(node: int) -> EntityRef:
@@ -233,8 +234,8 @@ def time_queries(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozense
             order = [("unscoped", None), ("scoped", scope)][:: 1 if k % 2 else -1]
             for name, sc in order:
                 start = time.perf_counter()
-                found = relationship_paths(driver, "neo4j", ref(s), ref(t), max_hops=6,
-                                           limit=1, scope=sc)
+                found = call(relationship_paths, ref(s), ref(t), max_hops=6, limit=1,
+                             scope=sc)
                 timings[name].append((time.perf_counter() - start) * 1000)
                 if not found or found[0].length != 6:
                     raise RuntimeError(f"{ref(s)} -> {ref(t)} is not 6 hops apart ({name})")
@@ -360,9 +361,10 @@ def run(scale: float = 1.0, n_pairs: int = 150) -> str:
 def _measure(settings, g: Graph, n_pairs: int) -> tuple:
     """Load the graph, pick the pairs and time every variant on them."""
     from fusion.db import connect, ensure_schema
+    from fusion.services.blocking import blocking_calls
 
     scope = frozenset({REGIONS[0]})
-    with connect(settings) as driver:
+    with connect(settings) as driver, blocking_calls(settings) as call:
         ensure_schema(driver, "neo4j")
         started = time.perf_counter()
         n_nodes = load(driver, g)
@@ -370,7 +372,7 @@ def _measure(settings, g: Graph, n_pairs: int) -> tuple:
         print(f"# paths: {n_nodes:,} nodes loaded in {load_s:.0f} s", file=sys.stderr,
               flush=True)
         pairs = pick_pairs(g, 0, n_pairs)
-        cold, warm = time_queries(driver, g, pairs, scope)
+        cold, warm = time_queries(call, g, pairs, scope)
         hits = db_hits(driver, g, pairs[:20], scope)
         service = measure_service(settings, driver, g, pairs, scope)
     return n_nodes, load_s, len(pairs), cold, warm, hits, service

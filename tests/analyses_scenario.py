@@ -3,21 +3,15 @@ evaluations (DuckDB, plain Python) to compare the analyses with."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
-from neo4j import AsyncGraphDatabase
 
-from fusion.config import Settings
-from fusion.db import target
 from fusion.loading import load_files
-from fusion.services.runtime import Runtime
 from loaders.eventstore import scan_events
 
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
@@ -36,19 +30,6 @@ def load_scenario(driver, database: str, scenario_dir: Path, home: Path) -> dict
 
 
 @contextmanager
-def service_calls(settings: Settings, home: Path) -> Iterator[Callable]:
-    """``call(service, *args, **kwargs)``: the service run to its end with a Runtime over the
-    session's Neo4j and the event store at ``home`` (one event loop, one async driver)."""
-    t = target(settings)
-    with asyncio.Runner() as runner:
-        driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
-        runtime = Runtime(driver=driver, database=settings.neo4j_database, home=home)
-        try:
-            yield lambda service, *args, **kwargs: runner.run(service(runtime, *args, **kwargs))
-        finally:
-            runner.run(driver.close())
-
-
 def subject(member: dict) -> tuple[str, str]:
     """(kind, key) of a truth.json subject."""
     return member["kind"], member["key"]

@@ -18,11 +18,12 @@ from fusion.cli import app
 from fusion.commands.progress import ProgressBar
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from fusion.services import cotravel, gangs
+from fusion.services.blocking import blocking_calls
 from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.paths import relationship_paths
 from fusion.services.temporal import time_respecting_paths
-from tests.analyses_scenario import load_scenario, service_calls, truth_pairs
+from tests.analyses_scenario import load_scenario, truth_pairs
 
 pytestmark = pytest.mark.neo4j
 
@@ -42,8 +43,8 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def call(world, neo4j_settings):
-    """Runs a service call over the world's graph and event store."""
-    with service_calls(neo4j_settings, world[1]) as run:
+    """Runs a service call over the world's graph and events."""
+    with blocking_calls(neo4j_settings, home=world[1]) as run:
         yield run
 
 
@@ -139,14 +140,14 @@ def test_gangs_with_options_and_one_persons_gang(world, call, driver) -> None:
     assert table.exit_code == 0 and "gang(s)" in table.stdout
 
 
-def test_paths_json_is_the_services_answer(world, driver) -> None:
+def test_paths_json_is_the_services_answer(world, call) -> None:
     truth, _, db, env = world
     chain = truth["fraud_chain"]
     a, b = EntityRef("PHONE", chain["victim_phone"]), EntityRef("PHONE", chain["gang_member"])
     b = EntityRef("PERSON", chain["gang_member"])
     out = fusion(env, "paths", f"phone:{a.key}", f"person:{b.key}", "--limit", "2", "--json")
     assert out.exit_code == 0, out.output
-    service = relationship_paths(driver, db, a, b, limit=2, scope=None)
+    service = call(relationship_paths, a, b, limit=2, scope=None)
     assert service
     assert [[n["key"] for n in p["nodes"]] for p in json.loads(out.stdout)] == [
         [n.key for n in p.nodes] for p in service]
@@ -155,15 +156,14 @@ def test_paths_json_is_the_services_answer(world, driver) -> None:
     assert table.exit_code == 0 and "path(s)" in table.stdout
 
 
-def test_time_paths_json_is_the_services_answer(world, driver) -> None:
+def test_time_paths_json_is_the_services_answer(world, call) -> None:
     truth, home, db, env = world
     chain = truth["fraud_chain"]
     a, b = EntityRef("PHONE", chain["victim_phone"]), EntityRef("PHONE", chain["mule_phone"])
     out = fusion(env, "time-paths", f"phone:{a.key}", f"phone:{b.key}", "--max-gap", "1d",
                  "--json")
     assert out.exit_code == 0, out.output
-    service = time_respecting_paths(driver, db, home, a, b, scope=None,
-                                    max_gap=timedelta(days=1))
+    service = call(time_respecting_paths, a, b, scope=None, max_gap=timedelta(days=1))
     printed = json.loads(out.stdout)
     assert service and [p["arrival"] for p in printed] == [p.arrival.isoformat()
                                                            for p in service]

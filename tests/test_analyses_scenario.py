@@ -16,6 +16,7 @@ import pytest
 
 from fusion.errors import BadInput
 from fusion.services import cotravel, gangs
+from fusion.services.blocking import blocking_calls
 from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.temporal import time_respecting_paths
@@ -25,7 +26,6 @@ from tests.analyses_scenario import (
     event_contacts,
     fewest_hop_routes,
     load_scenario,
-    service_calls,
     subject,
     truth_pairs,
 )
@@ -45,8 +45,15 @@ def world(scenario_dir, driver, neo4j_settings, tmp_path_factory):
 @pytest.fixture(scope="module")
 def call(world, neo4j_settings):
     """Runs a service call over the world's graph and event store."""
-    with service_calls(neo4j_settings, world[1]) as run:
+    with blocking_calls(neo4j_settings, home=world[1]) as run:
         yield run
+
+
+@pytest.fixture(scope="module")
+def time_paths(world, neo4j_settings):
+    """time_respecting_paths(source, target, **options) over the world's graph and events."""
+    with blocking_calls(neo4j_settings, home=world[1]) as call:
+        yield lambda *args, **kwargs: call(time_respecting_paths, *args, **kwargs)
 
 
 def _as_set(pairs: list[cotravel.CoTravelPair]) -> set[tuple]:
@@ -352,7 +359,7 @@ def _walk_end(contacts: list[tuple], source, hops: int, gap, rng: random.Random)
 
 
 @pytest.mark.parametrize(("gap", "region"), TIME_CASES)
-def test_time_respecting_paths_equal_an_enumeration_of_every_walk(world, driver, gap,
+def test_time_respecting_paths_equal_an_enumeration_of_every_walk(world, time_paths, gap,
                                                                   region) -> None:
     truth, home, db = world
     scope = None if region is None else frozenset({_regions(truth)[region]})
@@ -366,34 +373,32 @@ def test_time_respecting_paths_equal_an_enumeration_of_every_walk(world, driver,
         if target == source or any({source, target} == {u, v} for _t, u, v, _a in contacts):
             continue
         want = fewest_hop_routes(contacts, source, target, 3, gap)
-        got = time_respecting_paths(driver, db, home, EntityRef(*source), EntityRef(*target),
-                                    scope=scope, rel_types=["CALLED", "SENT", "RECEIVED"],
-                                    max_hops=3, max_gap=gap, limit=1000)
+        got = time_paths(EntityRef(*source), EntityRef(*target), scope=scope,
+                         rel_types=["CALLED", "SENT", "RECEIVED"], max_hops=3, max_gap=gap,
+                         limit=1000)
         assert {_route(p): p.arrival for p in got} == want, (source, target)
         checked += len(want) > 0 and len(next(iter(want))) > 3  # at least two hops
     assert checked >= 3
 
 
-def test_the_fraud_chain_as_time_respecting_paths(world, driver) -> None:
+def test_the_fraud_chain_as_time_respecting_paths(world, time_paths, driver) -> None:
     truth, home, db = world
     chain = truth["fraud_chain"]
     victim = EntityRef("PHONE", chain["victim_phone"])
     mule = EntityRef("PHONE", chain["mule_phone"])
-    (parcel,) = time_respecting_paths(driver, db, home, victim, mule, scope=None)
+    (parcel,) = time_paths(victim, mule, scope=None)
     assert [h.type for h in parcel.hops] == ["SENT", "RECEIVED"]
     assert parcel.nodes[1].key == chain["waybill_no"]
     # Delivered two days after shipping: with a one-day gap the parcel route is out.
-    by_calls = time_respecting_paths(driver, db, home, victim, mule, scope=None,
-                                     max_gap=timedelta(days=1))
+    by_calls = time_paths(victim, mule, scope=None, max_gap=timedelta(days=1))
     assert by_calls
     for p in by_calls:
         assert p.length > 2
         gaps = [b.at - a.at for a, b in zip(p.hops[:-1], p.hops[1:], strict=True)]
         assert all(timedelta(0) <= g <= timedelta(days=1) for g in gaps)
     # Within the victim's region alone the calls that bridge the chain are not visible.
-    assert time_respecting_paths(driver, db, home, victim, mule,
-                                 scope=frozenset({chain["victim_region"]}),
-                                 max_gap=timedelta(days=1)) == []
+    assert time_paths(victim, mule, scope=frozenset({chain["victim_region"]}),
+                      max_gap=timedelta(days=1)) == []
 
 
 def _sightings_of(home) -> dict:
@@ -405,19 +410,19 @@ def _sightings_of(home) -> dict:
     return out
 
 
-def test_a_co_travel_hop_arrives_at_the_pairs_first_meeting(world, driver) -> None:
+def test_a_co_travel_hop_arrives_at_the_pairs_first_meeting(world, time_paths) -> None:
     truth, home, db = world
     seen = _sightings_of(home)
     for a, b, _m, _d in sorted(truth_pairs(truth))[:6]:
         first = min(max(ta, tb) for sa, ta in seen[a] for sb, tb in seen[b]
                     if sa == sb and abs(ta - tb) <= timedelta(seconds=120))
-        (path,) = time_respecting_paths(driver, db, home, EntityRef(*a), EntityRef(*b),
-                                        scope=None, rel_types=["CO_TRAVELED"], limit=5)
+        (path,) = time_paths(EntityRef(*a), EntityRef(*b), scope=None,
+                             rel_types=["CO_TRAVELED"], limit=5)
         assert path.length == 1 and path.arrival == first
         assert (path.hops[0].source, path.hops[0].target) == (EntityRef(*a), EntityRef(*b))
 
 
-def test_a_sensor_hop_pair_follows_the_order_of_the_sightings(world, driver) -> None:
+def test_a_sensor_hop_pair_follows_the_order_of_the_sightings(world, time_paths) -> None:
     truth, home, db = world
     seen = _sightings_of(home)
     window = timedelta(seconds=120)
@@ -425,19 +430,18 @@ def test_a_sensor_hop_pair_follows_the_order_of_the_sightings(world, driver) -> 
         a, b = (subject(m) for m in group["members"][:2])
         arrivals = [tb for sa, ta in seen[a] for sb, tb in seen[b]
                     if sa == sb and ta <= tb <= ta + window]
-        got = time_respecting_paths(driver, db, home, EntityRef(*a), EntityRef(*b),
-                                    scope=None, rel_types=["SEEN_AT"], max_hops=2,
-                                    max_gap=window, limit=1000)
+        got = time_paths(EntityRef(*a), EntityRef(*b), scope=None, rel_types=["SEEN_AT"],
+                         max_hops=2, max_gap=window, limit=1000)
         assert [p.arrival for p in got][:1] == ([min(arrivals)] if arrivals else [])
         assert all(p.length == 2 and p.nodes[1].kind == "SENSOR" for p in got)
 
 
-def test_bad_time_path_arguments_are_bad_input(world, driver) -> None:
+def test_bad_time_path_arguments_are_bad_input(world, time_paths, driver) -> None:
     _, home, db = world
     a, b = EntityRef("PHONE", "+8613800000001"), EntityRef("PHONE", "+8613800000002")
     for kwargs in ({"rel_types": ["USES"]}, {"max_hops": 0}, {"max_hops": 7}, {"limit": 0},
                    {"max_gap": -5}):
         with pytest.raises(BadInput):
-            time_respecting_paths(driver, db, home, a, b, scope=None, **kwargs)
+            time_paths(a, b, scope=None, **kwargs)
     with pytest.raises(BadInput):
-        time_respecting_paths(driver, db, home, a, a, scope=None)
+        time_paths(a, a, scope=None)

@@ -8,6 +8,7 @@ import networkx as nx
 import pytest
 
 from fusion.errors import BadInput
+from fusion.services.blocking import blocking_calls
 from fusion.services.paths import EntityRef, connecting_network, relationship_paths
 from queries.paths import paths_statement
 
@@ -59,6 +60,13 @@ def _expected(nodes, edges, src, dst, types, scope, max_hops):
 
 
 @pytest.fixture(scope="module")
+def call(neo4j_settings):
+    """Runs a service call against the session's Neo4j."""
+    with blocking_calls(neo4j_settings) as run:
+        yield run
+
+
+@pytest.fixture(scope="module")
 def graph(driver, neo4j_settings):
     db = neo4j_settings.neo4j_database
     with driver.session(database=db) as session:
@@ -72,7 +80,7 @@ DEFAULT = ["USES", "CALLED", "OWNS", "INVOLVED_IN"]
 
 
 @pytest.mark.parametrize("scope", [None, frozenset({"r1"}), frozenset({"r2", "r3"})])
-def test_all_shortest_paths_equal_brute_force(driver, neo4j_settings, graph, scope) -> None:
+def test_all_shortest_paths_equal_brute_force(call, driver, neo4j_settings, graph, scope) -> None:
     nodes, edges = graph
     kinds = {k: kd for k, kd, _ in nodes}
     rng = random.Random(5)
@@ -81,76 +89,72 @@ def test_all_shortest_paths_equal_brute_force(driver, neo4j_settings, graph, sco
     for _ in range(40):
         src, dst = rng.sample(candidates, 2)
         want, length = _expected(nodes, edges, src, dst, DEFAULT, scope, 6)
-        got = relationship_paths(driver, neo4j_settings.neo4j_database,
-                                 EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
-                                 max_hops=6, limit=1000, scope=scope, all_shortest=True)
+        got = call(relationship_paths, EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
+                   max_hops=6, limit=1000, scope=scope, all_shortest=True)
         assert {tuple(n.key for n in p.nodes) for p in got} == want
         assert all(p.length == length for p in got)
         checked += bool(want)
     assert checked >= 5, "too few connected pairs to mean anything"
 
 
-def test_paths_are_shortest_first_and_limited(driver, neo4j_settings, graph) -> None:
+def test_paths_are_shortest_first_and_limited(call, driver, neo4j_settings, graph) -> None:
     nodes, edges = graph
     kinds = {k: kd for k, kd, _ in nodes}
     for src, dst in [(a, b) for a in sorted(kinds)[:8] for b in sorted(kinds)[-8:]]:
-        got = relationship_paths(driver, neo4j_settings.neo4j_database,
-                                 EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
-                                 limit=3, scope=None)
+        got = call(relationship_paths, EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
+                   limit=3, scope=None)
         assert len(got) <= 3
         assert [p.length for p in got] == sorted(p.length for p in got)
         _, shortest = _expected(nodes, edges, src, dst, DEFAULT, None, 6)
         assert (got[0].length if got else None) == shortest
 
 
-def test_no_path_goes_through_anything_outside_scope(driver, neo4j_settings, graph) -> None:
+def test_no_path_goes_through_anything_outside_scope(call, driver, neo4j_settings, graph) -> None:
     nodes, _ = graph
     kinds = {k: kd for k, kd, _ in nodes}
     scope = frozenset({"r1"})
     for src in sorted(kinds)[:10]:
         for dst in sorted(kinds)[-10:]:
-            for p in relationship_paths(driver, neo4j_settings.neo4j_database,
-                                        EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
-                                        limit=5, scope=scope):
+            for p in call(relationship_paths, EntityRef(kinds[src], src),
+                          EntityRef(kinds[dst], dst), limit=5, scope=scope):
                 assert all(set(n.regions) & scope for n in p.nodes)
                 assert all(set(r.properties["regions"]) & scope for r in p.rels)
 
 
-def test_max_hops_bounds_the_search(driver, neo4j_settings, graph) -> None:
+def test_max_hops_bounds_the_search(call, driver, neo4j_settings, graph) -> None:
     nodes, edges = graph
     kinds = {k: kd for k, kd, _ in nodes}
     for src in sorted(kinds)[:15]:
         for dst in sorted(kinds)[-15:]:
             _, length = _expected(nodes, edges, src, dst, DEFAULT, None, 6)
             if length and length >= 2:
-                got = relationship_paths(driver, neo4j_settings.neo4j_database,
-                                         EntityRef(kinds[src], src), EntityRef(kinds[dst], dst),
-                                         max_hops=length - 1, scope=None)
+                got = call(relationship_paths, EntityRef(kinds[src], src),
+                           EntityRef(kinds[dst], dst), max_hops=length - 1, scope=None)
                 assert got == []
                 return
     pytest.fail("no pair at distance >= 2 in the test graph")
 
 
-def test_raw_phone_keys_resolve_and_direction_is_ignored(empty_graph, neo4j_settings) -> None:
+def test_raw_phone_keys_resolve_and_direction_is_ignored(call, empty_graph, neo4j_settings) -> None:
     db = neo4j_settings.neo4j_database
     empty_graph.execute_query(
         "CREATE (:Person {key: '11010519491231002X', regions: ['r1']})-[:USES {regions: ['r1']}]->"
         "(:Phone {key: '+8613812345678', regions: ['r1']})", database_=db)
-    got = relationship_paths(empty_graph, db, EntityRef.parse("PHONE", "138-1234-5678"),
-                             EntityRef.parse("PERSON", "110105491231002"), scope=None)
+    got = call(relationship_paths, EntityRef.parse("PHONE", "138-1234-5678"),
+               EntityRef.parse("PERSON", "110105491231002"), scope=None)
     assert [(n.kind, n.key) for n in got[0].nodes] == [
         ("PHONE", "+8613812345678"), ("PERSON", "11010519491231002X")]
     assert got[0].rels[0].source == EntityRef("PERSON", "11010519491231002X")
 
 
-def test_connecting_network_joins_every_pair(empty_graph, neo4j_settings) -> None:
+def test_connecting_network_joins_every_pair(call, empty_graph, neo4j_settings) -> None:
     db = neo4j_settings.neo4j_database
     empty_graph.execute_query(
         "CREATE (a:Phone {key: 'a', regions: ['r']})-[:CALLED {regions: ['r']}]->"
         "(b:Phone {key: 'b', regions: ['r']})-[:CALLED {regions: ['r']}]->"
         "(c:Phone {key: 'c', regions: ['r']})", database_=db)
     refs = [EntityRef("PHONE", k) for k in "abc"]
-    got = connecting_network(empty_graph, db, refs, scope=frozenset({"r"}))
+    got = call(connecting_network, refs, scope=frozenset({"r"}))
     assert sorted((p.nodes[0].key, p.nodes[-1].key, p.length) for p in got) == [
         ("a", "b", 1), ("a", "c", 2), ("b", "c", 1)]
 
@@ -171,12 +175,11 @@ def test_scoped_search_is_the_bidirectional_shortest_path(driver, neo4j_settings
     assert not any("AllNodesScan" in o or "Expand(All)" in o for o in operators)
 
 
-def test_bad_arguments_are_bad_input(driver, neo4j_settings) -> None:
+def test_bad_arguments_are_bad_input(call) -> None:
     a, b = EntityRef("PHONE", "a"), EntityRef("PHONE", "b")
-    db = neo4j_settings.neo4j_database
     with pytest.raises(BadInput):
-        relationship_paths(driver, db, a, b, max_hops=0, scope=None)
+        call(relationship_paths, a, b, max_hops=0, scope=None)
     with pytest.raises(BadInput):
-        relationship_paths(driver, db, a, b, rel_types=["KNOWS"], scope=None)
+        call(relationship_paths, a, b, rel_types=["KNOWS"], scope=None)
     with pytest.raises(BadInput):
         EntityRef.parse("PHONE", "12345")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
 
-from queries.model import LABEL_KINDS
+from fusion.services.models import PathNode, PathRel
+from fusion.services.values import json_value, native_time
+from queries.model import KIND_LABELS, LABEL_KINDS
 
 # Properties every node has, shown as their own fields rather than in `properties`.
 _OWN_FIELDS = ("key", "label", "regions")
+
+__all__ = ["Node", "Rel", "json_properties", "json_value", "native_time", "regions_in"]
 
 
 def regions_in(regions: Iterable[str] | None, scope: frozenset[str]) -> list[str]:
@@ -19,35 +21,9 @@ def regions_in(regions: Iterable[str] | None, scope: frozenset[str]) -> list[str
     return sorted(set(regions or ()) & scope)
 
 
-def json_value(value: object) -> object:
-    """A property value as JSON: times as ISO 8601 text, non-finite floats as null."""
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (list, tuple)):
-        return [json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    return value
-
-
 def json_properties(props: dict) -> dict:
     """Every property but the node's own fields, JSON-safe, sorted by name."""
     return {k: json_value(props[k]) for k in sorted(props) if k not in _OWN_FIELDS}
-
-
-def native_time(value: object) -> datetime | None:
-    """A Neo4j or Python datetime as an aware Python datetime (None stays None)."""
-    if value is None:
-        return None
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -67,6 +43,13 @@ class Node:
         return cls(kind=LABEL_KINDS[label_name], key=props["key"], label=props.get("label"),
                    regions=tuple(props.get("regions") or ()),
                    properties=json_properties(props), raw=dict(props))
+
+    @classmethod
+    def of(cls, node: PathNode) -> Node:
+        """The API node of a service's entity (read with its properties, or bare)."""
+        props = node.props if node.props is not None else {
+            "key": node.key, "label": node.label, "regions": list(node.regions)}
+        return cls.from_props(KIND_LABELS[node.kind], props)
 
     def in_scope(self, scope: frozenset[str]) -> Node:
         """This node as shown in ``scope``: its regions cut to the scope's."""
@@ -95,6 +78,12 @@ class Rel:
         return cls(record["type"], LABEL_KINDS[record["from_label"]], record["from"],
                    LABEL_KINDS[record["to_label"]], record["to"],
                    {k: json_value(v) for k, v in sorted(record["props"].items())})
+
+    @classmethod
+    def of(cls, rel: PathRel) -> Rel:
+        """The API relationship of a service's relationship (properties JSON-safe, sorted)."""
+        return cls(rel.type, rel.source.kind, rel.source.key, rel.target.kind, rel.target.key,
+                   {k: json_value(v) for k, v in sorted(rel.properties.items())})
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:

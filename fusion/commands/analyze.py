@@ -8,12 +8,11 @@ reads the whole graph unless ``--region`` names the regions to stay within.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 
 import typer
@@ -95,11 +94,11 @@ def paths(
     as_json: bool = _JSON,
 ) -> None:
     """Shortest relationship paths between two entities, shortest first."""
-    with _errors(), _connected() as (settings, driver):
-        found = relationship_paths(
-            driver, settings.neo4j_database, _ref(source), _ref(target), max_hops=max_hops,
-            rel_types=[t.upper() for t in types] if types else None, limit=limit,
-            scope=_scope(regions), all_shortest=all_shortest)
+
+    with _errors(), _service() as call:
+        found = call(relationship_paths, _ref(source), _ref(target), max_hops=max_hops,
+                     rel_types=[t.upper() for t in types] if types else None, limit=limit,
+                     scope=_scope(regions), all_shortest=all_shortest)
     if as_json:
         print(_dumps(found))
         return
@@ -132,12 +131,11 @@ def time_paths(
     """Fewest-hop time-respecting paths: every event no earlier than the one before."""
     from fusion.services.temporal import time_respecting_paths  # numpy sweep: 0.3 s at start-up
 
-    with _errors(), _connected() as (settings, driver):
-        found = time_respecting_paths(
-            driver, settings.neo4j_database, settings.home, _ref(source), _ref(target),
-            scope=_scope(regions), rel_types=[t.upper() for t in types] if types else None,
-            max_hops=max_hops, max_gap=_gap(max_gap), since=_time(since), until=_time(until),
-            limit=limit)
+    with _errors(), _service() as call:
+        found = call(time_respecting_paths, _ref(source), _ref(target), scope=_scope(regions),
+                     rel_types=[t.upper() for t in types] if types else None,
+                     max_hops=max_hops, max_gap=_gap(max_gap), since=_time(since),
+                     until=_time(until), limit=limit)
     if as_json:
         print(_dumps(found, length=lambda p: p.length, arrival=lambda p: p.arrival))
         return
@@ -220,25 +218,14 @@ def _connected() -> Iterator[tuple]:
 
 @contextmanager
 def _service() -> Iterator:
-    """``call(service, *args, **kwargs)``: a service call run to its end on one event loop and
-    one async driver to the configured Neo4j, without a timeout (an operator's run)."""
-    # Imported when a command runs: the driver would slow every --help.
-    from neo4j import AsyncGraphDatabase
-
-    from fusion.db import connect, target
-    from fusion.services.runtime import Runtime
+    """A function running service calls against the configured Neo4j, without a timeout."""
+    from fusion.db import connect
+    from fusion.services.blocking import blocking_calls
 
     settings = load_settings()
     connect(settings).close()  # the connection errors the other commands give
-    t = target(settings)
-    with asyncio.Runner() as runner:
-        driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
-        runtime = Runtime(driver=driver, database=settings.neo4j_database, home=settings.home,
-                          query_timeout=None)  # type: ignore[arg-type]
-        try:
-            yield lambda service, *args, **kwargs: runner.run(service(runtime, *args, **kwargs))
-        finally:
-            runner.run(driver.close())
+    with blocking_calls(settings) as call:
+        yield call
 
 
 def _ref(text: str) -> EntityRef:
@@ -300,8 +287,8 @@ def _node(node) -> str:
 
 def _plain(value: object) -> object:
     """Dataclasses, tuples and datetimes as JSON-ready values."""
-    if is_dataclass(value):
-        value = asdict(value)
+    if is_dataclass(value):  # fields with repr=False are what a caller reuses, not the answer
+        value = {f.name: getattr(value, f.name) for f in fields(value) if f.repr}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | frozenset | set):

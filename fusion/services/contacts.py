@@ -24,11 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-from neo4j import Driver
 
 from algorithms.meetings import co_travel_meetings
 from fusion.services.events import SUBJECT_TYPES, utc, visible_events, visible_sightings
-from queries.cotravel import VISIBLE_CO_TRAVELED
 
 TEMPORAL_TYPES = ("CALLED", "SENT", "RECEIVED", "SEEN_AT", "CO_TRAVELED")
 CONTACT_SCHEMA = {"type": pl.String, "u": pl.String, "v": pl.String,
@@ -51,19 +49,20 @@ def split_id(entity: str) -> tuple[str, str]:
 
 
 def contacts(
-    driver: Driver,
-    database: str,
     home: Path,
     types: tuple[str, ...],
     scope: frozenset[str] | None,
     since: datetime | None = None,
     until: datetime | None = None,
+    co_traveled: list | None = None,
 ) -> pl.DataFrame:
-    """Every visible contact of the given types with ``since <= at <= until``."""
+    """Every visible contact of the given types with ``since <= at <= until``
+    (``co_traveled``: the rows of ``queries.cotravel.VISIBLE_CO_TRAVELED``, read by the
+    caller)."""
     since, until = utc(since), utc(until)
     frames = [_CONTACTS[t](home, scope) for t in types if t != "CO_TRAVELED"]
     if "CO_TRAVELED" in types:
-        frames.append(_meetings(driver, database, home, scope, since, until))
+        frames.append(_meetings(co_traveled or [], home, scope, since, until))
     lf = pl.concat([f.select(list(CONTACT_SCHEMA)) for f in frames]) if frames else (
         pl.LazyFrame(schema=CONTACT_SCHEMA))
     if since is not None:
@@ -104,12 +103,9 @@ def _seen(home: Path, scope: frozenset[str] | None) -> pl.LazyFrame:
 _CONTACTS = {"CALLED": _calls, "SENT": _sent, "RECEIVED": _received, "SEEN_AT": _seen}
 
 
-def _meetings(driver: Driver, database: str, home: Path, scope: frozenset[str] | None,
+def _meetings(records: list, home: Path, scope: frozenset[str] | None,
               since: datetime | None, until: datetime | None) -> pl.LazyFrame:
     """The meetings of the visible CO_TRAVELED pairs, each pair with its own window."""
-    records, _, _ = driver.execute_query(
-        VISIBLE_CO_TRAVELED, scope=None if scope is None else sorted(scope),
-        database_=database, routing_="r")
     kinds = {"Vehicle": "plate", "Phone": "phone"}
     pairs = pl.DataFrame(
         [(kinds[r["a_label"]], r["a"], kinds[r["b_label"]], r["b"], float(r["window_s"]))

@@ -1,47 +1,98 @@
-"""How the analyses name entities: a kind and a canonical key (the contract's ``EntityRef``),
-and an entity as shown in results (kind, key, label, regions)."""
+"""Entity lookups: full-text search over names, keys and addresses, with exact key matches
+first. Also re-exports the reference and displayed-entity models
+(:mod:`fusion.services.models`) under the names the analyses import."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import re
 
 from fusion.errors import BadInput
+from fusion.services.arguments import check_limit
+from fusion.services.cypher import read
+from fusion.services.models import Entity, EntityRef, PathNode
+from fusion.services.runtime import Runtime
 from loaders.normalize import InvalidValue, canonical_key
-from queries.model import KIND_LABELS
+from queries.entities import NODES_BY_KEYS, SEARCH
+from queries.model import KIND_LABELS, LABEL_KINDS
+
+__all__ = ["Entity", "EntityRef", "PathNode", "exact_keys", "lucene_query", "search"]
+
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_TERMS = 16
+_PLAIN_TERM = re.compile(r"^[0-9A-Za-z]+$")
 
 
-@dataclass(frozen=True, order=True)
-class EntityRef:
-    """An entity named by kind (``PERSON``, ``PHONE`` …) and canonical key."""
+async def search(
+    runtime: Runtime,
+    text: str,
+    *,
+    kinds: list[str] | None = None,
+    limit: int = 20,
+    scope: frozenset[str],
+    limit_cap: int | None = None,
+) -> list[PathNode]:
+    """Entities visible in ``scope`` (of ``kinds``; None: all) whose key is ``text`` first,
+    then full-text hits by score; each with all its properties."""
+    check_limit(limit, limit_cap)
+    query = lucene_query(text)
+    keys = exact_keys(text, kinds or list(KIND_LABELS))
+    # Exact matches (one statement for every kind) and full-text hits at once: enough hits
+    # are asked for to fill `limit` even if every exact match is among them too.
+    exact, records = await asyncio.gather(
+        _by_keys(runtime, keys, scope),
+        read(runtime, SEARCH, query=query, scope=sorted(scope),
+             labels=[KIND_LABELS[k] for k in kinds] if kinds else None,
+             limit=limit + len(keys)))
+    hits = {n.ref: n for n in exact}
+    for r in records:
+        node = PathNode.from_props(r["label"], r["props"])
+        hits.setdefault(node.ref, node)
+    return list(hits.values())[:limit]
 
-    kind: str
-    key: str
 
-    @classmethod
-    def parse(cls, kind: str, raw_key: str) -> EntityRef:
-        """Resolve a key given in any raw form to the canonical one (BadInput if invalid)."""
-        if kind not in KIND_LABELS:
-            raise BadInput(f"unknown entity kind {kind!r}; expected one of {sorted(KIND_LABELS)}")
+async def _by_keys(runtime: Runtime, keys: list[EntityRef], scope: frozenset[str]
+                   ) -> list[PathNode]:
+    """The visible entities of ``keys``, in order (one statement; none for no keys)."""
+    if not keys:
+        return []
+    by_label: dict[str, list[str]] = {}
+    for ref in keys:
+        by_label.setdefault(KIND_LABELS[ref.kind], []).append(ref.key)
+    records = await read(runtime, NODES_BY_KEYS, scope=sorted(scope),
+                         keys={label: sorted(found) for label, found in by_label.items()})
+    found = {(LABEL_KINDS[r["label"]], r["key"]): PathNode.from_props(r["label"], r["props"])
+             for r in records}
+    return [found[(ref.kind, ref.key)] for ref in keys if (ref.kind, ref.key) in found]
+
+
+def exact_keys(text: str, kinds: list[str]) -> list[EntityRef]:
+    """The text read as a key of each kind that accepts it."""
+    found = []
+    for kind in kinds:
         try:
-            return cls(kind, canonical_key(kind, raw_key))
-        except InvalidValue as err:
-            raise BadInput(f"{kind} key {raw_key!r} is not valid: {err}") from err
+            found.append(EntityRef(kind, canonical_key(kind, text.strip())))
+        except InvalidValue:
+            continue
+    return found
 
 
-@dataclass(frozen=True)
-class PathNode:
-    """An entity in a result: kind, key, display label and the regions that supplied it."""
+def lucene_query(text: str) -> str:
+    """A Lucene query matching any of the words of ``text``, with no query syntax of its own.
 
-    kind: str
-    key: str
-    label: str | None
-    regions: tuple[str, ...]
-
-    @property
-    def ref(self) -> EntityRef:
-        """The entity's reference."""
-        return EntityRef(self.kind, self.key)
-
-
-# The name the other analyses use for a displayed entity.
-Entity = PathNode
+    Each word becomes a quoted phrase (analysed like the index; only ``"`` and ``\\`` need
+    escaping inside quotes); plain ASCII words also match as a prefix.
+    """
+    if len(text) > MAX_SEARCH_CHARS:
+        raise BadInput(f"search text is longer than {MAX_SEARCH_CHARS} characters")
+    words = text.split()
+    if not words:
+        raise BadInput("search text is empty")
+    if len(words) > MAX_SEARCH_TERMS:
+        raise BadInput(f"search text has more than {MAX_SEARCH_TERMS} words")
+    parts = []
+    for word in words:
+        parts.append('"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        if _PLAIN_TERM.match(word):
+            parts.append(word.lower() + "*")
+    return " OR ".join(parts)

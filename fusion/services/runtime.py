@@ -32,7 +32,7 @@ class Runtime:
     driver: neo4j.AsyncDriver
     database: str
     home: Path
-    query_timeout: float = 30.0
+    query_timeout: float | None = 30.0  # None: no limit (an operator's run from the CLI)
     sync_driver: neo4j.Driver | None = None
     # CPU-heavy analyses running in worker threads at once (2 cores: more only queue up).
     slots: threading.BoundedSemaphore = field(

@@ -9,16 +9,15 @@ relationship paths: a call joins caller and callee at its time both ways.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-
-from neo4j import Driver
 
 from algorithms import temporal as algo
 from fusion.errors import BadInput
 from fusion.services.contacts import TEMPORAL_TYPES, contacts, entity_id, split_id
-from fusion.services.entities import EntityRef, PathNode
+from fusion.services.cypher import read
+from fusion.services.models import EntityRef, PathNode, TimedHop, TimedPath
+from fusion.services.runtime import Runtime, in_worker
+from queries.cotravel import VISIBLE_CO_TRAVELED
 from queries.paths import ENTITIES_BY_KEY
 
 __all__ = ["DEFAULT_TEMPORAL_TYPES", "TEMPORAL_TYPES", "TimedHop", "TimedPath",
@@ -28,39 +27,8 @@ __all__ = ["DEFAULT_TEMPORAL_TYPES", "TEMPORAL_TYPES", "TimedHop", "TimedPath",
 DEFAULT_TEMPORAL_TYPES = ("CALLED", "SENT", "RECEIVED", "CO_TRAVELED")
 
 
-@dataclass(frozen=True)
-class TimedHop:
-    """One event on a path: its relationship type, the relationship's own start and end
-    entities (caller -> callee, phone -> parcel, subject -> sensor, a -> b) and its time."""
-
-    type: str
-    source: EntityRef
-    target: EntityRef
-    at: datetime
-
-
-@dataclass(frozen=True)
-class TimedPath:
-    """A route (entities in walking order) and the events of its earliest-arriving walk."""
-
-    nodes: tuple[PathNode, ...]
-    hops: tuple[TimedHop, ...]
-
-    @property
-    def length(self) -> int:
-        """Number of hops."""
-        return len(self.hops)
-
-    @property
-    def arrival(self) -> datetime:
-        """Time of the last event."""
-        return self.hops[-1].at
-
-
-def time_respecting_paths(
-    driver: Driver,
-    database: str,
-    home: Path,
+async def time_respecting_paths(
+    runtime: Runtime,
     source: EntityRef,
     target: EntityRef,
     *,
@@ -80,12 +48,24 @@ def time_respecting_paths(
     ``[since, until]``.
     """
     types = _check(source, target, rel_types, max_hops, max_gap, limit, hop_limit)
-    frame = contacts(driver, database, home, types, scope, since, until)
-    found = algo.time_respecting_paths(
+    pairs = (await read(runtime, VISIBLE_CO_TRAVELED,
+                        scope=None if scope is None else sorted(scope))
+             if "CO_TRAVELED" in types else [])
+    found = await in_worker(runtime, _search, runtime, source, target, types, scope, since,
+                            until, pairs, max_hops, max_gap, limit)
+    nodes = await _entities(runtime, {x for p in found for x in p.nodes})
+    return [_path(p, nodes) for p in found]
+
+
+def _search(runtime: Runtime, source: EntityRef, target: EntityRef, types: tuple[str, ...],
+            scope: frozenset[str] | None, since: datetime | None, until: datetime | None,
+            pairs: list, max_hops: int, max_gap: timedelta | float | None, limit: int
+            ) -> list[algo.TimePath]:
+    """The algorithm's routes over the visible contacts (CPU work: run in a worker)."""
+    frame = contacts(runtime.home, types, scope, since, until, pairs)
+    return algo.time_respecting_paths(
         frame, entity_id(source.kind, source.key), entity_id(target.kind, target.key),
         max_hops=max_hops, max_gap=max_gap, limit=limit)
-    nodes = _entities(driver, database, {x for p in found for x in p.nodes})
-    return [_path(p, nodes) for p in found]
 
 
 def _check(source: EntityRef, target: EntityRef, rel_types: list[str] | None, max_hops: int,
@@ -108,23 +88,22 @@ def _check(source: EntityRef, target: EntityRef, rel_types: list[str] | None, ma
     return types
 
 
-def _entities(driver: Driver, database: str, ids: set[str]) -> dict[str, PathNode]:
-    """Display fields of the entities named by contact ids."""
+async def _entities(runtime: Runtime, ids: set[str]) -> dict[str, PathNode]:
+    """Display fields of the entities named by contact ids (one statement per kind)."""
     by_kind: dict[str, list[str]] = {}
     for x in ids:
         kind, key = split_id(x)
         by_kind.setdefault(kind, []).append(key)
     out = {}
     for kind, keys in by_kind.items():
-        records, _, _ = driver.execute_query(ENTITIES_BY_KEY[kind], keys=sorted(keys),
-                                             database_=database, routing_="r")
-        for r in records:
+        for r in await read(runtime, ENTITIES_BY_KEY[kind], keys=sorted(keys)):
             out[entity_id(kind, r["key"])] = PathNode(kind, r["key"], r["label"],
                                                        tuple(r["regions"] or ()))
     return out
 
 
 def _path(found: algo.TimePath, nodes: dict[str, PathNode]) -> TimedPath:
+    """The service's path of an algorithm's path (entities absent from the graph bare)."""
     def node(x: str) -> PathNode:
         kind, key = split_id(x)
         return nodes.get(x, PathNode(kind, key, None, ()))

@@ -1,9 +1,9 @@
 """Timelines: the calls, parcels, sightings and cases of an entity in time order.
 
 Individual calls, parcels and sightings come from the event store (only records visible in
-scope, read lazily and cut to the time range before anything is materialized); cases come from
-the graph. A person's timeline is that of the phones they use and vehicles they own, plus the
-cases they are involved in.
+scope, read lazily and cut to the time range before anything is materialized, in a worker
+thread); cases come from the graph. A person's timeline is that of the phones they use and
+vehicles they own, plus the cases they are involved in.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from pathlib import Path
 
 import polars as pl
 
-from fusion.api.nodes import json_value, native_time
+from fusion.errors import BadInput, NotFound
+from fusion.services.arguments import check_limit
+from fusion.services.cypher import read
 from fusion.services.events import SUBJECT_KINDS, visible_events
+from fusion.services.models import EntityRef
+from fusion.services.runtime import Runtime, in_worker
+from fusion.services.values import json_value, native_time
+from queries.model import KIND_LABELS
+from queries.timeline import ADDRESS_PARCELS, CASES, EXISTS, PERSON_SUBJECTS
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,50 @@ class Event:
     def sort_key(self) -> tuple:
         """Time order; ties by type and summary (a stable order for equal times)."""
         return self.at, self.type, self.summary
+
+
+async def timeline(
+    runtime: Runtime,
+    entity: EntityRef,
+    *,
+    scope: frozenset[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+    limit_cap: int | None = None,
+) -> list[Event]:
+    """The first ``limit`` events of ``entity`` in ``[since, until]``, in time order
+    (NotFound when the entity is not visible in ``scope``)."""
+    check_limit(limit, limit_cap)
+    if since is not None and until is not None and since > until:
+        raise BadInput("since is after until")
+    label = KIND_LABELS[entity.kind]
+    params = {"key": entity.key, "scope": sorted(scope)}
+    if not await read(runtime, EXISTS[label], **params):
+        raise NotFound(f"No {entity.kind.lower()} {entity.key!r} in scope.")
+    events: list[Event] = []
+    if label in CASES:
+        records = await read(runtime, CASES[label], since=since, until=until, limit=limit,
+                             **params)
+        events += [case_event(r) for r in records]
+    subjects = await _subjects(runtime, entity, params)
+    events += await in_worker(runtime, store_events, runtime.home, scope, subjects, since,
+                              until, limit)
+    return sorted(events, key=Event.sort_key)[:limit]
+
+
+async def _subjects(runtime: Runtime, entity: EntityRef, params: dict) -> Subjects:
+    """The phones, plates, sensors and parcels whose events belong to the entity."""
+    if entity.kind == "PERSON":
+        (r,) = await read(runtime, PERSON_SUBJECTS, **params)
+        return Subjects(phones=tuple(r["phones"]), plates=tuple(r["plates"]))
+    if entity.kind == "ADDRESS":
+        (r,) = await read(runtime, ADDRESS_PARCELS, **params)
+        return Subjects(parcels=tuple(r["parcels"]))
+    key = entity.key
+    return {"PHONE": Subjects(phones=(key,)), "VEHICLE": Subjects(plates=(key,)),
+            "SENSOR": Subjects(sensors=(key,)), "PARCEL": Subjects(parcels=(key,))
+            }.get(entity.kind, Subjects())
 
 
 def store_events(home: Path, scope: frozenset[str], subjects: Subjects,
