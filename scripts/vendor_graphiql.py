@@ -124,16 +124,16 @@ def extract(pin: Pin, tarball: Path, dest: Path) -> dict[str, dict]:
     return entries
 
 
-def vendor(dest: Path) -> dict:
+def vendor(dest: Path, pins: tuple[Pin, ...] = PINS) -> dict:
     """Fetch every pin into dest and write MANIFEST.json; returns the manifest."""
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict = {
         "packages": {p.package: {"version": p.version, "integrity": p.integrity,
-                                 "license": p.license} for p in PINS},
+                                 "license": p.license} for p in pins},
         "assets": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        for pin in PINS:
+        for pin in pins:
             tarball = fetch_tarball(pin, Path(tmp))
             manifest["assets"].update(extract(pin, tarball, dest))
             print(f"{pin.package}@{pin.version}: ok", file=sys.stderr)
@@ -142,12 +142,14 @@ def vendor(dest: Path) -> dict:
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST,
+def main(argv: list[str] | None = None, *, pins: tuple[Pin, ...] = PINS,
+         default_dest: Path = DEFAULT_DEST, description: str = __doc__) -> int:
+    """The command line of a vendoring script (this one, or another with its own pins)."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--dest", type=Path, default=default_dest,
                         help="directory to write the assets into")
     args = parser.parse_args(argv)
-    vendor(args.dest)
+    vendor(args.dest, pins)
     return 0
 
 

@@ -14,14 +14,11 @@ To move to a new version, change PINS (version and the registry's integrity) and
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vendor_graphiql import Pin, extract, fetch_tarball  # noqa: E402
+from vendor_graphiql import Pin, main  # noqa: E402
 
 DEFAULT_DEST = (Path(__file__).resolve().parent.parent / "fusion" / "resources" / "workbench"
                 / "vendor")
@@ -60,32 +57,5 @@ PINS: tuple[Pin, ...] = (
 )
 
 
-def vendor(dest: Path) -> dict:
-    """Fetch every pin into dest and write MANIFEST.json; returns the manifest."""
-    dest.mkdir(parents=True, exist_ok=True)
-    manifest: dict = {
-        "packages": {p.package: {"version": p.version, "integrity": p.integrity,
-                                 "license": p.license} for p in PINS},
-        "assets": {},
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        for pin in PINS:
-            tarball = fetch_tarball(pin, Path(tmp))
-            manifest["assets"].update(extract(pin, tarball, dest))
-            print(f"{pin.package}@{pin.version}: ok", file=sys.stderr)
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    (dest / "MANIFEST.json").write_text(text, encoding="utf-8")
-    return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST,
-                        help="directory to write the assets into")
-    args = parser.parse_args(argv)
-    vendor(args.dest)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(pins=PINS, default_dest=DEFAULT_DEST, description=__doc__))
