@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fusion.loading import load_files
 from loaders.columns import timestamp_from_text
 from loaders.eventstore import scan_events
+from loaders.ingest import load_files
 from loaders.normalize import InvalidValue, normalize_phone
 from loaders.profile import DEFAULT_PROFILE, load_profile
 from loaders.readers import read_chunks

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from fusion.config import Settings, load_settings
+from loaders.ingest import load_files
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -79,8 +80,6 @@ def prepare(settings: Settings, scale: float, seed: int) -> Demo:
 
 
 def _load_once(settings: Settings, driver, scenario: Path, truth: dict) -> None:
-    from fusion.loading import load_files
-
     marker = scenario / ".loaded"
     if marker.exists():
         out.print(f"Demo data already loaded from {scenario}.")

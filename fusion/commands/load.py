@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fusion.config import load_settings
-from fusion.loading import LoadSummary, load_files
+from loaders.ingest import LoadSummary, load_files
 
 
 class _RateColumn(ProgressColumn):
