@@ -8,47 +8,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from fusion.config import load_settings
+from fusion.db import connect, ensure_schema
+from fusion.progress import Bar
 from loaders.ingest import LoadSummary, load_files
-
-
-class _RateColumn(ProgressColumn):
-    """Rows per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s", style="progress.data.speed")
-
-
-class _Bar:
-    """The loader's progress as a rich bar (rows, rows/s) on stderr."""
-
-    def __init__(self, console: Console):
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed:,} rows"), _RateColumn(),
-                                 TimeElapsedColumn(), console=console, transient=False)
-        self.task = None
-
-    def phase(self, description: str, total: int | None) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, total=self.progress.tasks[-1].completed or 1)
-        self.task = self.progress.add_task(description, total=total)
-
-    def advance(self, rows: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, rows)
 
 
 def load(
@@ -60,15 +25,13 @@ def load(
     json_output: bool = typer.Option(False, "--json", help="Print the accounting as JSON."),
 ) -> None:
     """Load source files into the graph and the event store; print the accounting."""
-    from fusion.db import connect, ensure_schema
-
     settings = load_settings()
     err = Console(stderr=True)
     show_bar = not json_output and sys.stderr.isatty()
     with connect(settings) as driver:
         ensure_schema(driver, settings.neo4j_database)
         if show_bar:
-            bar = _Bar(err)
+            bar = Bar(err)
             with bar.progress:
                 summary = load_files(driver, settings.neo4j_database, settings.home, kind, files,
                                      region, profile, progress=bar)
