@@ -19,9 +19,9 @@ from algorithms.cotravel import (
     TIME,
     Sightings,
     _check_thresholds,
-    _utc,
     _window_us,
 )
+from algorithms.utc import utc
 
 __all__ = ["PAIR_KEYS", "co_travel_meetings", "meeting_regions"]
 
@@ -144,9 +144,9 @@ def _sightings(sightings: Sightings, carry: Sequence[str], since: datetime | Non
     lf = lf.with_columns(seen.dt.cast_time_unit("us").cast(TIME),
                          pl.col("sensor_id").cast(pl.String))
     if since is not None:
-        lf = lf.filter(pl.col("seen_at") >= _utc(since))
+        lf = lf.filter(pl.col("seen_at") >= utc(since))
     if until is not None:
-        lf = lf.filter(pl.col("seen_at") <= _utc(until))
+        lf = lf.filter(pl.col("seen_at") <= utc(until))
     return lf
 
 

@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 
@@ -256,11 +256,6 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
         return Checked(frame["value"].alias(s.name), frame["reason"].alias(s.name))
 
     return check
-
-
-def as_utc(value: datetime) -> datetime:
-    """A datetime in UTC (aware)."""
-    return value.astimezone(UTC)
 
 
 # -- phones --------------------------------------------------------------------------------------
