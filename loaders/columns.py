@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -26,8 +27,12 @@ from loaders.normalize import (
     MISSING_FIELD,
     UNKNOWN_VALUE,
     InvalidValue,
+    normalize_phone,
     parse_timestamp,
 )
+
+if TYPE_CHECKING:  # the profile is only passed through; importing it would cost pydantic
+    from loaders.profile import Profile
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -344,8 +349,6 @@ def phones(default_country: str) -> Callable[[pl.Series], Checked]:
 
 def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
     """(t, v, r) of distinct raw phones: the CN fast path in bulk, the reference for the rest."""
-    from loaders.normalize import normalize_phone
-
     compact = pl.when(pl.col("t").str.contains(_FAST_SPELLING)).then(
         pl.col("t").str.replace_all(r"[ \-]", ""))
     nsn = (pl.when(compact.str.contains(_FAST_INTERNATIONAL)).then(compact.str.slice(3))
@@ -361,3 +364,16 @@ def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
             "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
         rule_table(rest, lambda v: normalize_phone(v, default_country)),
     ])
+
+
+# -- checkers that follow the mapping profile ---------------------------------------------------
+# Source modules declare these for their phone and time columns (spec.Check's signature): the
+# profile's default country and timezone/format decide how a value reads.
+def profile_phone(s: pl.Series, _frame: pl.DataFrame, profile: Profile) -> Checked:
+    """Phones read in the profile's default country."""
+    return phones(profile.default_country)(s)
+
+
+def profile_timestamp(s: pl.Series, _frame: pl.DataFrame, profile: Profile) -> Checked:
+    """Timestamps read in the profile's timezone and (optional) format."""
+    return timestamp(profile.timezone, profile.timestamp_format)(s)

@@ -46,7 +46,7 @@ from loaders.graphwriter import GraphWriter
 from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
 from loaders.private import FILE_MODE, private_dir
 from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
-from loaders.sources import SOURCES
+from loaders.sources import source_for
 from loaders.spec import Aggregate, GraphRows, Source
 from queries.load import LOAD_STATUS, RECORD_LOAD
 
@@ -145,9 +145,11 @@ def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequ
 
 
 def _source(kind: str) -> Source:
-    if kind not in SOURCES:
-        raise BadInput(f"unknown source {kind!r}; expected one of {', '.join(SOURCES)}")
-    return SOURCES[kind]
+    """The source named ``kind``; an unknown one is the caller's mistake (BadInput)."""
+    try:
+        return source_for(kind)
+    except KeyError as exc:
+        raise BadInput(exc.args[0]) from None
 
 
 @contextmanager
