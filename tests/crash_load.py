@@ -13,6 +13,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from fusion.config import Settings
+from fusion.db import connect
+from loaders.ingest import load_files
+
 CRASH_MARKER = "FUSION_TEST_CRASH_POINT"
 
 
@@ -29,10 +33,6 @@ def stop_after(batches: int) -> Callable[[int], None]:
 
 def main(argv: list[str]) -> None:
     """Parse the arguments and run the load with the hook installed."""
-    from fusion.config import Settings
-    from fusion.db import connect
-    from loaders.ingest import load_files
-
     after, home, bolt, http, work, kind, region, *files = argv
     settings = Settings(home=Path(home), db_bolt_port=int(bolt), db_http_port=int(http),
                         neo4j_uri=None)
