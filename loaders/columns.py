@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+import phonenumbers
 import polars as pl
 
 from loaders.normalize import (
@@ -30,9 +30,7 @@ from loaders.normalize import (
     normalize_phone,
     parse_timestamp,
 )
-
-if TYPE_CHECKING:  # the profile is only passed through; importing it would cost pydantic
-    from loaders.profile import Profile
+from loaders.profile import Profile
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -289,8 +287,6 @@ def _desc_matches(nsn: pl.Expr, desc: object) -> pl.Expr:
 
 def _valid_cn(nsn: pl.Expr) -> pl.Expr:
     """phonenumbers.is_valid_number for +86 national numbers, vectorized."""
-    import phonenumbers
-
     md = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     any_type = pl.any_horizontal([_desc_matches(nsn, getattr(md, d)) for d in _TYPE_DESCS])
     return _desc_matches(nsn, md.general_desc) & any_type
