@@ -26,13 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import networkx as nx
 import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
+from algorithms.utc import utc
 from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
     CO_TRAVEL_MIN_MEETINGS,
@@ -221,11 +222,6 @@ def _window_us(window: float) -> int:
     return round(window * 1_000_000)
 
 
-def _utc(moment: datetime) -> datetime:
-    """A timezone-aware UTC datetime (naive ones are taken as UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _scoped(sightings: Sightings, since: datetime | None, until: datetime | None,
             carry: Sequence[str] = ()) -> pl.LazyFrame:
     """The sighting (and ``carry``) columns with ``seen_at`` as UTC microseconds, limited to
@@ -239,9 +235,9 @@ def _scoped(sightings: Sightings, since: datetime | None, until: datetime | None
         seen.dt.convert_time_zone("UTC"))
     lf = lf.with_columns(seen.dt.cast_time_unit("us"), pl.col("sensor_id").cast(pl.String))
     if since is not None:
-        lf = lf.filter(pl.col("seen_at") >= _utc(since))
+        lf = lf.filter(pl.col("seen_at") >= utc(since))
     if until is not None:
-        lf = lf.filter(pl.col("seen_at") <= _utc(until))
+        lf = lf.filter(pl.col("seen_at") <= utc(until))
     return lf
 
 

@@ -168,8 +168,8 @@ def summarize(concurrency: int, samples: list[Sample], wall: float) -> list[str]
 def _load_scenario(settings, scenario: Path, scale: float) -> dict:
     """Generate and load the scenario in `fusion demo`'s order; its truth.json."""
     from fusion.db import connect, ensure_schema
-    from fusion.loading import load_files
     from fusion.scenario.generate import generate_scenario
+    from loaders.ingest import load_files
 
     generate_scenario(scenario, scale=scale, seed=1)
     truth = json.loads((scenario / "truth.json").read_text(encoding="utf-8"))

@@ -49,7 +49,7 @@ def _wipe(driver, database: str, home: Path) -> None:
 
 def _load(driver, database: str, home: Path, scenario: Path) -> tuple[float, int]:
     """Seconds to load the scenario in truth.json's order, and the records read."""
-    from fusion.loading import load_files
+    from loaders.ingest import load_files
 
     truth = json.loads((scenario / "truth.json").read_text("utf-8"))
     started = time.perf_counter()

@@ -4,7 +4,7 @@ Generates a call-detail CSV and a sightings CSV (1M rows each at scale 1), start
 managed Neo4j (temporary FUSION_HOME, ports 37687/37474), and measures end to end (read,
 normalize, validate, deduplicate, write graph and event store):
 
-- ours: ``fusion.loading.load_files`` in a child process (its peak RSS is the child's own),
+- ours: ``loaders.ingest.load_files`` in a child process (its peak RSS is the child's own),
   twice into an emptied graph and an empty event store: *first* is the source's first load
   since the server started (calls go first, on a fresh server: it pays Neo4j's JIT warm-up
   and statement planning), *warm* the same load again, as a long-running server would take
@@ -157,7 +157,7 @@ def newcomer_load(driver, kind: str, path: Path, sample: int) -> tuple[int, floa
 def _worker(kind: str, file: str, home: str, work: str) -> None:
     from fusion.config import Settings
     from fusion.db import connect
-    from fusion.loading import load_files
+    from loaders.ingest import load_files
 
     settings = Settings(home=Path(home), db_bolt_port=BOLT, db_http_port=HTTP, neo4j_uri=None)
     with connect(settings) as driver:

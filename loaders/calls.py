@@ -10,14 +10,6 @@ from loaders.spec import Aggregate, Column, GraphRows, Source, simple
 S = pl.String()
 
 
-def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.phones(profile.default_country)(s)
-
-
-def _start(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.timestamp(profile.timezone, profile.timestamp_format)(s)
-
-
 def derive(r: pl.DataFrame) -> pl.DataFrame:
     """``call_type`` defaults to ``voice`` (it is part of the natural key)."""
     return r.with_columns(call_type=pl.col("call_type").fill_null("voice"))
@@ -47,9 +39,9 @@ def summarize(events: pl.LazyFrame) -> pl.LazyFrame:
 SOURCE = Source(
     name="calls",
     columns=(
-        Column("caller", _phone, S, required=True),
-        Column("callee", _phone, S, required=True),
-        Column("start_time", _start, c.UTC_US, required=True),
+        Column("caller", c.profile_phone, S, required=True),
+        Column("callee", c.profile_phone, S, required=True),
+        Column("start_time", c.profile_timestamp, c.UTC_US, required=True),
         Column("duration_s", simple(c.count), pl.Int64(), required=True),
         Column("call_type", simple(c.one_of(("voice", "sms"))), S),
         Column("cell_id", simple(c.text), S),

@@ -16,14 +16,6 @@ S = pl.String()
 ROLES = ("suspect", "victim", "witness", "reporter")
 
 
-def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.phones(profile.default_country)(s)
-
-
-def _reported(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.timestamp(profile.timezone, profile.timestamp_format)(s)
-
-
 def derive(r: pl.DataFrame) -> pl.DataFrame:
     """The involved party's key: the ID number when given, else the phone."""
     return r.with_columns(person=pl.coalesce("id_no", "phone"))
@@ -55,10 +47,10 @@ SOURCE = Source(
     columns=(
         Column("case_id", simple(lambda s: c.by_distinct(s, normalize_case_id)), S, required=True),
         Column("case_type", simple(c.text), S, required=True),
-        Column("reported_at", _reported, c.UTC_US, required=True),
+        Column("reported_at", c.profile_timestamp, c.UTC_US, required=True),
         Column("id_no", simple(lambda s: c.by_distinct(s, normalize_id_no)), S, unless="phone"),
         Column("name", simple(c.text), S),
-        Column("phone", _phone, S, unless="id_no"),
+        Column("phone", c.profile_phone, S, unless="id_no"),
         Column("role", simple(c.one_of(ROLES)), S, required=True),
         Column("location", simple(lambda s: c.by_distinct(s, normalize_address)), S),
         Column("lat", simple(c.coordinate(90)), pl.Float64()),

@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import phonenumbers
 import polars as pl
@@ -30,6 +30,7 @@ from loaders.normalize import (
     normalize_phone,
     parse_timestamp,
 )
+from loaders.profile import Profile
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -260,11 +261,6 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
     return check
 
 
-def as_utc(value: datetime) -> datetime:
-    """A datetime in UTC (aware)."""
-    return value.astimezone(UTC)
-
-
 # -- phones --------------------------------------------------------------------------------------
 # The common case of a call record, a Chinese mobile written as 1xxxxxxxxxx or +861xxxxxxxxxx
 # with optional spaces or dashes, is validated in bulk with phonenumbers' own CN metadata
@@ -364,3 +360,16 @@ def _phone_table(uniq: pl.Series, default_country: str) -> pl.DataFrame:
             "t", v=pl.col("fast"), r=pl.lit(None, pl.String)),
         rule_table(rest, lambda v: normalize_phone(v, default_country)),
     ])
+
+
+# -- checkers that follow the mapping profile ---------------------------------------------------
+# Source modules declare these for their phone and time columns (spec.Check's signature): the
+# profile's default country and timezone/format decide how a value reads.
+def profile_phone(s: pl.Series, _frame: pl.DataFrame, profile: Profile) -> Checked:
+    """Phones read in the profile's default country."""
+    return phones(profile.default_country)(s)
+
+
+def profile_timestamp(s: pl.Series, _frame: pl.DataFrame, profile: Profile) -> Checked:
+    """Timestamps read in the profile's timezone and (optional) format."""
+    return timestamp(profile.timezone, profile.timestamp_format)(s)

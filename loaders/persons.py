@@ -11,10 +11,6 @@ from loaders.spec import Column, GraphRows, Source, simple
 S = pl.String()
 
 
-def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.phones(profile.default_country)(s)
-
-
 def graph(r: pl.DataFrame) -> GraphRows:
     """Person, Phone, Vehicle, Address; USES, OWNS, LIVES_AT."""
     g = GraphRows()
@@ -33,7 +29,7 @@ SOURCE = Source(
     columns=(
         Column("id_no", simple(lambda s: c.by_distinct(s, normalize_id_no)), S, required=True),
         Column("name", simple(c.text), S, required=True),
-        Column("phone", _phone, S),
+        Column("phone", c.profile_phone, S),
         Column("plate", simple(lambda s: c.by_distinct(s, normalize_plate)), S),
         Column("address", simple(lambda s: c.by_distinct(s, normalize_address)), S),
     ),

@@ -2,7 +2,7 @@
 
 Nothing here touches the graph. The service stages every file of a command first (so a file
 that cannot be read fails the command before anything is written), then writes the graph from
-the staged parts and commits each load (see ``fusion.loading``).
+the staged parts and commits each load (see ``loaders.ingest``).
 """
 
 from __future__ import annotations

@@ -24,10 +24,6 @@ def _subject(s: pl.Series, frame: pl.DataFrame, profile) -> c.Checked:
     return c.Checked(pick["v"].alias(s.name), pick["r"].alias(s.name))
 
 
-def _seen(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.timestamp(profile.timezone, profile.timestamp_format)(s)
-
-
 def graph(r: pl.DataFrame) -> GraphRows:
     """The subject (Vehicle or Phone) and the Sensor; SEEN_AT comes from :func:`summarize`."""
     g = GraphRows()
@@ -58,7 +54,7 @@ SOURCE = Source(
         Column("subject", _subject, S, required=True),
         Column("sensor_id", simple(lambda s: c.by_distinct(s, normalize_sensor_id)), S,
                required=True),
-        Column("seen_at", _seen, c.UTC_US, required=True),
+        Column("seen_at", c.profile_timestamp, c.UTC_US, required=True),
         Column("lat", simple(c.coordinate(90)), pl.Float64()),
         Column("lon", simple(c.coordinate(180)), pl.Float64()),
         Column("speed_kmh", simple(c.number), pl.Float64()),

@@ -11,14 +11,6 @@ from loaders.spec import Column, GraphRows, Source, simple
 S = pl.String()
 
 
-def _phone(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.phones(profile.default_country)(s)
-
-
-def _time(s: pl.Series, _frame: pl.DataFrame, profile) -> c.Checked:
-    return c.timestamp(profile.timezone, profile.timestamp_format)(s)
-
-
 def _address(s: pl.Series) -> c.Checked:
     return c.by_distinct(s, normalize_address)
 
@@ -54,12 +46,12 @@ SOURCE = Source(
         Column("carrier", simple(c.text), S),
         Column("sender_name", simple(c.text), S),
         Column("receiver_name", simple(c.text), S),
-        Column("sender_phone", _phone, S, required=True),
-        Column("receiver_phone", _phone, S, required=True),
+        Column("sender_phone", c.profile_phone, S, required=True),
+        Column("receiver_phone", c.profile_phone, S, required=True),
         Column("sender_address", simple(_address), S),
         Column("receiver_address", simple(_address), S),
-        Column("shipped_at", _time, c.UTC_US, required=True),
-        Column("delivered_at", _time, c.UTC_US),
+        Column("shipped_at", c.profile_timestamp, c.UTC_US, required=True),
+        Column("delivered_at", c.profile_timestamp, c.UTC_US),
         Column("item", simple(c.text), S),
         Column("declared_value", simple(c.number), pl.Float64()),
         Column("weight_kg", simple(c.number), pl.Float64()),

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from fusion.loading import load_files
 from loaders.eventstore import scan_events
+from loaders.ingest import load_files
 
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 

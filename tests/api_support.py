@@ -36,7 +36,7 @@ def _loaded(driver, database: str, truth: dict, home: Path) -> bool:
 
 def load_scenario(driver, settings: Settings, scenario_dir: Path) -> dict:
     """The fixture scenario in the graph and in ``settings.home``'s event store (idempotent)."""
-    from fusion.loading import load_files
+    from loaders.ingest import load_files
 
     truth = json.loads((scenario_dir / "truth.json").read_text("utf-8"))
     db = settings.neo4j_database

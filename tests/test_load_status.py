@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fusion.loading import load_files
 from loaders.eventstore import EventStore
+from loaders.ingest import load_files
 
 pytestmark = pytest.mark.neo4j
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from fusion.loading import load_files
 from loaders.eventstore import scan_events
+from loaders.graphwriter import GraphWriter, _rel_params, rel_rows
+from loaders.ingest import load_files
 from loaders.normalize import normalize_phone, parse_timestamp
+from loaders.spec import GraphRows
+from queries.load import CREATE_RELATIONSHIPS, MERGE_RELATIONSHIPS
 
 pytestmark = pytest.mark.neo4j
 
@@ -178,10 +181,6 @@ def test_second_load_extends_pairs_and_start_nodes_exactly(empty_graph, neo4j_se
 def test_retry_form_repeats_a_committed_create_harmlessly(empty_graph, neo4j_settings):
     """A retried batch runs the MERGE form, which over its own committed CREATE changes
     nothing (the case of a commit whose answer was lost)."""
-    from fusion.graphwrite import GraphWriter, _rel_params, rel_rows
-    from loaders.spec import GraphRows
-    from queries.load import CREATE_RELATIONSHIPS, MERGE_RELATIONSHIPS
-
     triple = ("Phone", "INVOLVED_IN", "Case")
     graph = GraphRows()
     graph.node("Phone", pl.DataFrame({"key": ["+8613800000001", "+8613800000002"],
@@ -203,11 +202,6 @@ def test_retry_form_repeats_a_committed_create_harmlessly(empty_graph, neo4j_set
 
 
 def test_timestamps_round_trip_exactly_around_1970(empty_graph, neo4j_settings):
-    from datetime import datetime
-
-    from fusion.graphwrite import GraphWriter
-    from loaders.spec import GraphRows
-
     moments = [datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
                datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
                datetime(2024, 3, 1, 8, 0, 0, 123_456, tzinfo=UTC)]
@@ -227,8 +221,6 @@ def test_graph_writer_reads_log_no_warning_about_types_the_graph_lacks(empty_gra
                                                                         neo4j_settings, caplog):
     # A first load asks for relationship types no element has yet (type tokens, once created,
     # outlive their relationships: a type that was never created stands in for a new graph).
-    from fusion.graphwrite import GraphWriter
-
     statement = ("UNWIND $key AS k MATCH (a:Phone {key: k}) "
                  "WHERE NOT EXISTS { (a)-[:FUSION_TEST_NEVER_CREATED]->() } "
                  "RETURN collect(k) AS keys")

@@ -6,29 +6,18 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from fusion.errors import UnreadableFile
-from fusion.graphwrite import CRASH_ENV, CRASH_MARKER
-from fusion.loading import load_files
+from loaders.ingest import load_files
+from tests.crash_load import CRASH_MARKER
 
 pytestmark = pytest.mark.neo4j
 
 REPO = Path(__file__).resolve().parent.parent
-CHILD = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from fusion.config import Settings
-    from fusion.db import connect
-    from fusion.loading import load_files
-    home, bolt, http, work, kind, region, *files = sys.argv[1:]
-    s = Settings(home=Path(home), db_bolt_port=int(bolt), db_http_port=int(http), neo4j_uri=None)
-    with connect(s) as driver:
-        load_files(driver, s.neo4j_database, Path(work), kind, [Path(f) for f in files], region)
-""")
+CHILD = "tests.crash_load"  # the load with its stop hook
 
 
 def _calls_file(path: Path, rows: int = 26_000) -> Path:
@@ -68,10 +57,11 @@ def _wipe(driver) -> None:
 
 
 def _run_and_kill(settings, work: Path, file: Path, after_batches: int) -> None:
-    env = {**os.environ, CRASH_ENV: str(after_batches), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(settings.home), str(settings.db_bolt_port),
-         str(settings.db_http_port), str(work), "calls", "ZJ", str(file)],
+        [sys.executable, "-m", CHILD, str(after_batches), str(settings.home),
+         str(settings.db_bolt_port), str(settings.db_http_port), str(work), "calls", "ZJ",
+         str(file)],
         stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stderr is not None

@@ -10,17 +10,19 @@ import csv
 import json
 import random
 from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from fusion.loading import load_files
 from loaders.columns import timestamp_from_text
-from loaders.eventstore import scan_events
+from loaders.eventstore import EventStore, scan_events
+from loaders.ingest import load_files
 from loaders.normalize import InvalidValue, normalize_phone
 from loaders.profile import DEFAULT_PROFILE, load_profile
 from loaders.readers import read_chunks
+from loaders.sources import source_for
 
 pytestmark = pytest.mark.neo4j
 
@@ -196,11 +198,6 @@ def _snapshot(driver) -> tuple:
 @pytest.mark.parametrize(("kind", "crossing"), [("calls", True), ("waybills", True),
                                                 ("sightings", False)])
 def test_visible_records_are_those_a_scope_region_supplied(loaded, kind, crossing):
-    from itertools import combinations
-
-    from loaders.eventstore import EventStore
-    from loaders.sources import source_for
-
     truth, home, _results = loaded
     codes = sorted(r["code"] for r in truth["regions"])
     key = list(source_for(kind).key)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from fusion.errors import BadInput
+from loaders.ingest import load_files
 from loaders.prepare import prepare_chunk, resolve_mapping
 from loaders.profile import Profile
 from loaders.readers import read_chunks, source_columns
@@ -109,3 +112,48 @@ def test_short_csv_line_is_quarantined_not_fatal(tmp_path):
     assert prepared.records.height == 1
     assert prepared.quarantine.select("_reason", "_source_column").row(0) == (
         "MISSING_FIELD", "start_time")
+
+
+# Every phone and time column reads its values the way the mapping profile says.
+US_PROFILE = Profile(timezone="UTC", default_country="US")
+FOLLOWS_PROFILE = [
+    ("persons", "11010519491231002X,张三,(202) 555-0123,,", "phone", "+12025550123"),
+    ("cases", "A1,fraud,2024-03-01 08:00:00,,,(202) 555-0123,victim,,,,", "reported_at",
+     datetime(2024, 3, 1, 8, tzinfo=UTC)),
+    ("cases", "A1,fraud,2024-03-01 08:00:00,,,(202) 555-0123,victim,,,,", "phone",
+     "+12025550123"),
+    ("calls", "2025550123,+8613812345678,2024-03-01 08:00:00,60,voice", "caller", "+12025550123"),
+    ("calls", "+8613812345678,2025550123,2024-03-01 08:00:00,60,voice", "callee", "+12025550123"),
+    ("calls", "+8613812345678,+8613912345678,2024-03-01 08:00:00,60,voice", "start_time",
+     datetime(2024, 3, 1, 8, tzinfo=UTC)),
+    ("waybills", "w1,2025550123,+8613812345678,2024-03-01 08:00:00,", "sender_phone",
+     "+12025550123"),
+    ("waybills", "w1,+8613812345678,2025550123,2024-03-01 08:00:00,", "receiver_phone",
+     "+12025550123"),
+    ("waybills", "w1,+8613812345678,+8613912345678,2024-03-01 08:00:00,", "shipped_at",
+     datetime(2024, 3, 1, 8, tzinfo=UTC)),
+    ("sightings", "plate,浙A12345,KK1,2024-03-01 08:00:00,,", "seen_at",
+     datetime(2024, 3, 1, 8, tzinfo=UTC)),
+    ("sightings", "phone,2025550123,KK1,2024-03-01 08:00:00,,", "subject", "+12025550123"),
+]
+
+
+@pytest.mark.parametrize(("kind", "body", "column", "expected"), FOLLOWS_PROFILE)
+def test_phone_and_time_columns_follow_the_profile(tmp_path, kind, body, column, expected):
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(f"{HEADERS[kind]}\n{body}\n", encoding="utf-8")
+    source = source_for(kind)
+    default = _prepare(tmp_path, kind, body)
+    mapping = resolve_mapping(source, source_columns(path, US_PROFILE), US_PROFILE, path)
+    prepared = prepare_chunk(source, next(read_chunks(path, US_PROFILE)), mapping, US_PROFILE,
+                             "ZJ")
+    assert prepared.quarantine.height == 0
+    assert prepared.records[column][0] == expected
+    # The default profile (CN, Asia/Shanghai) reads the same text differently.
+    assert default.records.height == 0 or default.records[column][0] != expected
+
+
+def test_unknown_source_is_bad_input_naming_the_known_ones(tmp_path):
+    with pytest.raises(BadInput, match=r"unknown source 'texts'; expected one of persons, "
+                                       r"cases, calls, waybills, sightings"):
+        load_files(None, "neo4j", tmp_path, "texts", [tmp_path / "x.csv"], "ZJ")

@@ -46,8 +46,8 @@ def _calls(path: Path) -> Path:
 @pytest.mark.slow
 def test_home_is_private_after_a_db_start_and_a_load(tmp_path: Path, open_umask) -> None:
     from fusion.db import connect
-    from fusion.loading import load_files
     from fusion.managed import ManagedNeo4j
+    from loaders.ingest import load_files
 
     home = tmp_path / "home"
     (home / "events" / "calls" / "parts").mkdir(parents=True, mode=0o755)  # written before

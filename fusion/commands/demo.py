@@ -23,10 +23,10 @@ from fusion.commands.progress import phase_reporter
 from fusion.commands.serve import check_port_free, run_server
 from fusion.config import Settings, load_settings
 from fusion.db import connect, ensure_schema
-from fusion.loading import load_files
 from fusion.managed import ManagedNeo4j
 from fusion.scenario.generate import generate_scenario
 from fusion.services.materialize import materialize_co_travel
+from loaders.ingest import load_files
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

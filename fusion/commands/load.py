@@ -13,11 +13,20 @@ from rich.table import Table
 from fusion.commands.progress import ProgressBar
 from fusion.config import load_settings
 from fusion.db import connect, ensure_schema
-from fusion.loading import LoadSummary, load_files
+from loaders.ingest import LoadSummary, load_files
+from loaders.sources import SOURCES
+
+
+def _spoken(names: list[str]) -> str:
+    """``a, b or c``: how the help lists choices."""
+    return " or ".join(x for x in (", ".join(names[:-1]), names[-1]) if x)
+
+
+_KINDS = _spoken(list(SOURCES))  # every source kind the loaders declare
 
 
 def load(
-    kind: str = typer.Argument(..., help="Source: persons, cases, calls, waybills or sightings."),
+    kind: str = typer.Argument(..., help=f"Source: {_KINDS}."),
     files: list[Path] = typer.Argument(..., help="CSV, Parquet or NDJSON files (.gz allowed)."),
     region: str = typer.Option(..., "--region", help="Region that supplied the records "
                                "(a per-row `region` column wins)."),

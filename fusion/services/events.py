@@ -7,22 +7,16 @@ scan, before anything else reads the records.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
+from algorithms.utc import utc
 from loaders.eventstore import EventStore
 from queries.model import SUBJECT_KINDS, SUBJECT_TYPES
 
 __all__ = ["SUBJECT_KINDS", "SUBJECT_TYPES", "utc", "visible_events", "visible_sightings"]
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """A timezone-aware UTC datetime (naive ones are taken as UTC), or None."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def visible_events(

@@ -1,4 +1,5 @@
-"""`fusion load`: stage source files into the event store, write the graph, record the load.
+"""The ingest run behind `fusion load`: stage source files into the event store, write the
+graph, record the load.
 
 A command runs in three steps, and the order is what makes it safe:
 
@@ -27,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,15 +38,15 @@ import polars as pl
 from neo4j import Driver
 
 from fusion.errors import BadInput, UnreadableFile
-from fusion.graphwrite import GraphWriter
 from fusion.progress import NoProgress, Progress
 from loaders.accounting import Accounting
 from loaders.errors import ProfileError, SourceError
 from loaders.eventstore import EventStore
+from loaders.graphwriter import GraphWriter
 from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
 from loaders.private import FILE_MODE, private_dir
 from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
-from loaders.sources import SOURCES
+from loaders.sources import source_for
 from loaders.spec import Aggregate, GraphRows, Source
 from queries.load import LOAD_STATUS, RECORD_LOAD
 
@@ -104,8 +105,13 @@ class LoadSummary:
 
 def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequence[Path],
                region: str, profile_path: Path | None = None,
-               progress: Progress | None = None) -> LoadSummary:
-    """Load ``files`` of source ``kind`` for ``region``; see the module docstring."""
+               progress: Progress | None = None,
+               after_batch: Callable[[int], None] | None = None) -> LoadSummary:
+    """Load ``files`` of source ``kind`` for ``region``; see the module docstring.
+
+    ``after_batch`` goes to each load's :class:`GraphWriter` (called after every committed
+    batch with the load's batch count).
+    """
     progress = progress or NoProgress()
     source = _source(kind)
     region = region.strip()
@@ -130,7 +136,8 @@ def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequ
                                 regions=sorted(plan.regions), stage_seconds=plan.seconds)
             if not plan.reload:
                 began = time.perf_counter()
-                _write_graph(driver, database, store, source, plan, visible, result, progress)
+                _write_graph(driver, database, store, source, plan, visible, result, progress,
+                             after_batch)
                 result.graph_seconds = time.perf_counter() - began
             result.finished_at = datetime.now(UTC)
             results.append(result)
@@ -138,9 +145,11 @@ def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequ
 
 
 def _source(kind: str) -> Source:
-    if kind not in SOURCES:
-        raise BadInput(f"unknown source {kind!r}; expected one of {', '.join(SOURCES)}")
-    return SOURCES[kind]
+    """The source named ``kind``; an unknown one is the caller's mistake (BadInput)."""
+    try:
+        return source_for(kind)
+    except KeyError as exc:
+        raise BadInput(exc.args[0]) from None
 
 
 @contextmanager
@@ -214,10 +223,12 @@ def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id
 
 
 def _write_graph(driver: Driver, database: str, store: EventStore, source: Source,
-                 plan: Staged, visible: set[str], result: LoadResult,
-                 progress: Progress) -> None:
+                 plan: Staged, visible: set[str], result: LoadResult, progress: Progress,
+                 after_batch: Callable[[int], None] | None) -> None:
+    """One load's graph: LoadRecord running, elements, widenings, aggregates, commit."""
     kind, load_id = source.name, plan.load_id
-    with GraphWriter(driver, database, on_rows=progress.advance) as writer:
+    with GraphWriter(driver, database, on_rows=progress.advance,
+                     after_batch=after_batch) as writer:
         writer.run(RECORD_LOAD, [_record(result, "running")])
         loads = visible | {load_id}
         progress.phase(f"Writing graph ({plan.path.name})", None)

@@ -19,9 +19,6 @@ side (reading the event store, grouping, building columns) overlaps the database
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,10 +48,6 @@ BATCH_ROWS = 20_000
 NODE_BATCH_ROWS = 5_000
 # Batches handed to the writer thread and not yet written (bounds the memory of the overlap).
 IN_FLIGHT = 2
-# Test hook (tests/test_loaders_resume.py): after this many graph batches the process reports
-# CRASH_MARKER on stderr and stops, so a test can kill -9 it at a known point.
-CRASH_ENV = "FUSION_TEST_CRASH_AFTER_BATCHES"
-CRASH_MARKER = "FUSION_TEST_CRASH_POINT"
 
 Params = dict[str, list]
 # Into a new graph, the statements name relationship types no element has yet: Neo4j warns
@@ -64,19 +57,24 @@ QUIET = [NotificationDisabledClassification.UNRECOGNIZED]
 
 
 class GraphWriter:
-    """Batches columns into a database's managed write transactions, one writer thread."""
+    """Batches columns into a database's managed write transactions, one writer thread.
+
+    ``after_batch`` is called on the writer thread with the count of committed batches after
+    each commit: the seam where a caller observes (or a test interrupts) the load at a known
+    point.
+    """
 
     def __init__(self, driver: Driver, database: str, batch_rows: int = BATCH_ROWS,
                  on_rows: Callable[[int], None] = lambda n: None,
-                 node_batch_rows: int = NODE_BATCH_ROWS):
+                 node_batch_rows: int = NODE_BATCH_ROWS,
+                 after_batch: Callable[[int], None] | None = None):
         self.driver = driver
         self.database = database
         self.batch_rows = batch_rows
         self.node_batch_rows = min(node_batch_rows, batch_rows)
         self.on_rows = on_rows
         self.batches = 0
-        crash = os.environ.get(CRASH_ENV)
-        self._crash_after = int(crash) if crash else None
+        self.after_batch = after_batch
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphwrite")
         self._pending: deque[Future] = deque()
 
@@ -174,9 +172,8 @@ class GraphWriter:
                                 "load again")
         self.batches += 1
         self.on_rows(n)
-        if self._crash_after is not None and self.batches >= self._crash_after:
-            print(CRASH_MARKER, file=sys.stderr, flush=True)
-            time.sleep(3600)
+        if self.after_batch is not None:
+            self.after_batch(self.batches)
 
     # -- what is there already --
     def _read_keys(self, query: str, keys: pl.Series) -> set[str]:
