@@ -1,6 +1,7 @@
 """What long work reports while it runs: the Progress protocol every loader, analysis and
-command shares, and :class:`NoProgress` for callers that show nothing (``--json``, no terminal,
-the service). The one rich bar the commands show is :class:`fusion.commands.progress.ProgressBar`."""
+command shares, and :class:`NoProgress` for callers that show nothing (``--json``, no
+terminal, the service). The one rich bar the commands show is
+:class:`fusion.commands.progress.ProgressBar`."""
 
 from __future__ import annotations
 
