@@ -4,7 +4,6 @@ evaluations (DuckDB, plain Python) to compare the analyses with."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ def load_scenario(driver, database: str, scenario_dir: Path, home: Path) -> dict
     return truth
 
 
-@contextmanager
 def subject(member: dict) -> tuple[str, str]:
     """(kind, key) of a truth.json subject."""
     return member["kind"], member["key"]

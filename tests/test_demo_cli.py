@@ -45,7 +45,8 @@ def test_the_demo_prints_its_token_once(capsys):
     demo_command._announcement(prepared, token, "127.0.0.1", 8123, serve=False)()
     printed = capsys.readouterr().out
     assert printed.count(token) == 1
-    assert f"http://127.0.0.1:8123/graphql#token={token}" in printed
+    assert f"http://127.0.0.1:8123/#token={token}" in printed        # the workbench
+    assert "http://127.0.0.1:8123/graphql " in printed                 # the console, no token
 
 
 @pytest.mark.neo4j

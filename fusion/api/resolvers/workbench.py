@@ -17,6 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from fusion.api.calling import observed, ref_of
 from fusion.api.cypher import read, write
 from fusion.api.enums import EntityKind, RelType
 from fusion.api.inputs import EntityRef
@@ -27,11 +28,9 @@ from fusion.api.resolvers.gangs import SinceArg, UntilArg
 from fusion.api.types.admin import JointOperationType
 from fusion.api.types.entity import entity_ref
 from fusion.api.types.workbench import TimeHop, TimePath, Viewer, Workspace
-from fusion.api.workers import in_worker
 from fusion.auth.access import Role
 from fusion.errors import BadInput, NotFound
 from fusion.services import temporal
-from fusion.services.entities import EntityRef as AnalysisRef
 from queries.workspaces import DELETE_WORKSPACE, GET_WORKSPACE, LIST_WORKSPACES, SAVE_WORKSPACE
 
 MAX_WORKSPACE_NAME = 120
@@ -66,12 +65,12 @@ async def resolve_time_paths(
     for (kind, key), node in zip(ends, found, strict=True):
         if node is None:
             raise NotFound(f"No {kind.lower()} {key!r} in scope.")
-    paths = await in_worker(
-        ctx.services, temporal.time_respecting_paths, ctx.services.sync_driver,
-        ctx.services.database, ctx.settings.home, AnalysisRef(*ends[0]), AnalysisRef(*ends[1]),
-        scope=regions, rel_types=None if rel_types is None else [t.value for t in rel_types],
-        max_hops=max_hops, max_gap=max_gap_seconds, since=since, until=until, limit=limit,
-        hop_limit=ctx.settings.api_max_hops)
+    with observed(ctx.services):
+        paths = await temporal.time_respecting_paths(
+            ctx.services.runtime, ref_of(from_), ref_of(to), scope=regions,
+            rel_types=None if rel_types is None else [t.value for t in rel_types],
+            max_hops=max_hops, max_gap=max_gap_seconds, since=since, until=until, limit=limit,
+            hop_limit=ctx.settings.api_max_hops)
     return [_time_path(p, regions) for p in paths]
 
 
