@@ -24,6 +24,7 @@ from fusion.commands.progress import ProgressBar
 from fusion.config import load_settings
 from fusion.db import connect, ensure_schema
 from fusion.errors import BadInput, FusionError
+from fusion.services.blocking import blocking_calls
 from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.paths import relationship_paths
@@ -219,9 +220,6 @@ def _connected() -> Iterator[tuple]:
 @contextmanager
 def _service() -> Iterator:
     """A function running service calls against the configured Neo4j, without a timeout."""
-    from fusion.db import connect
-    from fusion.services.blocking import blocking_calls
-
     settings = load_settings()
     connect(settings).close()  # the connection errors the other commands give
     with blocking_calls(settings) as call:
