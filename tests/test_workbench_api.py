@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from algorithms.utc import utc
 from fusion.services.contacts import contacts, entity_id
+from queries.cotravel import VISIBLE_CO_TRAVELED
 
 pytestmark = pytest.mark.neo4j
 pytest_plugins = ["tests.api_support"]
@@ -46,9 +48,11 @@ def test_time_paths_are_time_ordered_walks_over_real_events(api, driver):
     a, b = _phone_pair(api)
     paths = api.gql(TIME_PATHS, {"from": a, "to": b})["timePaths"]
     assert paths, "the fraud chain's phones are linked by calls in time order"
-    frame = contacts(driver, api.settings.neo4j_database, api.settings.home,
-                     ("CALLED", "SENT", "RECEIVED", "CO_TRAVELED"), frozenset(ALL))
-    events = {(r["type"], r["u"], r["v"], _utc(r["at"])) for r in frame.iter_rows(named=True)}
+    co_traveled, _, _ = driver.execute_query(VISIBLE_CO_TRAVELED, scope=sorted(ALL),
+                                             database_=api.settings.neo4j_database)
+    frame = contacts(api.settings.home, ("CALLED", "SENT", "RECEIVED", "CO_TRAVELED"),
+                     frozenset(ALL), co_traveled=co_traveled)
+    events = {(r["type"], r["u"], r["v"], utc(r["at"])) for r in frame.iter_rows(named=True)}
     for p in paths:
         nodes = [(n["kind"], n["key"]) for n in p["nodes"]]
         assert nodes[0] == (a["kind"], a["key"]) and nodes[-1] == (b["kind"], b["key"])
@@ -59,10 +63,6 @@ def test_time_paths_are_time_ordered_walks_over_real_events(api, driver):
             u = entity_id(h["from"]["kind"], h["from"]["key"])
             v = entity_id(h["to"]["kind"], h["to"]["key"])
             assert (h["type"], u, v, at) in events or (h["type"], v, u, at) in events, h
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def test_time_paths_respect_the_hop_bound(api):
