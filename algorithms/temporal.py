@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta  # noqa: F401 (UTC: the examples use it)
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -40,7 +40,6 @@ from algorithms._codes import factorize
 __all__ = ["CONTACT_COLUMNS", "Hop", "TimePath", "Timed", "time_respecting_paths"]
 
 CONTACT_COLUMNS = ("type", "u", "v", "at")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
