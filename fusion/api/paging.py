@@ -119,8 +119,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def position(ctx: Any, first: int, after: str | None, query: str) -> Cursor | None:
+def position(info: Any, first: int, after: str | None, query: str) -> Cursor | None:
     """The checked ``first`` and the decoded ``after`` (None: the first page)."""
+    ctx = info.context
     check_first(first, ctx.settings.api_max_results)
     return None if after is None else decode(ctx.services.secret, after, query)
 
@@ -130,8 +131,11 @@ def at(cursor: Cursor | None) -> Position | None:
     return None if cursor is None else Position(cursor.snapshot, cursor.offset)
 
 
-def page_of(ctx: Any, found: ServicePage, query: str, items: list) -> Page:
-    """The GraphQL page of a service page (``items``: its items as GraphQL types)."""
+def page_of(info: Any, found: ServicePage, query: str, items: list) -> Page:
+    """The GraphQL page of a service page (``items``: its items as GraphQL types); the audit
+    record counts its items."""
+    ctx = info.context
+    ctx.record.field_counts[info.path.key] = len(items)
     nxt = found.next
     cursor = None if nxt is None else encode(ctx.services.secret,
                                              Cursor(query, nxt.snapshot, nxt.offset))

@@ -76,7 +76,7 @@ async def resolve_audit_log_page(
     page (records written since are not in this walk: start a new one for them)."""
     ctx = info.context
     query = query_digest("auditLogPage", None, since=since, user=user)
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
     before = None if cursor is None else cursor.offset
     try:
         found = await asyncio.to_thread(ctx.services.audit.page, before, since, user, first,
@@ -85,5 +85,6 @@ async def resolve_audit_log_page(
         raise BadInput(str(err)) from err
     nxt = None if found.next_before is None else encode(
         ctx.services.secret, Cursor(query, "audit-log", found.next_before, found.next_mark))
+    ctx.record.field_counts[info.path.key] = len(found.records)
     return Page(items=[AuditRecordType.of(r) for r in found.records], next_cursor=nxt,
                 has_next_page=nxt is not None, total_count=None, snapshot="audit-log")

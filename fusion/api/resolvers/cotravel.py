@@ -101,7 +101,7 @@ async def resolve_co_travel_page(
     query = query_digest("coTravelPage", regions, subject=ref, window=window_seconds,
                          min_meetings=min_meetings, min_sensors=min_distinct_sensors,
                          since=since, until=until)
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
 
     async def visible(ref: Ref) -> bool:
         return await ctx.loaders.node.load((ref.kind, ref.key, regions)) is not None
@@ -110,7 +110,7 @@ async def resolve_co_travel_page(
         ctx.services.runtime, at(cursor), first, scope=regions, subject=ref,
         window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible)
-    return page_of(ctx, found, query, [
+    return page_of(info, found, query, [
         CoTravelPair.of(p, service.MeetingsOf.of(p, window=window_seconds, since=since,
                                                  until=until, scope=regions))
         for p in found.items])
@@ -135,9 +135,9 @@ async def resolve_co_travel_groups_page(
     query = query_digest("coTravelGroupsPage", regions, window=window_seconds,
                          min_meetings=min_meetings, min_sensors=min_distinct_sensors,
                          min_group_size=min_group_size, since=since, until=until)
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
     found = await paged.co_travel_group_page(
         ctx.services.runtime, at(cursor), first, scope=regions, window=window_seconds,
         min_meetings=min_meetings, min_distinct_sensors=min_distinct_sensors,
         min_group_size=min_group_size, since=since, until=until)
-    return page_of(ctx, found, query, [CoTravelGroup.of(g, regions) for g in found.items])
+    return page_of(info, found, query, [CoTravelGroup.of(g, regions) for g in found.items])

@@ -71,11 +71,11 @@ async def resolve_search_page(
     regions = await ctx.scope(scope)
     names = sorted(k.value for k in kinds) if kinds else None
     query = query_digest("searchPage", regions, text=text, kinds=names)
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
     with observed(ctx.services):
         found = await paged.search_page(ctx.services.runtime, at(cursor), first, text=text,
                                         kinds=names, scope=regions)
-    return page_of(ctx, found, query, _entities(ctx, found.items, regions))
+    return page_of(info, found, query, _entities(ctx, found.items, regions))
 
 
 def _entities(ctx, hits: list[PathNode], regions: frozenset[str]) -> list[Entity]:

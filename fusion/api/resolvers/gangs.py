@@ -67,9 +67,9 @@ async def resolve_gangs_page(
     regions = await ctx.scope(scope)
     args = _args(regions, min_size, algorithm, resolution, weights, since, until)
     query = query_digest("gangsPage", regions, **{k: v for k, v in args.items() if k != "scope"})
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
     found = await paged.gang_page(ctx.services.runtime, at(cursor), first, **args)
-    return page_of(ctx, found, query, [Gang.of(g, regions, args) for g in found.items])
+    return page_of(info, found, query, [Gang.of(g, regions, args) for g in found.items])
 
 
 async def resolve_gang_of(

@@ -59,12 +59,12 @@ async def resolve_timeline_page(
     regions = await ctx.scope(scope)
     entity = ref_of(ref)
     query = query_digest("timelinePage", regions, entity=entity, since=since, until=until)
-    cursor = position(ctx, first, after, query)
+    cursor = position(info, first, after, query)
     with observed(ctx.services):
         found = await paged.timeline_page(ctx.services.runtime, at(cursor), first,
                                           entity=entity, scope=regions, since=since,
                                           until=until)
-    return page_of(ctx, found, query, [_event(e, regions) for e in found.items])
+    return page_of(info, found, query, [_event(e, regions) for e in found.items])
 
 
 def _event(e: Event, regions: frozenset[str]) -> TimelineEvent:
