@@ -114,7 +114,8 @@ def _pairs(n: int) -> pl.DataFrame:
         "a_type": ["plate", "phone"] * (n // 2), "a": [f"浙A{i:05d}" for i in range(n)],
         "b_type": ["phone", "plate"] * (n // 2), "b": [f"+86138{i:08d}" for i in range(n)],
         "meetings": list(range(n)), "distinct_sensors": [3] * n,
-        "first_at": [t0 + timedelta(seconds=i, microseconds=i % 7) for i in range(n)],
+        "first_at": [t0 + timedelta(seconds=i, microseconds=(0, 5, 120_000, 123_450)[i % 4])
+                     for i in range(n)],
         "last_at": [t0 + timedelta(hours=1, seconds=i) for i in range(n)],
     }).with_columns(pl.col("first_at", "last_at").cast(pl.Datetime("us", "UTC")))
 
@@ -129,7 +130,7 @@ def _expected(frame: pl.DataFrame) -> list[dict]:
 
 def test_ndjson_chunks_read_back_as_the_api_shows_pairs() -> None:
     frame = _pairs(1000)
-    chunks = list(ndjson_chunks(pair_rows(frame), chunk=300))
+    chunks = list(ndjson_chunks(pair_rows(frame, text_times=True), chunk=300))
     assert [n for n, _ in chunks] == [300, 600, 900, 1000]
     text = b"".join(c for _, c in chunks).decode()
     assert [json.loads(line) for line in text.splitlines()] == _expected(frame)

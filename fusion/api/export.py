@@ -305,15 +305,25 @@ _SUBJECT_KINDS = dict(SUBJECT_KINDS)
 _MAX_BODY = 64 * 1024
 
 
-def pair_rows(frame: pl.DataFrame) -> pl.DataFrame:
+def pair_rows(frame: pl.DataFrame, *, text_times: bool = False) -> pl.DataFrame:
     """Co-travel pairs (:func:`fusion.services.cotravel.pair_frame`) as coTravel shows them:
-    ``a`` and ``b`` as ``{kind, key}``, meetings, distinctSensors, firstAt, lastAt."""
+    ``a`` and ``b`` as ``{kind, key}``, meetings, distinctSensors, firstAt, lastAt (with
+    ``text_times``, as the API writes them: ISO 8601, microseconds unless zero)."""
     def ref(side: str) -> pl.Expr:
         return pl.struct(kind=pl.col(f"{side}_type").replace_strict(_SUBJECT_KINDS),
                          key=pl.col(side)).alias(side)
+
+    def time(column: str, name: str) -> pl.Expr:
+        at = pl.col(column)
+        if not text_times:
+            return at.alias(name)
+        return (pl.when(at.dt.microsecond() == 0)
+                .then(at.dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"))
+                .otherwise(at.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")).alias(name))
+
     return frame.select(ref("a"), ref("b"), pl.col("meetings"),
                         pl.col("distinct_sensors").alias("distinctSensors"),
-                        pl.col("first_at").alias("firstAt"), pl.col("last_at").alias("lastAt"))
+                        time("first_at", "firstAt"), time("last_at", "lastAt"))
 
 
 def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS) -> Iterator[tuple[int, bytes]]:
@@ -399,7 +409,8 @@ async def export_endpoint(request: Request) -> Response:
         return _error(code, str(err))
     headers = {"X-Fusion-Snapshot": snapshot, "X-Fusion-Total-Count": str(frame.height),
                "Content-Disposition": f'attachment; filename="{export.name}.{export.fmt}"'}
-    return StreamingResponse(_stream(services, export, pair_rows(frame)),
+    rows = pair_rows(frame, text_times=export.fmt == "ndjson")
+    return StreamingResponse(_stream(services, export, rows),
                              media_type=STREAM_TYPES[export.fmt], headers=headers)
 
 
