@@ -96,6 +96,31 @@ def test_paging_returns_the_unpaged_answer_in_order(api: Api, field: str) -> Non
         assert walk(api, field, variables, first) == whole, (field, first)
 
 
+def test_co_travel_rows_are_the_items_values(api: Api) -> None:
+    variables = _vars(api, "coTravel")
+    whole = unpaged(api, "coTravel", variables)
+    query = (f"query Q($w: Int, $after: String) {{ coTravelPage(windowSeconds: $w, first: 4, "
+             f"after: $after) {{ items {{ {PAIR} }} rows {PAGE} }} }}")
+    rows, after = [], None
+    while True:
+        got = api.gql(query, {**variables, "after": after})["coTravelPage"]
+        assert got["rows"] == [[i["a"]["kind"], i["a"]["key"], i["b"]["kind"], i["b"]["key"],
+                                i["meetings"], i["distinctSensors"], i["firstAt"], i["lastAt"]]
+                               for i in got["items"]]
+        rows += got["rows"]
+        if not got["hasNextPage"]:
+            break
+        after = got["nextCursor"]
+    assert rows == [[p["a"]["kind"], p["a"]["key"], p["b"]["kind"], p["b"]["key"],
+                     p["meetings"], p["distinctSensors"], p["firstAt"], p["lastAt"]]
+                    for p in whole]
+
+
+def test_the_audit_log_pages_for_auditors_only(api: Api) -> None:
+    code, _ = api.error("{ auditLogPage(first: 5) { items { hash } } }", role="analyst")
+    assert code == "FORBIDDEN"
+
+
 def test_a_scoped_walk_matches_the_scoped_answer(api: Api) -> None:
     variables, scope = _vars(api, "coTravel"), {"scope": {"regions": ["330100"]}}
     whole = unpaged(api, "coTravel", {**variables, **scope})

@@ -23,13 +23,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from strawberry.scalars import JSON
 
+from fusion.api.scalars import serialize_datetime
+from fusion.api.types.analysis import CoTravelPair
 from fusion.errors import BadInput
+from fusion.services import cotravel
 from fusion.services.paging import Page as ServicePage
 from fusion.services.paging import Position, check_first
 
-__all__ = ["AfterArg", "Cursor", "FirstArg", "Page", "decode", "encode", "page_of", "position",
-           "query_digest"]
+__all__ = ["AfterArg", "CoTravelPairPage", "Cursor", "FirstArg", "Page", "decode", "encode",
+           "page_fields", "page_of", "position", "query_digest"]
 
 T = TypeVar("T")
 _VERSION = 1
@@ -131,13 +135,44 @@ def at(cursor: Cursor | None) -> Position | None:
     return None if cursor is None else Position(cursor.snapshot, cursor.offset)
 
 
-def page_of(info: Any, found: ServicePage, query: str, items: list) -> Page:
-    """The GraphQL page of a service page (``items``: its items as GraphQL types); the audit
-    record counts its items."""
+def page_fields(info: Any, found: ServicePage, query: str) -> dict[str, Any]:
+    """A page's cursor, flags, count and snapshot (the audit record counts its items)."""
     ctx = info.context
-    ctx.record.field_counts[info.path.key] = len(items)
+    ctx.record.field_counts[info.path.key] = len(found.items)
     nxt = found.next
     cursor = None if nxt is None else encode(ctx.services.secret,
                                              Cursor(query, nxt.snapshot, nxt.offset))
-    return Page(items=items, next_cursor=cursor, has_next_page=nxt is not None,
-                total_count=found.total, snapshot=found.snapshot)
+    return {"next_cursor": cursor, "has_next_page": nxt is not None,
+            "total_count": found.total, "snapshot": found.snapshot}
+
+
+def page_of(info: Any, found: ServicePage, query: str, items: list) -> Page:
+    """The GraphQL page of a service page (``items``: its items as GraphQL types)."""
+    return Page(items=items, **page_fields(info, found, query))
+
+
+@strawberry.type(description="One page of coTravel's whole answer, in its order, from one "
+                 "snapshot. Pass `nextCursor` as `after` for the next page. `rows` is the same "
+                 "page as compact arrays, for services that fetch many pairs.")
+class CoTravelPairPage:
+    next_cursor: str | None = strawberry.field(
+        description="Opaque cursor of the next page (null: this is the last page).")
+    has_next_page: bool = strawberry.field(description="True when more items follow.")
+    total_count: int | None = strawberry.field(
+        description="Pairs in the whole list at this snapshot.")
+    snapshot: str = strawberry.field(
+        description="The snapshot every page of this walk is answered from.")
+    pairs: strawberry.Private[list[cotravel.CoTravelPair]]
+    asked: strawberry.Private[dict]
+
+    @strawberry.field(description="This page's pairs.")
+    def items(self) -> list[CoTravelPair]:
+        return [CoTravelPair.of(p, cotravel.MeetingsOf.of(p, **self.asked)) for p in self.pairs]
+
+    @strawberry.field(description="This page's pairs as arrays [aKind, aKey, bKind, bKey, "
+                      "meetings, distinctSensors, firstAt, lastAt]: the items' values without "
+                      "a GraphQL field each (far faster for bulk clients).")
+    def rows(self) -> JSON:
+        return [[p.a.kind, p.a.key, p.b.kind, p.b.key, p.meetings, p.distinct_sensors,
+                 serialize_datetime(p.first_at), serialize_datetime(p.last_at)]
+                for p in self.pairs]

@@ -12,7 +12,17 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.inputs import EntityRef
-from fusion.api.paging import AfterArg, FirstArg, Page, at, page_of, position, query_digest
+from fusion.api.paging import (
+    AfterArg,
+    CoTravelPairPage,
+    FirstArg,
+    Page,
+    at,
+    page_fields,
+    page_of,
+    position,
+    query_digest,
+)
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import CoTravelGroup, CoTravelPair
 from fusion.services import cotravel as service
@@ -93,7 +103,7 @@ async def resolve_co_travel_page(
     first: FirstArg = 100,
     after: AfterArg = None,
     scope: ScopeArg = None,
-) -> Page[CoTravelPair]:
+) -> CoTravelPairPage:
     """coTravel's whole answer, a page at a time, in its order, from one snapshot."""
     ctx = info.context
     regions = await ctx.scope(scope)
@@ -110,10 +120,9 @@ async def resolve_co_travel_page(
         ctx.services.runtime, at(cursor), first, scope=regions, subject=ref,
         window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible)
-    return page_of(info, found, query, [
-        CoTravelPair.of(p, service.MeetingsOf.of(p, window=window_seconds, since=since,
-                                                 until=until, scope=regions))
-        for p in found.items])
+    return CoTravelPairPage(pairs=found.items, asked={
+        "window": window_seconds, "since": since, "until": until, "scope": regions},
+        **page_fields(info, found, query))
 
 
 async def resolve_co_travel_groups_page(
