@@ -326,6 +326,17 @@ def pair_rows(frame: pl.DataFrame, *, text_times: bool = False) -> pl.DataFrame:
                         time("first_at", "firstAt"), time("last_at", "lastAt"))
 
 
+def pair_arrays(frame: pl.DataFrame) -> list[tuple]:
+    """Co-travel pairs as coTravelPage's ``rows``: (aKind, aKey, bKind, bKey, meetings,
+    distinctSensors, firstAt, lastAt), times as the API writes them (vectorized)."""
+    shown = pair_rows(frame, text_times=True)
+    return shown.select(pl.col("a").struct.field("kind").alias("ak"),
+                        pl.col("a").struct.field("key").alias("a"),
+                        pl.col("b").struct.field("kind").alias("bk"),
+                        pl.col("b").struct.field("key").alias("b"),
+                        "meetings", "distinctSensors", "firstAt", "lastAt").rows()
+
+
 def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS) -> Iterator[tuple[int, bytes]]:
     """``rows`` as NDJSON (one JSON object a line), ``chunk`` rows at a time: (rows written so
     far, bytes)."""

@@ -22,10 +22,11 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import polars as pl
 import strawberry
 from strawberry.scalars import JSON
 
-from fusion.api.scalars import serialize_datetime
+from fusion.api.export import pair_arrays
 from fusion.api.types.analysis import CoTravelPair
 from fusion.errors import BadInput
 from fusion.services import cotravel
@@ -162,17 +163,16 @@ class CoTravelPairPage:
         description="Pairs in the whole list at this snapshot.")
     snapshot: str = strawberry.field(
         description="The snapshot every page of this walk is answered from.")
-    pairs: strawberry.Private[list[cotravel.CoTravelPair]]
+    frame: strawberry.Private[pl.DataFrame]
     asked: strawberry.Private[dict]
 
     @strawberry.field(description="This page's pairs.")
     def items(self) -> list[CoTravelPair]:
-        return [CoTravelPair.of(p, cotravel.MeetingsOf.of(p, **self.asked)) for p in self.pairs]
+        return [CoTravelPair.of(p, cotravel.MeetingsOf.of(p, **self.asked))
+                for p in cotravel.pairs_of(self.frame)]
 
     @strawberry.field(description="This page's pairs as arrays [aKind, aKey, bKind, bKey, "
                       "meetings, distinctSensors, firstAt, lastAt]: the items' values without "
                       "a GraphQL field each (far faster for bulk clients).")
     def rows(self) -> JSON:
-        return [[p.a.kind, p.a.key, p.b.kind, p.b.key, p.meetings, p.distinct_sensors,
-                 serialize_datetime(p.first_at), serialize_datetime(p.last_at)]
-                for p in self.pairs]
+        return pair_arrays(self.frame)

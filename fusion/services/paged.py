@@ -11,7 +11,7 @@ TOO_COMPLEX with a hint to narrow them, never silently cut.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
@@ -82,13 +82,16 @@ async def co_travel_pair_page(
     min_meetings: int = cotravel.MIN_MEETINGS,
     min_distinct_sensors: int = cotravel.MIN_DISTINCT_SENSORS, since: datetime | None = None,
     until: datetime | None = None, visible: cotravel.Visible | None = None,
+    convert: Callable[[pl.DataFrame], Any] = cotravel.pairs_of,
 ) -> Page[cotravel.CoTravelPair]:
-    """A page of :func:`fusion.services.cotravel.co_travel_pairs`' whole answer."""
+    """A page of :func:`fusion.services.cotravel.co_travel_pairs`' whole answer; ``convert``
+    turns the page's slice of the held frame into its items (default: CoTravelPairs; the
+    identity keeps the frame, for callers that encode it whole)."""
     listed = _PairList(runtime, scope, subject, window, min_meetings, min_distinct_sensors,
                        since, until)
     await _check_visible(subject, visible)
     return await page(listed.key, at, first, build=listed.build, current=listed.current,
-                      convert=cotravel.pairs_of)
+                      convert=convert)
 
 
 async def co_travel_pair_frame(

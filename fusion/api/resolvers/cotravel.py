@@ -119,8 +119,9 @@ async def resolve_co_travel_page(
     found = await paged.co_travel_pair_page(
         ctx.services.runtime, at(cursor), first, scope=regions, subject=ref,
         window=window_seconds, min_meetings=min_meetings,
-        min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible)
-    return CoTravelPairPage(pairs=found.items, asked={
+        min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible,
+        convert=lambda frame: frame)
+    return CoTravelPairPage(frame=found.items, asked={
         "window": window_seconds, "since": since, "until": until, "scope": regions},
         **page_fields(info, found, query))
 
