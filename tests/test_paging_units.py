@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fusion.api.export import ndjson_chunks, pair_rows, parquet_chunks
+from fusion.api.export import ndjson_chunks, pair_arrays, pair_rows, parquet_chunks
 from fusion.api.paging import Cursor, decode, encode, query_digest
 from fusion.auth.auditfile import lines_backwards, lines_before
 from fusion.errors import BadInput
@@ -134,6 +134,9 @@ def test_ndjson_chunks_read_back_as_the_api_shows_pairs() -> None:
     assert [n for n, _ in chunks] == [300, 600, 900, 1000]
     text = b"".join(c for _, c in chunks).decode()
     assert [json.loads(line) for line in text.splitlines()] == _expected(frame)
+    assert [list(r) for r in pair_arrays(frame)] == [
+        [e["a"]["kind"], e["a"]["key"], e["b"]["kind"], e["b"]["key"], e["meetings"],
+         e["distinctSensors"], e["firstAt"], e["lastAt"]] for e in _expected(frame)]
 
 
 def test_parquet_chunks_make_one_file_of_row_groups() -> None:
