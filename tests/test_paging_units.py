@@ -143,7 +143,7 @@ def test_parquet_chunks_make_one_file_of_row_groups() -> None:
     import pyarrow.parquet as pq
 
     frame = _pairs(1000)
-    chunks = list(parquet_chunks(pair_rows(frame), chunk=300))
+    chunks = list(parquet_chunks(frame, chunk=300, shape=pair_rows))
     data = b"".join(c for _, c in chunks)
     assert pq.ParquetFile(io.BytesIO(data)).metadata.num_row_groups == 4
     back = pl.read_parquet(io.BytesIO(data)).to_dicts()

@@ -38,7 +38,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,11 +337,19 @@ def pair_arrays(frame: pl.DataFrame) -> list[tuple]:
                         "meetings", "distinctSensors", "firstAt", "lastAt").rows()
 
 
-def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS) -> Iterator[tuple[int, bytes]]:
-    """``rows`` as NDJSON (one JSON object a line), ``chunk`` rows at a time: (rows written so
-    far, bytes)."""
+Shape = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def _same(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows
+
+
+def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS, shape: Shape = _same
+                  ) -> Iterator[tuple[int, bytes]]:
+    """``rows`` (each chunk through ``shape``) as NDJSON, one JSON object a line, ``chunk``
+    rows at a time: (rows written so far, bytes)."""
     for start in range(0, rows.height, chunk):
-        part = rows.slice(start, chunk)
+        part = shape(rows.slice(start, chunk))
         yield start + part.height, part.write_ndjson().encode()
 
 
@@ -369,14 +377,15 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def parquet_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS
+def parquet_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS, shape: Shape = _same
                    ) -> Iterator[tuple[int, bytes]]:
-    """``rows`` as one Parquet file (zstd), a row group of ``chunk`` rows at a time: (rows
-    written so far, bytes); the footer comes last."""
+    """``rows`` (each chunk through ``shape``) as one Parquet file (zstd), a row group of
+    ``chunk`` rows at a time: (rows written so far, bytes); the footer comes last."""
     sink = _Drain()
-    with pq.ParquetWriter(sink, rows.head(0).to_arrow().schema, compression="zstd") as writer:
+    schema = shape(rows.head(0)).to_arrow().schema
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
         for start in range(0, rows.height, chunk):
-            part = rows.slice(start, chunk)
+            part = shape(rows.slice(start, chunk))
             writer.write_table(part.to_arrow(), row_group_size=chunk)
             yield start + part.height, sink.take()
     yield rows.height, sink.take()
@@ -420,8 +429,7 @@ async def export_endpoint(request: Request) -> Response:
         return _error(code, str(err))
     headers = {"X-Fusion-Snapshot": snapshot, "X-Fusion-Total-Count": str(frame.height),
                "Content-Disposition": f'attachment; filename="{export.name}.{export.fmt}"'}
-    rows = pair_rows(frame, text_times=export.fmt == "ndjson")
-    return StreamingResponse(_stream(services, export, rows),
+    return StreamingResponse(_stream(services, export, frame),
                              media_type=STREAM_TYPES[export.fmt], headers=headers)
 
 
@@ -486,10 +494,13 @@ async def _pairs(services: Any, export: _Export) -> tuple[str, pl.DataFrame]:
         since=moment("since"), until=moment("until"))
 
 
-async def _stream(services: Any, export: _Export, rows: pl.DataFrame) -> AsyncIterator[bytes]:
-    """The encoded chunks (encoded off the event loop), then the outcome record."""
-    write = ndjson_chunks if export.fmt == "ndjson" else parquet_chunks
-    chunks = write(rows)
+async def _stream(services: Any, export: _Export, frame: pl.DataFrame
+                  ) -> AsyncIterator[bytes]:
+    """The pairs shaped and encoded a chunk at a time, off the event loop; then the outcome
+    record."""
+    text_times = export.fmt == "ndjson"
+    write = ndjson_chunks if text_times else parquet_chunks
+    chunks = write(frame, shape=lambda part: pair_rows(part, text_times=text_times))
     sent, outcome = 0, "failed:INTERRUPTED"
     try:
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
