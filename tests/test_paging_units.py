@@ -93,6 +93,23 @@ def test_a_frame_is_rebuilt_for_its_snapshot_when_not_held() -> None:
         asyncio.run(page("f", Position("v2", 0), 5, build=build, convert=list, held=HeldAnswers()))
 
 
+def test_concurrent_first_pages_of_a_snapshot_share_one_build() -> None:
+    held, builds = HeldAnswers(), []
+
+    async def build(at: str | None):
+        builds.append(at)
+        await asyncio.sleep(0.05)
+        return "v1", list(range(10))
+
+    async def both():
+        return await asyncio.gather(*(page("s", None, 3, build=build, convert=list,
+                                           current=lambda: "v1", held=held) for _ in range(3)))
+
+    pages = asyncio.run(both())
+    assert builds == [None] and [p.items for p in pages] == [[0, 1, 2]] * 3
+    assert held.building == {}
+
+
 def test_lines_before_a_position_are_the_lines_backwards_with_their_offsets(tmp_path) -> None:
     rng = random.Random(5)
     lines = [("x" * rng.randint(1, 300_000 if i % 50 == 0 else 200)).encode()

@@ -14,13 +14,16 @@ Snapshots come in two kinds:
 * **graph lists** (search, timelines, gangs) read Neo4j, which keeps no snapshot across
   transactions: their snapshot is the held answer itself (a random id); once evicted it is gone.
 
-A gone snapshot is :class:`SnapshotGone` (BAD_INPUT, "start again from the first page"), never a
-silently different answer. Held answers live in this process (:data:`HELD`), least recently
-used first out, within :data:`HELD_BYTES` and for :data:`HELD_SECONDS` after their last page.
+Concurrent first pages of one event-store list share one build (a walk and an export of the
+same list started together compute it once). A gone snapshot is :class:`SnapshotGone`
+(BAD_INPUT, "start again from the first page"), never a silently different answer. Held
+answers live in this process (:data:`HELD`), least recently used first out, within
+:data:`HELD_BYTES` and for :data:`HELD_SECONDS` after their last page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -93,6 +96,7 @@ class HeldAnswers:
     def __init__(self, budget: int = HELD_BYTES, ttl: float = HELD_SECONDS) -> None:
         self.budget, self.ttl = budget, ttl
         self._held: OrderedDict[Hashable, Held] = OrderedDict()
+        self.building: dict[Hashable, asyncio.Future] = {}  # builds under way
 
     def get(self, key: Hashable) -> Rows | None:
         """The held rows of ``key`` (None: not held), marked used now."""
@@ -165,10 +169,19 @@ async def rows_of(key: Hashable, at: str | None, *, build: Build, current: Curre
     """The whole list ``key`` as of snapshot ``at`` (None: now): held, or built and held."""
     snapshot = at if at is not None else (current() if current is not None else None)
     rows = None if snapshot is None else held.get((key, snapshot))
-    if rows is None:
-        snapshot, rows = await build(at)
-        held.put((key, snapshot), rows)
-    return snapshot, rows
+    if rows is not None:
+        return snapshot, rows
+    if snapshot is None:  # a graph list: every walk reads anew
+        built = await build(at)
+    else:  # one build of a snapshot at a time: concurrent callers share it
+        flight = (key, snapshot, at)
+        pending = held.building.get(flight)
+        if pending is None:
+            pending = held.building[flight] = asyncio.ensure_future(build(at))
+            pending.add_done_callback(lambda _: held.building.pop(flight, None))
+        built = await asyncio.shield(pending)
+    held.put((key, built[0]), built[1])
+    return built
 
 
 async def page(key: Hashable, at: Position | None, first: int, *, build: Build,
