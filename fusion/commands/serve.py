@@ -86,11 +86,10 @@ def _run_workers(host: str, port: int, log_level: str,
     config = uvicorn.Config(WORKER_APP, factory=True, host=host, port=port, workers=workers,
                             log_level=log_level, lifespan="on", proxy_headers=False,
                             server_header=False)
-    server = uvicorn.Server(config)
     sock = config.bind_socket()
     if announce is not None:
         announce()  # connections queue on the bound socket until a worker accepts them
-    Multiprocess(config, target=server.run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def serve(
