@@ -6,6 +6,13 @@ masked for the client by :mod:`fusion.api.errors`).
 
 Each statement is counted on the request it runs for (:data:`REQUEST`, set by
 :mod:`fusion.api.view`), so the metrics show how many statements each operation costs.
+
+A read runs as one auto-commit transaction: RUN and PULL go out together and one answer comes
+back, where the driver's managed transaction (``execute_query``: BEGIN, RUN, PULL, then COMMIT)
+takes two round trips and about twice the driver's CPU — most of a cached Entity lookup's cost
+(docs/api.md, Performance). A read has nothing to roll back, and a request that cannot reach
+Neo4j is answered UNAVAILABLE rather than retried for up to 30 s. Writes keep the managed,
+retried transaction.
 """
 
 from __future__ import annotations
@@ -27,15 +34,18 @@ REQUEST: ContextVar[RequestRecord | None] = ContextVar("fusion_request", default
 
 async def run_cypher(services: Resources, statement: str, write: bool = False,
                      **params: object) -> list[neo4j.Record]:
-    """The records of one auto-retried read (or write) transaction."""
+    """The records of one read (auto-commit) or write (managed, auto-retried) transaction."""
     routing = RoutingControl.WRITE if write else RoutingControl.READ
     record = REQUEST.get()
     if record is not None:
         record.statements += 1
+    query = Query(statement, timeout=services.settings.query_timeout)
     try:
-        records, _, _ = await services.driver.execute_query(
-            Query(statement, timeout=services.settings.query_timeout), params,
-            database_=services.database, routing_=routing)
+        if write:
+            records, _, _ = await services.driver.execute_query(
+                query, params, database_=services.database, routing_=routing)
+        else:
+            records = await _auto_commit_read(services, query, params)
     except (ServiceUnavailable, SessionExpired, OSError) as err:
         _count_error(services, "unavailable")
         raise unavailable(err) from err
@@ -51,6 +61,15 @@ async def run_cypher(services: Resources, statement: str, write: bool = False,
         _count_error(services, "driver")
         raise
     return records
+
+
+async def _auto_commit_read(services: Resources, query: Query, params: dict
+                            ) -> list[neo4j.Record]:
+    """The records of ``query`` run as one auto-commit read transaction."""
+    async with services.driver.session(database=services.database,
+                                       default_access_mode=neo4j.READ_ACCESS) as session:
+        result = await session.run(query, params)
+        return [record async for record in result]
 
 
 async def read(services: Resources, statement: str, **params: object) -> list[neo4j.Record]:

@@ -235,12 +235,13 @@ class DocumentLimits(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            if self._cache is not None and self._cache.is_valid(context.query):
+            text = context.query if self._cache is not None else None
+            if isinstance(text, str) and self._cache.is_valid(text):
                 context.pre_execution_errors = []
             else:
                 context.pre_execution_errors = await self._check(document)
-                if not context.pre_execution_errors and self._cache is not None:
-                    self._cache.mark_valid(context.query)
+                if not context.pre_execution_errors and isinstance(text, str):
+                    self._cache.mark_valid(text)
         yield
 
     async def _check(self, document: DocumentNode) -> list[GraphQLError]:
