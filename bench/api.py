@@ -364,7 +364,8 @@ def _section(scale: float, seconds: float, one: list[Measured], two: list[Measur
         f"{sent:,}.", "",
         "### `fusion serve --workers 2`", "", *HEADER, *(m.row() for m in two), "",
         "### GraphQL over HTTP vs the same Cypher over Bolt (6-hop shortest path)", "",
-        *paths, "", soaked.row(), "", "Targets (#17):", *targets(one, ratio),
+        *paths, "", soaked.row(), "", "Targets (#17), one process:", *targets(one, ratio),
+        "", "With `--workers 2`:", *targets(two, None),
     ]
     return "\n".join(head)
 
