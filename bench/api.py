@@ -1,21 +1,29 @@
-"""GraphQL service under load: requests/s and p50/p95 per operation at 1, 8 and 32 clients.
+"""GraphQL service under load: Entity alone and the mix, at 1 to 32 clients, one process and
+`fusion serve --workers 2`; GraphQL vs Bolt for one 6-hop path statement; the CPU it all took.
 
-Starts its own managed Neo4j (temporary FUSION_HOME, ports 37787/37574), generates and loads
-the multi-region scenario and materializes co-travel as ``fusion demo`` does (scale 0.2 x
-``scale``), starts ``fusion serve`` on a free loopback port in a subprocess, issues an analyst
-token for every region, and drives a fixed, seeded mix of contract operations (Entity 40 %,
-Search 30 %, RelationshipPaths 20 %, CoTravel with a subject 10 %; documents from the shipped
-saved queries, arguments from the scenario's truth.json) from asyncio httpx clients, for a
-bounded time per level after a warm-up. Every response must be HTTP 200 with data and no
-GraphQL error; a run with any error fails. Then a soak: 32 clients for 60 s (x ``scale``) of the
-same mix, with the audit records it added to the log counted against the requests sent (they must
-be equal). Traffic goes to 127.0.0.1 only. The clients share
-the 2-core machine with Neo4j and the server, so the figures are what one box does with
-everything on it.
+Starts its own managed Neo4j (temporary FUSION_HOME, ports 37787/37574 or
+FUSION_BENCH_API_BOLT_PORT/_HTTP_PORT), generates and loads the multi-region scenario and
+materializes co-travel as ``fusion demo`` does (scale 0.2 x ``scale``), starts ``fusion serve``
+on a free loopback port in a subprocess, issues an analyst token for every region, and drives a
+fixed, seeded mix of contract operations (Entity 40 %, Search 30 %, RelationshipPaths 20 %,
+CoTravel with a subject 10 %; documents from the shipped saved queries, arguments from the
+scenario's truth.json) from asyncio httpx clients, for a bounded time per level after a warm-up
+(bench._apiload: requests/s, p50/p95, service CPU ms per request, the load generator's CPU).
+Every response must be HTTP 200 with data and no GraphQL error; a run with any error fails.
+Then the 6-hop path statement over Bolt vs RelationshipPaths over HTTP (bench._pathcost), and a
+soak: 32 clients for 60 s (x ``scale``) of the mix, with the audit records it added counted
+against the requests sent (they must be equal). Then the busiest levels again with two worker
+processes. The report lists the issue's targets (#17), met or not.
+
+Against a running service (e.g. to measure another commit the same way)::
+
+    python -m bench.api --url http://127.0.0.1:8000 --token T --truth .../truth.json \
+        --pid <fusion serve's pid> --paths
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -26,6 +34,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
@@ -34,10 +44,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench import _pathcost as pathcost
+from bench._apiload import HEADER, Level, Measured, run_level
 from bench._service import free_port
+from fusion.services.models import EntityRef
 
-BOLT, HTTP = 37787, 37574
-LEVELS = (1, 8, 32)
+# Ports of the managed Neo4j the benchmark starts (overridable: two engineers on one machine).
+BOLT = int(os.environ.get("FUSION_BENCH_API_BOLT_PORT", "37787"))
+HTTP = int(os.environ.get("FUSION_BENCH_API_HTTP_PORT", "37574"))
 SECONDS_PER_LEVEL = 10.0
 SOAK_CLIENTS = 32
 SOAK_SECONDS = 60.0  # at scale 1 (the reference run); shorter for smaller runs
@@ -233,21 +247,67 @@ def _server_counted(base_url: str) -> float:
                for s in f.samples if s.name == "fusion_graphql_requests_total")
 
 
-def measure(base_url: str, token: str, calls: list[Call],
-            seconds: float) -> tuple[list[str], list[str], int]:
-    """Every level: table rows, error examples, and how many requests the clients sent."""
+LEVELS = (Level("Entity", ("Entity",), 1), Level("Entity", ("Entity",), 8),
+          Level("mix", None, 1), Level("mix", None, 8), Level("mix", None, 32))
+# With `fusion serve --workers 2`: the levels that load the service most.
+WORKER_LEVELS = (Level("Entity", ("Entity",), 8), Level("mix", None, 8), Level("mix", None, 32))
+
+
+def measure(base_url: str, token: str, calls: list[Call], seconds: float,
+            levels: tuple[Level, ...] = LEVELS, service_pid: int | None = None
+            ) -> tuple[list[Measured], list[str], int]:
+    """Every level: its figures, error examples, and how many requests the clients sent."""
     docs = documents()
-    rows: list[str] = []
-    errors: list[str] = []
-    sent = 0
-    for level in LEVELS:
-        warm, _ = asyncio.run(drive(base_url, token, docs, calls, level, WARMUP_SECONDS))
-        samples, wall = asyncio.run(drive(base_url, token, docs, calls, level, seconds))
-        sent += len(warm) + len(samples)
-        rows += summarize(level, samples, wall)
-        errors += [f"{s.operation}: {s.error}" for s in warm + samples if s.error][:3]
-        print(rows[-1], file=sys.stderr, flush=True)
-    return rows, errors, sent
+
+    def bound(chosen: list[Call], clients: int, span: float):
+        return drive(base_url, token, docs, chosen, clients, span)
+
+    results, errors, sent = [], [], 0
+    for level in levels:
+        measured, samples = run_level(bound, level, calls, seconds, WARMUP_SECONDS, service_pid)
+        results.append(measured)
+        sent += len(samples)
+        errors += [f"{s.operation}: {s.error}" for s in samples if s.error][:3]
+        print(measured.row(), file=sys.stderr, flush=True)
+    return results, errors, sent
+
+
+def path_pairs(truth: dict) -> list[tuple[EntityRef, EntityRef]]:
+    """The RelationshipPaths pairs of the mix, as the service's canonical references."""
+    return [(EntityRef.parse(a["kind"], a["key"]), EntityRef.parse(b["kind"], b["key"]))
+            for a, b in ((v["from"], v["to"]) for v in _arguments(truth)["RelationshipPaths"])]
+
+
+def path_overhead(base_url: str, token: str, settings, truth: dict) -> tuple[list[str], float]:
+    """GraphQL over HTTP vs Cypher over Bolt for the mix's path pairs (bench._pathcost)."""
+    from fusion.db import connect
+
+    with connect(settings) as driver:
+        timings = pathcost.measure(base_url, token, driver, settings.neo4j_database,
+                                   path_pairs(truth), [r["code"] for r in truth["regions"]])
+    return pathcost.section(timings, len(path_pairs(truth)))
+
+
+def targets(results: list[Measured], ratio: float | None) -> list[str]:
+    """The issue's targets (#17), each met or not, from this run's figures."""
+    at = {(m.level.name, m.level.clients): m for m in results}
+    checks = []
+    if ("Entity", 8) in at:
+        m = at["Entity", 8]
+        checks.append(("Entity only, 8 clients >= 300 req/s with 0 errors",
+                       f"{m.rate:,.1f} req/s, {m.errors} errors", m.rate >= 300 and not m.errors))
+    if ("Entity", 1) in at:
+        checks.append(("Entity p50 at 1 client <= 5 ms", f"{at['Entity', 1].ms(50):.1f} ms",
+                       at["Entity", 1].ms(50) <= 5))
+    if ("mix", 8) in at:
+        checks.append(("mix, 8 clients >= 150 req/s", f"{at['mix', 8].rate:,.1f} req/s",
+                       at["mix", 8].rate >= 150))
+    if ("mix", 32) in at:
+        checks.append(("mix p95 at 32 clients <= 250 ms", f"{at['mix', 32].ms(95):.1f} ms",
+                       at["mix", 32].ms(95) <= 250))
+    if ratio is not None:
+        checks.append(("GraphQL / Bolt, 6-hop path, p50 <= 1.5x", f"{ratio:.2f}x", ratio <= 1.5))
+    return [f"- {name}: {got} — {'met' if ok else '**not met**'}" for name, got, ok in checks]
 
 
 @dataclass(frozen=True)
@@ -288,30 +348,40 @@ def soak(base_url: str, token: str, calls: list[Call], seconds: float, home: Pat
                 audit_records(home) - before, tuple(failed[:3]))
 
 
-def _section(scale: float, seconds: float, rows: list[str], sent: int, counted: float,
-             soaked: Soak) -> str:
+def _section(scale: float, seconds: float, one: list[Measured], two: list[Measured],
+             paths: list[str], ratio: float, sent: int, counted: float, soaked: Soak,
+             load: str) -> str:
     head = [
         "## GraphQL service under load", "",
-        f"`fusion serve` (one process) on the demo scenario at scale {SCENARIO_SCALE * scale:g}, "
-        f"managed Neo4j 5.26 on the same 2-core machine; asyncio httpx clients over loopback, "
-        f"{WARMUP_SECONDS:g} s warm-up then {seconds:g} s per level; mix "
+        f"`fusion serve` on the demo scenario at scale {SCENARIO_SCALE * scale:g}, managed "
+        f"Neo4j 5.26 on the same 2-core machine; asyncio httpx clients in the bench's process "
+        f"over loopback, {WARMUP_SECONDS:g} s warm-up then {seconds:g} s per level; the mix is "
         + ", ".join(f"{op} {w * 10} %" for op, w in MIX.items())
-        + "; each request authenticated, scoped and audited (fsync) as in production.", "",
-        "| clients | operation | requests | req/s | p50 ms | p95 ms | errors |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        + "; each request authenticated, scoped and audited (fsync) as in production. "
+        f"Load average at the start: {load}.", "",
+        "### One process", "", *HEADER, *(m.row() for m in one), "",
+        f"The server's /metrics counted {counted:,.0f} GraphQL requests; the clients sent "
+        f"{sent:,}.", "",
+        "### `fusion serve --workers 2`", "", *HEADER, *(m.row() for m in two), "",
+        "### GraphQL over HTTP vs the same Cypher over Bolt (6-hop shortest path)", "",
+        *paths, "", soaked.row(), "", "Targets (#17), one process:", *targets(one, ratio),
+        "", "With `--workers 2`:", *targets(two, None),
     ]
-    tail = ["", f"The server's /metrics counted {counted:,.0f} GraphQL requests; "
-                f"the clients sent {sent:,} (before the soak).", "", soaked.row()]
-    return "\n".join(head + rows + tail)
+    return "\n".join(head)
+
+
+def _load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def run(scale: float = 1.0) -> str:
-    """Start Neo4j, load, serve, measure every level; the Markdown section."""
+    """Start Neo4j, load, serve (one process, then two workers), measure; the section."""
     from fusion.auth import issue_token
     from fusion.config import Settings
     from fusion.managed import ManagedNeo4j
 
     seconds = SECONDS_PER_LEVEL * max(scale, 0.25)
+    load = _load_average()
     with tempfile.TemporaryDirectory(prefix="fusion-bench-api-") as tmp:
         tmp_path = Path(tmp)
         settings = Settings(home=tmp_path / "home", db_bolt_port=BOLT, db_http_port=HTTP,
@@ -324,43 +394,75 @@ def run(scale: float = 1.0) -> str:
             _analyze_cotravel(settings, secret)
             regions = [r["code"] for r in truth["regions"]]
             token = issue_token(secret.encode(), "bench", "analyst", regions, timedelta(hours=2))
-            rows, errors, sent, counted, soaked = _serve_and_measure(
-                settings, secret, token, workload(truth), seconds, SOAK_SECONDS * scale,
-                tmp_path / "serve.log")
+            calls, log = workload(truth), tmp_path / "serve.log"
+            with _served(settings, secret, log, 1) as (url, pid):
+                one, errors, sent = measure(url, token, calls, seconds, LEVELS, pid)
+                counted = _server_counted(url)
+                paths, ratio = path_overhead(url, token, settings, truth)
+                soaked = soak(url, token, calls, SOAK_SECONDS * scale, settings.home)
+            with _served(settings, secret, log, 2) as (url, pid):
+                two, more, _ = measure(url, token, calls, seconds, WORKER_LEVELS, pid)
         finally:
             neo4j.stop()
-    section = _section(scale, seconds, rows, sent, counted, soaked)
-    errors += list(soaked.error_examples)
+    section = _section(scale, seconds, one, two, paths, ratio, sent, counted, soaked, load)
+    errors += more + list(soaked.error_examples)
     if soaked.records != soaked.sent:
         errors.append(f"soak: {soaked.sent} requests but {soaked.records} audit records")
+    if counted != sent:
+        errors.append(f"/metrics counted {counted:,.0f} requests, the clients sent {sent:,}")
     if errors:
         raise RuntimeError(section + "\n\nErrors, first of each level:\n" + "\n".join(errors))
     return section
 
 
-def serve_command(port: int) -> list[str]:
+def serve_command(port: int, workers: int = 1) -> list[str]:
     """The command line starting the service on a loopback port."""
     fusion = Path(sys.executable).with_name("fusion")
-    return [str(fusion), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [str(fusion), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+            str(workers), "--log-level", "warning"]
 
 
-def _serve_and_measure(settings, secret: str, token: str, calls: list[Call], seconds: float,
-                       soak_seconds: float, log: Path
-                       ) -> tuple[list[str], list[str], int, float, Soak]:
+@contextmanager
+def _served(settings, secret: str, log: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """`fusion serve` running (url, pid) while the block runs."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with log.open("w") as sink:
-        server = subprocess.Popen(serve_command(port), env=_server_env(settings, secret),
-                                  stdout=sink, stderr=subprocess.STDOUT)
+    with log.open("a") as sink:
+        server = subprocess.Popen(serve_command(port, workers),
+                                  env=_server_env(settings, secret), stdout=sink,
+                                  stderr=subprocess.STDOUT)
     try:
         _wait_ready(base_url, server, log)
-        rows, errors, sent = measure(base_url, token, calls, seconds)
-        counted = _server_counted(base_url)
-        return rows, errors, sent, counted, soak(base_url, token, calls, soak_seconds,
-                                                 settings.home)
+        yield base_url, server.pid
     finally:
         _stop(server)
 
 
+def main() -> None:
+    """Measure a running service: the levels, and the path overhead when --neo4j is given."""
+    parser = argparse.ArgumentParser(description="bench.api against a running service")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True, help="an analyst token of every region")
+    parser.add_argument("--truth", type=Path, required=True, help="the scenario's truth.json")
+    parser.add_argument("--pid", type=int, help="the service's process id (its CPU is read)")
+    parser.add_argument("--seconds", type=float, default=SECONDS_PER_LEVEL)
+    parser.add_argument("--paths", action="store_true",
+                        help="also GraphQL vs Bolt (Neo4j from the FUSION_ settings)")
+    args = parser.parse_args()
+    truth = json.loads(args.truth.read_text(encoding="utf-8"))
+    print(f"load average {_load_average()}")
+    results, errors, _ = measure(args.url, args.token, workload(truth), args.seconds,
+                                 service_pid=args.pid)
+    ratio = None
+    lines = [*HEADER, *(m.row() for m in results)]
+    if args.paths:
+        from fusion.config import load_settings
+
+        paths, ratio = path_overhead(args.url, args.token, load_settings(), truth)
+        lines += ["", *paths]
+    print("\n".join([*lines, "", *targets(results, ratio), *errors]))
+    print(f"load average {_load_average()}")
+
+
 if __name__ == "__main__":
-    print(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0))
+    main()

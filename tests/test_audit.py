@@ -450,3 +450,46 @@ def test_verify_command_names_a_non_utf8_record(tmp_path):
                           env={"FUSION_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 1 and "bad record at line 1: not UTF-8" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_records_of_several_workers_form_one_chain_verify_counts_each(log_path):
+    """Two logs on one file (as two worker processes hold it) chain each other's records."""
+    async def main() -> None:
+        one, two = AuditLog(log_path, worker="101"), AuditLog(log_path, worker="202")
+        try:
+            for i in range(6):
+                await (one if i % 3 else two).append(**entry(i))
+        finally:
+            await one.aclose()
+            await two.aclose()
+
+    asyncio.run(main())
+    result = verify_audit_log(log_path)
+    stored = [json.loads(line) for line in lines(log_path)]
+    assert result.ok and result.records == 6
+    assert result.workers == {"101": 4, "202": 2}
+    assert [s["worker"] for s in stored] == ["202", "101", "101", "202", "101", "101"]
+    assert "by worker process: 101: 4, 202: 2" in str(result)
+
+
+@pytest.mark.parametrize("worker", ["101", "202"])
+def test_an_edited_record_of_either_worker_is_found(log_path, worker):
+    async def main() -> None:
+        one, two = AuditLog(log_path, worker="101"), AuditLog(log_path, worker="202")
+        try:
+            for i in range(6):
+                await (one if i % 2 else two).append(**entry(i))
+        finally:
+            await one.aclose()
+            await two.aclose()
+
+    asyncio.run(main())
+    text = lines(log_path)
+    target = next(n for n, line in enumerate(text) if json.loads(line)["worker"] == worker)
+    record = json.loads(text[target])
+    record["worker"] = "303" if worker == "101" else "101"   # claim another worker wrote it
+    text[target] = json.dumps(record, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False) + "\n"
+    log_path.write_text("".join(text), encoding="utf-8")
+    result = verify_audit_log(log_path)
+    assert not result.ok and result.bad_line == target + 1 and "edited" in result.reason

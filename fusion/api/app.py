@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +29,7 @@ from fusion.api.saved import builtin_rows
 from fusion.api.schema import build_schema
 from fusion.api.view import FusionGraphQL
 from fusion.api.workbench import workbench_routes
-from fusion.config import Settings
+from fusion.config import Settings, load_settings
 from fusion.db import ensure_schema
 from fusion.services.saved import install_builtin_queries
 
@@ -36,8 +37,9 @@ logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The ASGI application serving Fusion's GraphQL API with ``settings``."""
+def create_app(settings: Settings, worker: str | None = None) -> Starlette:
+    """The ASGI application serving Fusion's GraphQL API with ``settings``; ``worker`` names
+    this process in its audit records when several serve one port."""
     schema = build_schema(settings)
     builtins = builtin_rows(schema._schema, settings.api_max_tokens)  # invalid: fail now
     metrics = Metrics()
@@ -45,7 +47,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_services(settings, metrics) as services:
+        async with open_services(settings, metrics, worker=worker) as services:
             app.state.services = services
             app.state.builtins = builtins
             app.state.prepared = await _prepare(services, builtins)
@@ -64,6 +66,12 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics
     return app
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process of `fusion serve --workers N` (uvicorn's factory): the
+    settings from the environment, the worker named by its process id."""
+    return create_app(load_settings(), worker=str(os.getpid()))
 
 
 def services_of(request: Request) -> Resources:

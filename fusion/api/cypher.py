@@ -19,7 +19,7 @@ from fusion.services.cypher import run
 
 async def run_cypher(services: Resources, statement: str, write: bool = False,
                      **params: object) -> list[neo4j.Record]:
-    """The records of one auto-retried read (or write) transaction."""
+    """The records of one read (auto-commit) or write (managed, auto-retried) transaction."""
     routing = RoutingControl.WRITE if write else RoutingControl.READ
     return await run(services.runtime, statement, routing, params)
 

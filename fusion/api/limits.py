@@ -37,6 +37,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from fusion.api.doccache import DocumentCache
 from fusion.errors import BadInput, TooComplex
 
 # Selections (fields, spreads, inline fragments) a document may hold once every fragment
@@ -207,24 +208,49 @@ class DocumentLimits(SchemaExtension):
     Validation (graphql-core's rules and the depth and alias limiters added by other
     extensions) runs in a thread of its own once the check passed, so even a bounded but
     costly document never stalls other requests; a refused document is never validated.
+    With a :class:`~fusion.api.doccache.DocumentCache`, a text parsed before is not parsed
+    again and one that passed all of this before is not checked again (same text, same
+    schema, same limits: same outcome).
     """
 
     _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fusion-validate")
 
-    def __init__(self, *, max_depth: int, max_aliases: int, max_tokens: int) -> None:
+    def __init__(self, *, max_depth: int, max_aliases: int, max_tokens: int,
+                 cache: DocumentCache | None = None) -> None:
         self._limits = {"max_depth": max_depth, "max_aliases": max_aliases,
                         "max_size": EXPANSION_PER_TOKEN * max_tokens}
+        self._cache = cache
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if self._cache is not None and context.graphql_document is None and context.query:
+            try:
+                context.graphql_document = self._cache.parse(
+                    context.query, context.parse_options.get("max_tokens"))
+            except Exception:  # noqa: BLE001 - strawberry parses again and reports it
+                context.graphql_document = None
+        yield
 
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            try:
-                check_document(document, **self._limits)
-            except (TooComplex, BadInput) as err:
-                context.pre_execution_errors = [GraphQLError(str(err), original_error=err)]
+            text = context.query if self._cache is not None else None
+            if isinstance(text, str) and self._cache.is_valid(text):
+                context.pre_execution_errors = []
             else:
-                context.pre_execution_errors = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, validate_document, context.schema._schema, document,
-                    context.validation_rules)
+                context.pre_execution_errors = await self._check(document)
+                if not context.pre_execution_errors and isinstance(text, str):
+                    self._cache.mark_valid(text)
         yield
+
+    async def _check(self, document: DocumentNode) -> list[GraphQLError]:
+        """The errors of the linear check, else of validation (in a worker thread)."""
+        context = self.execution_context
+        try:
+            check_document(document, **self._limits)
+        except (TooComplex, BadInput) as err:
+            return [GraphQLError(str(err), original_error=err)]
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, validate_document, context.schema._schema, document,
+            context.validation_rules)

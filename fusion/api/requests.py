@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import random
 import re
 import time
-import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.error import GraphQLSyntaxError
 
 from fusion.auth import Caller
@@ -32,6 +33,7 @@ from fusion.errors import BadInput
 DENIAL_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "PURPOSE_REQUIRED"})
 MAX_BODY_BYTES = 1 << 20
 MAX_JSON_DEPTH = 64
+Parser = Callable[..., DocumentNode]
 # Operation names the audit log keeps verbatim: GraphQL names of at most 100 characters.
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
@@ -135,11 +137,22 @@ def audited_name(name: str | None) -> str | None:
     return "_invalid:" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+# Request ids must be unique, not secret: a PRNG seeded from the OS (again in a forked child)
+# costs no system call per request, where uuid4 reads os.urandom every time.
+_IDS = random.Random()
+os.register_at_fork(after_in_child=_IDS.seed)
+
+
+def new_request_id() -> str:
+    """A new request id: 16 hex digits."""
+    return f"{_IDS.getrandbits(64):016x}"
+
+
 @dataclass
 class RequestRecord:
     """What is known about one request."""
 
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    id: str = field(default_factory=lambda: new_request_id())
     started: float = field(default_factory=time.perf_counter)
     document: str | None = None
     variables: dict | None = None
@@ -153,10 +166,11 @@ class RequestRecord:
     statements: int = 0
     admitted: bool = False     # authenticated and past the operators' allowlist
 
-    def take(self, body: GraphQLBody, max_tokens: int) -> None:
+    def take(self, body: GraphQLBody, max_tokens: int, parser: Parser = parse) -> None:
         """Take document, variables and operation name from a well-formed body."""
         self.document, self.variables = body.query, body.variables
-        self.operation_name = body.operation_name or operation_name_of(body.query, max_tokens)
+        self.operation_name = body.operation_name or operation_name_of(body.query, max_tokens,
+                                                                       parser)
 
     def audit_fields(self) -> dict:
         """Operation name and variables as the audit record keeps them.
@@ -213,10 +227,11 @@ def _items(value: object) -> int:
     return 1
 
 
-def operation_name_of(document: str, max_tokens: int) -> str | None:
-    """The name of the document's only operation (None when several, unnamed or unparsable)."""
+def operation_name_of(document: str, max_tokens: int, parser: Parser = parse) -> str | None:
+    """The name of the document's only operation (None when several, unnamed or unparsable);
+    ``parser`` is graphql-core's ``parse`` or a cache of it."""
     try:
-        ast = parse(document, max_tokens=max_tokens)
+        ast = parser(document, max_tokens=max_tokens)
     except (GraphQLSyntaxError, RecursionError):  # deep nesting exhausts the parser's stack
         return None
     ops = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]

@@ -63,16 +63,16 @@ class Resources:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, metrics: object | None = None
-                        ) -> AsyncIterator[Resources]:
-    """Connect to Neo4j, open the audit log (checked against its checkpoint in Neo4j) and load
-    the secret; close all on exit."""
+async def open_services(settings: Settings, metrics: object | None = None,
+                        worker: str | None = None) -> AsyncIterator[Resources]:
+    """Connect to Neo4j, open the audit log (checked against its checkpoint in Neo4j; its
+    records naming ``worker`` when given) and load the secret; close all on exit."""
     t = target(settings)
     driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
     sync_driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
     path = audit_path(settings.home)
     audit = AuditLog(path, CheckpointStore(driver, settings.neo4j_database,
-                                           checkpoint_key(path)))
+                                           checkpoint_key(path)), worker=worker)
     secret = None
     try:
         problem = await audit.problem()  # a log that lost records is refused from the start

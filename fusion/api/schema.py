@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from fusion.api.context import Guard
+from fusion.api.doccache import DocumentCache
 from fusion.api.errors import ErrorCodes, log_errors, request_id_of
 from fusion.api.limits import DocumentLimits
 from fusion.api.resolvers.admin import (
@@ -123,7 +124,10 @@ class Mutation:
 
 
 class FusionSchema(strawberry.Schema):
-    """strawberry's Schema, logging errors with the request id."""
+    """strawberry's Schema, logging errors with the request id; ``documents`` holds the
+    documents it parsed and validated (:mod:`fusion.api.doccache`)."""
+
+    documents: DocumentCache
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -133,7 +137,8 @@ class FusionSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> FusionSchema:
     """The schema with the limits of ``settings``."""
-    return FusionSchema(
+    documents = DocumentCache()
+    schema = FusionSchema(
         query=Query,
         mutation=Mutation,
         types=list(ENTITY_TYPES.values()),
@@ -144,7 +149,10 @@ def build_schema(settings: Settings) -> FusionSchema:
             lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
             lambda: DocumentLimits(max_depth=settings.api_max_depth,
                                    max_aliases=settings.api_max_aliases,
-                                   max_tokens=settings.api_max_tokens),
+                                   max_tokens=settings.api_max_tokens,
+                                   cache=documents),
             ErrorCodes,
         ],
     )
+    schema.documents = documents
+    return schema

@@ -74,8 +74,10 @@ class _Pending:
 class AuditLog:
     """Appends records durably (group commit) and reads them back newest first."""
 
-    def __init__(self, path: Path, checkpoint: CheckpointStore | None = None) -> None:
+    def __init__(self, path: Path, checkpoint: CheckpointStore | None = None,
+                 worker: str | None = None) -> None:
         self.path = path
+        self.worker = worker                  # named in every record when set
         self._store = checkpoint
         self._fd = -1
         self._loaded = False                  # _head was read from the file
@@ -244,6 +246,8 @@ class AuditLog:
             variables=variables, purpose=purpose,
             scope=None if scope is None else sorted(scope), outcome=outcome,
             result_count=result_count)
+        if self.worker is not None:
+            body["worker"] = self.worker
         pending = _Pending(body, asyncio.get_running_loop().create_future())
         self._queue.append(pending)
         if self._writer is None or self._writer.done():

@@ -2,6 +2,8 @@
 
 ``hash = sha256(canonical JSON of every field except hash)``, where the fields include
 ``prev_hash``, the previous record's ``hash`` (:data:`GENESIS` for the first record).
+``worker`` is present only in records written by a worker of `fusion serve --workers N` (its
+process id): all workers append to one chain, so the file's order is the one total order.
 Canonical JSON: keys sorted, no spaces, UTF-8. The stored line is the canonical JSON of the
 record including ``hash``, so a verifier needs nothing but the file.
 """
@@ -31,9 +33,13 @@ class AuditRecord:
     result_count: int | None
     prev_hash: str
     hash: str
+    worker: str | None = None
 
 
 FIELD_NAMES = tuple(f.name for f in fields(AuditRecord))
+# Fields a stored record may leave out (absent: the record was written by a single process).
+OPTIONAL_FIELDS = frozenset({"worker"})
+REQUIRED_FIELDS = tuple(n for n in FIELD_NAMES if n not in OPTIONAL_FIELDS)
 
 
 def canonical(obj: dict) -> str:
@@ -62,11 +68,13 @@ def body_of(at: datetime, **values: object) -> dict:
 
 def from_stored(stored: dict) -> AuditRecord:
     """The AuditRecord of a stored (parsed) line."""
-    values = {name: stored[name] for name in FIELD_NAMES}
+    values = {name: stored[name] for name in REQUIRED_FIELDS}
+    values.update({name: stored[name] for name in OPTIONAL_FIELDS if name in stored})
     values["at"] = datetime.fromisoformat(stored["at"])
     return AuditRecord(**values)
 
 
 def to_stored(record: AuditRecord) -> dict:
     """The stored object of a record (inverse of :func:`from_stored`)."""
-    return {**asdict(record), "at": record.at.isoformat()}
+    stored = {**asdict(record), "at": record.at.isoformat()}
+    return {k: v for k, v in stored.items() if k not in OPTIONAL_FIELDS or v is not None}

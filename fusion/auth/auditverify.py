@@ -11,12 +11,12 @@ noted earlier (``anchor``) to prove the chain still reaches it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from fusion.auth.auditcheckpoint import Head
-from fusion.auth.auditrecord import FIELD_NAMES, GENESIS, record_hash
+from fusion.auth.auditrecord import FIELD_NAMES, GENESIS, REQUIRED_FIELDS, record_hash
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,18 @@ class VerifyResult:
     head: str
     bad_line: int | None = None
     reason: str | None = None
+    workers: dict[str, int] = field(default_factory=dict)  # good records per named worker
 
     def __str__(self) -> str:
         if self.ok:
-            return f"ok, {self.records} records, head {self.head}"
+            return f"ok, {self.records} records, head {self.head}{self._by_worker()}"
         return f"bad record at line {self.bad_line}: {self.reason}"
+
+    def _by_worker(self) -> str:
+        if not self.workers:
+            return ""
+        counts = ", ".join(f"{w}: {n}" for w, n in sorted(self.workers.items()))
+        return f" (by worker process: {counts})"
 
 
 def _problem(raw: bytes, expected_prev: str) -> str | None:
@@ -49,7 +56,7 @@ def _problem(raw: bytes, expected_prev: str) -> str | None:
         return "not a JSON record"
     if not isinstance(stored, dict):
         return "not a JSON record"
-    missing = [name for name in FIELD_NAMES if name not in stored]
+    missing = [name for name in REQUIRED_FIELDS if name not in stored]
     if missing:
         return f"missing fields: {', '.join(missing)}"
     extra = sorted(set(stored) - set(FIELD_NAMES))
@@ -62,6 +69,8 @@ def _problem(raw: bytes, expected_prev: str) -> str | None:
     body = {k: v for k, v in stored.items() if k != "hash"}
     if record_hash(body) != stored["hash"]:
         return "contents do not match the record's hash (edited)"
+    if not isinstance(stored.get("worker", ""), str):
+        return "unreadable worker"
     if stored["prev_hash"] != expected_prev:
         return ("does not chain to the record before "
                 "(a record was removed, inserted or reordered, or the one before was edited)")
@@ -73,16 +82,27 @@ def verify_audit_log(path: Path, anchor: str | None = None,
     """Check the whole chain in ``path``; with ``anchor``, also that a record has that hash;
     with ``head`` (a checkpoint), also that record ``head.count`` is there with ``head.hash``."""
     expected, count, seen_anchor, at_head = GENESIS, 0, anchor is None, None
+    workers: dict[str, int] = {}
     if path.exists():
         with path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 reason = _problem(raw, expected)
                 if reason is not None:
                     return VerifyResult(False, count, expected, number, reason)
-                expected = json.loads(raw)["hash"]
+                stored = json.loads(raw)
+                expected = stored["hash"]
                 count += 1
+                if "worker" in stored:
+                    workers[stored["worker"]] = workers.get(stored["worker"], 0) + 1
                 seen_anchor = seen_anchor or expected == anchor
                 at_head = expected if head is not None and count == head.count else at_head
+    result = _checked(path, anchor, head, count, expected, seen_anchor, at_head)
+    return replace(result, workers=workers) if result.ok else result
+
+
+def _checked(path: Path, anchor: str | None, head: Head | None, count: int, expected: str,
+             seen_anchor: bool, at_head: str | None) -> VerifyResult:
+    """The result of a chain of ``count`` good records checked against anchor and head."""
     if not seen_anchor:
         return VerifyResult(False, count, expected, count + 1,
                             f"no record has the anchored hash {anchor} "

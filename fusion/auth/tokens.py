@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,19 +33,53 @@ SECRET_FILE = "secret"
 
 DEFAULT_MAX_TTL = timedelta(hours=12)
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "jti"]
+MAX_VERIFIED = 4096  # tokens whose verified claims a signing key remembers
 
 
 class SigningKey(bytes):
-    """The signing secret with its token policy: the longest lifetime and the revoked ids."""
+    """The signing secret with its token policy: the longest lifetime and the revoked ids.
+
+    It also remembers the claims of the tokens it verified (:class:`VerifiedTokens`), so a
+    caller's token is checked cryptographically once, not on every request.
+    """
 
     max_ttl: timedelta
     revocations: RevocationList | None
+    verified: VerifiedTokens
 
     def __new__(cls, value: bytes, max_ttl: timedelta = DEFAULT_MAX_TTL,
                 revocations: RevocationList | None = None) -> SigningKey:
         key = super().__new__(cls, value)
         key.max_ttl, key.revocations = max_ttl, revocations
+        key.verified = VerifiedTokens()
         return key
+
+
+class VerifiedTokens:
+    """Claims of tokens whose signature, issuer, claims and lifetime were checked, by token.
+
+    A hit is still refused once the token has expired (as PyJWT refuses it) and still checked
+    against the revocation list on every use (by :func:`decode_token`); at most
+    :data:`MAX_VERIFIED` tokens are kept, the oldest dropped first.
+    """
+
+    def __init__(self, size: int = MAX_VERIFIED) -> None:
+        self._size = size
+        self._claims: dict[str, dict] = {}
+
+    def get(self, token: str) -> dict | None:
+        """The claims of ``token`` if verified before; ExpiredSignatureError once expired."""
+        claims = self._claims.get(token)
+        if claims is not None and claims["exp"] <= time.time():
+            self._claims.pop(token, None)
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        return claims
+
+    def put(self, token: str, claims: dict) -> None:
+        """Remember that ``token`` verified with ``claims``."""
+        self._claims[token] = claims
+        while len(self._claims) > self._size:
+            self._claims.pop(next(iter(self._claims)), None)
 
 
 def secret_path(settings: Settings) -> Path:
@@ -139,6 +174,20 @@ def decode_token(token: str, secret: bytes) -> dict:
     Raises jwt.InvalidTokenError when it is not a valid token, Unauthenticated when it lives
     longer than the key allows or is revoked, DatabaseError when revocations cannot be checked.
     """
+    cache: VerifiedTokens | None = getattr(secret, "verified", None)
+    claims = None if cache is None else cache.get(token)
+    if claims is None:
+        claims = _verified_claims(token, secret)
+        if cache is not None:
+            cache.put(token, claims)
+    revocations = getattr(secret, "revocations", None)
+    if revocations is not None:
+        revocations.check(claims["jti"])
+    return claims
+
+
+def _verified_claims(token: str, secret: bytes) -> dict:
+    """The claims of ``token`` once its signature, claims and lifetime are checked."""
     claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                         options={"require": REQUIRED_CLAIMS})
     lifetime = claims["exp"] - claims["iat"]
@@ -147,9 +196,6 @@ def decode_token(token: str, secret: bytes) -> dict:
                               "ask for a new one.")
     if not isinstance(claims["jti"], str) or not claims["jti"]:
         raise Unauthenticated("The token has no id (jti).")
-    revocations = getattr(secret, "revocations", None)
-    if revocations is not None:
-        revocations.check(claims["jti"])
     return claims
 
 

@@ -30,6 +30,7 @@ from fusion.errors import BadInput, NotFound
 from fusion.services.entities import EntityRef
 from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, utc, visible_sightings
 from fusion.services.runtime import Runtime, in_worker
+from fusion.services.storecache import StoreCache
 from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
     CO_TRAVEL_MIN_MEETINGS,
@@ -50,6 +51,9 @@ MIN_DISTINCT_SENSORS = CO_TRAVEL_MIN_SENSORS
 MIN_GROUP_SIZE = CO_TRAVEL_MIN_GROUP_SIZE
 # Longest window the service evaluates (one day).
 MAX_WINDOW = 86_400
+
+# Pairs and meetings already computed, by arguments and event-store version.
+ANSWERS = StoreCache()
 
 # How a caller checks that a subject is visible to it (NotFound otherwise).
 Visible = Callable[[EntityRef], Awaitable[bool]]
@@ -205,11 +209,17 @@ def _ref(subject_type: str, key: str) -> EntityRef:
     return EntityRef(SUBJECT_KINDS[subject_type], key)
 
 
-def _pairs(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
-           window: float, min_meetings: int, min_distinct_sensors: int,
-           since: datetime | None, until: datetime | None,
-           limit: int | None) -> list[CoTravelPair]:
-    """The reported pairs over the visible sightings (worker thread)."""
+def _pairs(home: Path, *args: object) -> list[CoTravelPair]:
+    """The reported pairs over the visible sightings (worker thread), kept until the next
+    load of sightings (:mod:`fusion.services.storecache`)."""
+    return ANSWERS.answer(home, "sightings", ("pairs", args), lambda: _new_pairs(home, *args))
+
+
+def _new_pairs(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
+               window: float, min_meetings: int, min_distinct_sensors: int,
+               since: datetime | None, until: datetime | None,
+               limit: int | None) -> list[CoTravelPair]:
+    """The reported pairs over the visible sightings, computed."""
     frame = pair_frame(home, scope, subject, window, min_meetings, min_distinct_sensors, since,
                        until)
     return pairs_of(frame if limit is None else frame.head(limit))
@@ -253,6 +263,12 @@ def group_list(home: Path, scope: frozenset[str] | None, window: float, min_meet
 
 
 def _meetings(home: Path, asked: list[MeetingsOf]) -> list[list[Meeting]]:
+    """Every meeting of each asked pair (worker thread), kept until the next load."""
+    return ANSWERS.answer(home, "sightings", ("meetings", tuple(asked)),
+                          lambda: _new_meetings(home, asked))
+
+
+def _new_meetings(home: Path, asked: list[MeetingsOf]) -> list[list[Meeting]]:
     """Every meeting of each asked pair: one listing per window, time range and scope."""
     asked = [replace(m, since=utc(m.since), until=utc(m.until)) for m in asked]
     batches: dict[tuple, list[MeetingsOf]] = defaultdict(list)

@@ -1,4 +1,8 @@
-"""Running a service's Cypher: one auto-retried transaction within the runtime's timeout.
+"""Running a service's Cypher: one transaction within the runtime's timeout.
+
+A read is one auto-commit transaction (RUN and PULL sent together, one round trip); a write is
+the driver's managed, auto-retried transaction (BEGIN, RUN, PULL, then COMMIT: two round trips).
+A read has nothing to roll back, and one that cannot reach Neo4j is reported at once.
 
 A statement that outlives the timeout is stopped by Neo4j and reported as TOO_COMPLEX, an
 unreachable database as UNAVAILABLE. Whoever wants to see the statements a call runs (the
@@ -33,7 +37,7 @@ OBSERVER: ContextVar[Observer | None] = ContextVar("fusion_cypher_observer", def
 
 
 async def read(runtime: Runtime, statement: str, **params: object) -> list[neo4j.Record]:
-    """The records of one auto-retried read transaction."""
+    """The records of one auto-commit read transaction."""
     return await run(runtime, statement, RoutingControl.READ, params)
 
 
@@ -44,14 +48,17 @@ async def write(runtime: Runtime, statement: str, **params: object) -> list[neo4
 
 async def run(runtime: Runtime, statement: str, routing: RoutingControl, params: dict
               ) -> list[neo4j.Record]:
-    """The records of one auto-retried transaction routed as ``routing``."""
+    """The records of one transaction routed as ``routing`` (a read: auto-commit)."""
     observer = OBSERVER.get()
     if observer is not None:
         observer.statement()
+    query = Query(statement, timeout=runtime.query_timeout)
     try:
-        records, _, _ = await runtime.driver.execute_query(
-            Query(statement, timeout=runtime.query_timeout), params,
-            database_=runtime.database, routing_=routing)
+        if routing == RoutingControl.READ:
+            records = await _auto_commit_read(runtime, query, params)
+        else:
+            records, _, _ = await runtime.driver.execute_query(
+                query, params, database_=runtime.database, routing_=routing)
     except (ServiceUnavailable, SessionExpired, OSError) as err:
         if runtime.on_unavailable is not None:
             runtime.on_unavailable()
@@ -68,6 +75,15 @@ async def run(runtime: Runtime, statement: str, routing: RoutingControl, params:
         _tell(observer, "driver")
         raise
     return records
+
+
+async def _auto_commit_read(runtime: Runtime, query: Query, params: dict
+                            ) -> list[neo4j.Record]:
+    """The records of ``query`` run as one auto-commit read transaction."""
+    async with runtime.driver.session(database=runtime.database,
+                                      default_access_mode=neo4j.READ_ACCESS) as session:
+        result = await session.run(query, params)
+        return [record async for record in result]
 
 
 def _tell(observer: Observer | None, kind: str) -> None:
