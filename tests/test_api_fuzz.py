@@ -4,30 +4,18 @@ introspected schema, at least 500 of them, never a 5xx and never a masked intern
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC
-from zoneinfo import ZoneInfo
 
-import graphql
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis.graphql import nodes
+
+import tests.fuzz_scalars  # noqa: F401  (registers DateTime and JSON)
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 pytest_plugins = ["tests.api_support"]
 
 CASES_PER_OPERATION = 30
 MIN_CASES = 500
-
-_moments = st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("Asia/Shanghai")]))
-schemathesis.graphql.scalar("DateTime", _moments.map(lambda t: nodes.String(t.isoformat())))
-schemathesis.graphql.scalar("JSON", st.one_of(
-    st.just(graphql.NullValueNode()),
-    st.dictionaries(st.sampled_from(["ref", "text", "limit", "id"]), st.text(max_size=20),
-                    max_size=3).map(lambda d: nodes.Object([
-                        graphql.ObjectFieldNode(name=graphql.NameNode(value=k),
-                                                value=nodes.String(v)) for k, v in d.items()]))))
 
 
 def _exercise(operation, headers: dict, seen: list) -> None:

@@ -29,6 +29,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tests.fuzz_scalars  # noqa: F401  (registers DateTime and JSON)
 from fusion.auth.audit import audit_path
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
