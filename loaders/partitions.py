@@ -52,6 +52,8 @@ PART_BYTES = 8 << 20
 MAX_PARTS = 512
 # gzip shrinks these text files about five times.
 GZIP_RATIO = 5
+# Rows read at a time by the split (the readers' chunk).
+SPLIT_CHUNK_ROWS = CHUNK_ROWS
 # Spilled rows carry their 1-based row number in this column (no source column is named so).
 ROW = "\x00row"
 
@@ -81,7 +83,7 @@ def partition_count(path: Path) -> int:
 
 def split_file(store: EventStore, home: Path, source: Source, path: Path, profile: Profile,
                load_id: str, sha256: str, on_rows: Callable[[int], None] = lambda n: None,
-               chunk_rows: int = CHUNK_ROWS) -> Split:
+               chunk_rows: int | None = None) -> Split:
     """Pass 1: read all of ``path`` and spill its rows by partition; SourceError if unreadable.
 
     On any failure the spill and the staged quarantine rows are removed.
@@ -95,7 +97,8 @@ def split_file(store: EventStore, home: Path, source: Source, path: Path, profil
         mapping = resolve_mapping(source, source_columns(path, profile), profile, path)
         split = Split(load_id, path, sha256, mapping, partition_count(path), spill, quarantine,
                       Accounting())
-        for seq, chunk in enumerate(read_chunks(path, profile, chunk_rows)):
+        chunks = read_chunks(path, profile, chunk_rows or SPLIT_CHUNK_ROWS)
+        for seq, chunk in enumerate(chunks):
             _split_chunk(split, seq, chunk, source, profile)
             rows = chunk.frame.height + len(chunk.malformed)
             split.accounting.read += rows
