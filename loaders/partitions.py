@@ -27,11 +27,15 @@ each) and one chunk of the split, not the file.
 from __future__ import annotations
 
 import math
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -56,6 +60,9 @@ GZIP_RATIO = 5
 SPLIT_CHUNK_ROWS = CHUNK_ROWS
 # Spilled rows carry their 1-based row number in this column (no source column is named so).
 ROW = "\x00row"
+PART = "\x00part"
+T = TypeVar("T")
+_END = object()  # the end of a read-ahead
 
 
 @dataclass
@@ -93,27 +100,81 @@ def split_file(store: EventStore, home: Path, source: Source, path: Path, profil
     shutil.rmtree(spill, ignore_errors=True)
     private_dir(spill, store.root.parent)
     quarantine = QuarantineFile(home, load_id)
+    # A chunk's partitions are written by a second thread while this one reads the next.
+    writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spill")
+    pending: Future | None = None
     try:
         mapping = resolve_mapping(source, source_columns(path, profile), profile, path)
         split = Split(load_id, path, sha256, mapping, partition_count(path), spill, quarantine,
                       Accounting())
-        chunks = read_chunks(path, profile, chunk_rows or SPLIT_CHUNK_ROWS)
+        chunks = read_ahead(read_chunks(path, profile, chunk_rows or SPLIT_CHUNK_ROWS))
         for seq, chunk in enumerate(chunks):
-            _split_chunk(split, seq, chunk, source, profile)
+            tagged = _split_chunk(split, seq, chunk, source, profile)
+            if pending is not None:
+                pending.result()
+            pending = writes.submit(_spill, split.spill, seq, tagged)
             rows = chunk.frame.height + len(chunk.malformed)
             split.accounting.read += rows
             on_rows(rows)
+        if pending is not None:
+            pending.result()
     except BaseException:
+        writes.shutdown(wait=True)  # no spill file may appear after the removal below
         quarantine.abandon()
         shutil.rmtree(spill, ignore_errors=True)
         raise
+    finally:
+        writes.shutdown(wait=True)
     split.seconds = time.perf_counter() - began
     return split
 
 
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, the next one read by a second thread while the caller works on this one.
+
+    The split is the one step nothing overlaps (the file must be read whole before anything is
+    written), so it uses both cores: pyarrow parses the next chunk while this thread checks and
+    hashes the current one. An error of the reader is raised here, in the caller's thread.
+    """
+    ahead: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: object, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            put(_END, exc)
+
+    reader = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = ahead.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _split_chunk(split: Split, seq: int, chunk: Chunk, source: Source,
-                 profile: Profile) -> None:
-    """Quarantine the chunk's unsplittable lines; spill its rows to their partitions."""
+                 profile: Profile) -> pl.DataFrame:
+    """Quarantine the chunk's unsplittable lines; its rows with their numbers and partitions."""
     split.firsts.append(chunk.first_row)
     if chunk.malformed:
         bad = malformed_rows(chunk, chunk.frame.columns)
@@ -121,16 +182,19 @@ def _split_chunk(split: Split, seq: int, chunk: Chunk, source: Source,
         split.accounting.quarantined += bad.height
         split.accounting.quarantined_by_reason.update(bad["_reason"].to_list())
     raw = chunk.frame
-    if not raw.height:
-        return
     rows = pl.int_range(chunk.first_row, chunk.first_row + raw.height, dtype=pl.Int64,
                         eager=True)
     part = partition_of(source, raw, split.mapping, profile, split.parts)
-    tagged = raw.with_columns(rows.alias(ROW), part.alias("\x00part"))
-    for (p,), frame in tagged.partition_by("\x00part", as_dict=True,
-                                          maintain_order=True).items():
-        target = split.spill / f"{p:04d}.{seq:05d}.arrow"
-        frame.drop("\x00part").write_ipc(target, compression="uncompressed")
+    return raw.with_columns(rows.alias(ROW), part.alias(PART))
+
+
+def _spill(spill: Path, seq: int, tagged: pl.DataFrame) -> None:
+    """Append a chunk's rows to their partitions' spill (one file per chunk and partition)."""
+    if not tagged.height:
+        return
+    for (p,), frame in tagged.partition_by(PART, as_dict=True, maintain_order=True).items():
+        target = spill / f"{p:04d}.{seq:05d}.arrow"
+        frame.drop(PART).write_ipc(target, compression="uncompressed")
         private_file(target)
 
 
@@ -143,7 +207,8 @@ def partition_of(source: Source, raw: pl.DataFrame, mapping: Mapping, profile: P
     """
     if parts == 1 or not source.partition_by:
         return pl.Series("part", [0] * raw.height, pl.UInt32)
-    frame = canonical_frame(source, raw, mapping, profile)
+    # Only the start columns (their checks read no other column).
+    frame = canonical_frame(source, raw, mapping, profile, only=source.partition_by)
     columns = {c.name: c for c in source.columns}
     values = [columns[n].check(frame[n], frame, profile).value.alias(n)
               for n in source.partition_by]

@@ -74,12 +74,13 @@ def resolve_mapping(source: Source, header: list[str], profile: Profile, path: P
     return Mapping(canonical, unmapped)
 
 
-def canonical_frame(source: Source, raw: pl.DataFrame, mapping: Mapping,
-                    profile: Profile) -> pl.DataFrame:
-    """The raw text under canonical names: mapped, constants filled, blanks as missing."""
+def canonical_frame(source: Source, raw: pl.DataFrame, mapping: Mapping, profile: Profile,
+                    only: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The raw text under canonical names: mapped, constants filled, blanks as missing
+    (``only``: just these canonical columns)."""
     n = raw.height
     canon = {}
-    for col in source.canonical:
+    for col in source.canonical if only is None else only:
         if col in profile.constants:
             value = pl.Series(col, [profile.constants[col] or None] * n, pl.String)
         elif col in mapping.canonical:

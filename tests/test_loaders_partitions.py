@@ -169,3 +169,18 @@ def test_every_spelling_of_a_start_phone_lands_in_one_partition(tmp_path, parts)
         pl.col("part").n_unique().alias("n"))
     assert per_phone["n"].max() == 1
     assert pl.DataFrame({"part": part})["part"].n_unique() > 1
+
+
+def test_read_ahead_yields_in_order_and_raises_the_readers_error_in_the_caller():
+    def chunks():
+        yield from range(5)
+        raise UnreadableFile("bad.csv: cannot be decoded")
+
+    got = []
+    with pytest.raises(UnreadableFile, match="cannot be decoded"):
+        for item in partitions.read_ahead(chunks()):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+    endless = partitions.read_ahead(iter(range(10**9)))
+    assert [next(endless), next(endless)] == [0, 1]
+    endless.close()  # stops the reader thread (the test would hang otherwise)
