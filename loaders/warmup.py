@@ -40,10 +40,13 @@ from queries.load import (
 )
 from queries.schema import AWAIT_INDEXES, CONSTRAINTS, INDEXES
 
-# Scratch rows per statement and rounds: enough executions for the JIT to compile the paths a
-# load takes (measured: a first load after a warm-up runs as fast as a warm one).
-ROWS = 4_000
-ROUNDS = 3
+# Scratch rows per statement, and rounds. The JVM compiles a method after some ten thousand
+# calls, and a load's statements share their operators, so two rounds of a few thousand rows
+# per statement give the hot paths that many; each round costs a start about as much as
+# writing ~100k elements. Whether the first load then runs within 1.3x of a warm one is
+# bench.load's first / warm column.
+ROWS = 2_000
+ROUNDS = 2
 REGION = "\x00warm-up"
 
 
