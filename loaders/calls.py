@@ -50,6 +50,7 @@ SOURCE = Source(
     key=("caller", "callee", "start_time", "call_type"),
     graph=graph,
     derive=derive,
-    aggregates=(Aggregate(("caller", "callee"), summarize, (("Phone", "CALLED", "Phone"),)),),
+    aggregates=(Aggregate(("caller", "callee"), summarize, (("Phone", "CALLED", "Phone"),),
+                          start=("caller",)),),
     time_column="start_time",
 )

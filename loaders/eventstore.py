@@ -9,6 +9,8 @@ co-travel read millions of them in seconds with polars. Layout under ``FUSION_HO
     <source>/dups/<load_id>.<seq>.parquet   one row per duplicate a load met: natural key, region,
                                             load_id, row, new_region (it widened ``regions``)
     <source>/loads/<load_id>.json           the load's manifest, written last: it is complete
+    <source>/spill/<load_id>/               a running load's rows split by partition (Arrow IPC),
+                                            removed when it ends (``loaders.partitions``)
 
 Every file is written atomically (temporary name, fsync, rename). A load's files count only
 once its manifest exists, so a load killed at any point is invisible, and rerunning it
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from loaders.sources import source_for
 from queries.model import SOURCE_KINDS
 
 KINDS = SOURCE_KINDS
+Part = tuple[str, int]  # (load id, sequence number) of one part file
 
 
 def _fsync_dir(path: Path) -> None:
@@ -65,13 +69,29 @@ class EventStore:
         path = self.dir(source, "loads") / f"{load_id}.json"
         return json.loads(path.read_text("utf-8")) if path.is_file() else None
 
-    def files(self, source: str, what: str, loads: Iterable[str]) -> list[Path]:
-        """Part files (``parts`` or ``dups``) of the given loads, in a stable order."""
+    def files(self, source: str, what: str, loads: Iterable[str],
+              part: Part | None = None) -> list[Path]:
+        """Part files (``parts`` or ``dups``) of the given loads, in a stable order.
+
+        ``part`` (load id, sequence number) narrows that one load to one of its parts.
+        """
         d = self.dir(source, what)
         if not d.is_dir():
             return []
         wanted = set(loads)
-        return sorted(p for p in d.glob("*.parquet") if p.name.split(".", 1)[0] in wanted)
+        own = f"{part[0]}.{part[1]:05d}.parquet" if part is not None else None
+
+        def keep(p: Path) -> bool:
+            load_id = p.name.split(".", 1)[0]
+            if part is not None and load_id == part[0]:
+                return p.name == own
+            return load_id in wanted
+
+        return sorted(p for p in d.glob("*.parquet") if keep(p))
+
+    def spill_dir(self, source: str, load_id: str) -> Path:
+        """Where a running load keeps its rows split by partition (private, removed after)."""
+        return self.root / source / "spill" / load_id
 
     # -- writing ------------------------------------------------------------------------------
     def write(self, source: str, what: str, load_id: str, seq: int, frame: pl.DataFrame) -> Path:
@@ -102,6 +122,7 @@ class EventStore:
     def discard(self, source: str, load_id: str) -> None:
         """Remove every file of a load (manifest first, so it never looks complete and partial)."""
         (self.dir(source, "loads") / f"{load_id}.json").unlink(missing_ok=True)
+        shutil.rmtree(self.spill_dir(source, load_id), ignore_errors=True)
         for what in ("parts", "dups"):
             d = self.dir(source, what)
             if d.is_dir():
@@ -111,18 +132,20 @@ class EventStore:
                     p.unlink()
 
     # -- reading ------------------------------------------------------------------------------
-    def scan_records(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
+    def scan_records(self, source: str, loads: Iterable[str],
+                     part: Part | None = None) -> pl.LazyFrame:
         """The records the given loads added (one per natural key), lazily."""
         schema = source_for(source).schema()
-        files = self.files(source, "parts", loads)
+        files = self.files(source, "parts", loads, part)
         if not files:
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(files, schema=schema)
 
-    def scan_dups(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
+    def scan_dups(self, source: str, loads: Iterable[str],
+                  part: Part | None = None) -> pl.LazyFrame:
         """The duplicates the given loads met (key, region, load_id, row, new_region), lazily."""
         schema = self.dup_schema(source)
-        files = self.files(source, "dups", loads)
+        files = self.files(source, "dups", loads, part)
         if not files:
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(files, schema=schema)
@@ -168,21 +191,22 @@ class EventStore:
                           self.scan_dups(source, loads).select(cols)])
 
     def scan_events(self, source: str, loads: Iterable[str] | None = None,
-                    only: pl.LazyFrame | None = None) -> pl.LazyFrame:
+                    only: pl.LazyFrame | None = None, part: Part | None = None) -> pl.LazyFrame:
         """Records with ``regions``: the sorted union of their region and their duplicates'.
 
         ``only`` (a frame of some key columns) keeps the records matching one of its rows; it is
-        applied before the duplicates are joined, which keeps the scan cheap.
+        applied before the duplicates are joined, which keeps the scan cheap. ``part`` narrows
+        one load to one of its parts (see :meth:`files`).
         """
         loads = self.complete_loads(source) if loads is None else set(loads)
         key = list(source_for(source).key)
-        records = self.scan_records(source, loads)
-        dups = self.scan_dups(source, loads).filter(pl.col("new_region"))
+        records = self.scan_records(source, loads, part)
+        dups = self.scan_dups(source, loads, part).filter(pl.col("new_region"))
         if only is not None:
             on = only.collect_schema().names()
             records = records.join(only, on=on, how="semi", nulls_equal=True)
             dups = dups.join(only, on=on, how="semi", nulls_equal=True)
-        if not self.files(source, "dups", loads):
+        if not self.files(source, "dups", loads, part):
             return records.with_columns(regions=pl.concat_list(pl.col("region")))
         extra = dups.group_by(key).agg(extra=pl.col("region").unique())
         return (records.join(extra, on=key, how="left", nulls_equal=True)

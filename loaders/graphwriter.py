@@ -15,10 +15,16 @@ own earlier writes: the result is a clean load's graph.
 Batches go to Neo4j from one writer thread, in submission order (relationship writers lock
 both end nodes: parallel ones deadlock), while the caller prepares the next work: the Python
 side (reading the event store, grouping, building columns) overlaps the database side.
+
+A partitioned load (``loaders.partitions``) does not wait between its partitions: it sends
+nodes with :meth:`GraphWriter.nodes` (keys it sent before are upserted, never re-created) and
+aggregates with ``wait=False`` (its partitions own disjoint start nodes, so the read of which
+start nodes have no relationship yet need not wait for the batches in flight).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +40,7 @@ from queries.load import (
     CREATE_NODES,
     CREATE_RELATIONSHIPS,
     EXISTING_KEYS,
+    FRESH_STARTS,
     MERGE_RELATIONSHIPS,
     NODE_PROPERTIES,
     RELATIONSHIP_PROPERTIES,
@@ -67,8 +74,14 @@ class GraphWriter:
     def __init__(self, driver: Driver, database: str, batch_rows: int = BATCH_ROWS,
                  on_rows: Callable[[int], None] = lambda n: None,
                  node_batch_rows: int = NODE_BATCH_ROWS,
-                 after_batch: Callable[[int], None] | None = None):
+                 after_batch: Callable[[int], None] | None = None,
+                 in_flight: int = IN_FLIGHT):
         self.driver = driver
+        self.in_flight = in_flight
+        # Seconds Neo4j spent on this writer's work: batches on the writer thread, and the
+        # caller's reads of what exists (the graph side of a load, for the bench's split).
+        self.write_seconds = 0.0
+        self.read_seconds = 0.0
         self.database = database
         self.batch_rows = batch_rows
         self.node_batch_rows = min(node_batch_rows, batch_rows)
@@ -103,12 +116,42 @@ class GraphWriter:
             self._split(rows, "a", fresh, CREATE_RELATIONSHIPS[triple],
                         MERGE_RELATIONSHIPS[triple], _rel_params)
 
-    def aggregates(self, triple: Triple, frame: pl.DataFrame) -> None:
-        """Absolute aggregate values (one row per pair, ``regions`` already the full union)."""
+    def nodes(self, label: str, rows: pl.DataFrame, sent: pl.Series | None = None) -> None:
+        """Node rows (:func:`node_rows`) without waiting for the batches in flight.
+
+        Keys in ``sent`` (this writer sent them before; they may be in flight) are upserted;
+        the others are CREATEd when the graph has no node with the key.
+        """
+        before = rows["key"].is_in(sent.implode()) if sent is not None else None
+        unsent = rows["key"] if before is None else rows.filter(~before)["key"]
+        fresh = self._absent_keys(label, unsent) if unsent.len() else set()
+        self._split(rows, "key", fresh, CREATE_NODES[label], UPSERT_NODES[label], _node_params,
+                    self.node_batch_rows)
+
+    def properties(self, label: str, frame: pl.DataFrame) -> None:
+        """Upsert ``key`` plus some of the label's properties (null keeps the stored value) on
+        nodes this writer has sent; their ``regions`` stay as they are."""
+        props, times = NODE_PROPERTIES[label]
+        wanted = [*props, *times, *(("fallback_name",) if label == "Person" else ())]
+        rows = frame.with_columns(pl.Series("regions", [[]] * frame.height,
+                                            pl.List(pl.String())))
+        rows = _typed(_columns(rows, ["key", "regions", *wanted]), times)
+        self._split(rows, "key", set(), CREATE_NODES[label], UPSERT_NODES[label], _node_params,
+                    self.node_batch_rows)
+
+    def aggregates(self, triple: Triple, frame: pl.DataFrame, wait: bool = True) -> None:
+        """Absolute aggregate values (one row per pair, ``regions`` already the full union).
+
+        ``wait=False``: no start node of ``frame`` is in a batch in flight but as a node (the
+        caller's partitions own their start nodes), so do not wait for them.
+        """
         props, times = AGGREGATE_PROPERTIES[triple]
-        self.flush()  # the start nodes and anything written before must be visible
         rows = frame.select("a", "b", "regions", *props, *times)
-        fresh = self._starts_without(triple, rows["a"])
+        if wait:
+            self.flush()  # the start nodes and anything written before must be visible
+            fresh = self._starts_without(triple, rows["a"])
+        else:
+            fresh = self._read_keys(FRESH_STARTS[triple], rows["a"])
         self._split(rows, "a", fresh, CREATE_AGGREGATES[triple], SET_AGGREGATES[triple],
                     _rel_params)
 
@@ -135,7 +178,7 @@ class GraphWriter:
 
     def _submit(self, first: str, retry: str, params: Params | dict, n: int,
                 counted: bool = True) -> None:
-        while len(self._pending) >= IN_FLIGHT:
+        while len(self._pending) >= self.in_flight:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(self._execute, first, retry, params, n, counted))
 
@@ -163,9 +206,11 @@ class GraphWriter:
             result.consume()
             return record["rows"] if record is not None else None
 
+        began = time.perf_counter()
         with self.driver.session(database=self.database,
                                  notifications_disabled_classifications=QUIET) as session:
             written = session.execute_write(work)
+        self.write_seconds += time.perf_counter() - began
         if counted and written != n:
             raise DatabaseError(f"a graph write wrote {written} of {n} rows: end nodes are "
                                 "missing (was the graph changed during the load?); run the "
@@ -178,11 +223,13 @@ class GraphWriter:
     # -- what is there already --
     def _read_keys(self, query: str, keys: pl.Series) -> set[str]:
         found: set[str] = set()
+        began = time.perf_counter()
         with self.driver.session(database=self.database, default_access_mode="READ",
                                  notifications_disabled_classifications=QUIET) as session:
             for part in _slices(keys.unique(), self.batch_rows * 5):
                 found.update(session.execute_read(
                     lambda tx, p=part: tx.run(query, key=p.to_list()).single()["keys"]))
+        self.read_seconds += time.perf_counter() - began
         return found
 
     def _absent_keys(self, label: str, keys: pl.Series) -> set[str]:

@@ -3,16 +3,21 @@ graph, record the load.
 
 A command runs in three steps, and the order is what makes it safe:
 
-1. **Stage** every file (``loaders.pipeline``): read, normalize, validate, deduplicate against
-   complete loads and the files staged before it; write quarantine and event-store parts. A
-   file that cannot be read aborts the command here, and its staged parts are removed: nothing
-   was written to the graph.
-2. **Write the graph** per load: a LoadRecord with status ``running``, then nodes and plain
-   relationships from the load's new records, region widenings from its cross-region
-   duplicates, and absolute aggregates (CALLED, SEEN_AT) recomputed from the event store for
-   every pair the load touched.
+1. **Read every file whole before anything is written.** Sources with aggregates (calls,
+   sightings) are split into partitions by start node (``loaders.partitions``: reading the
+   whole file is the proof that it decodes); the others are staged whole (``loaders.pipeline``:
+   read, normalize, validate, deduplicate, event-store parts). A file that cannot be read
+   aborts the command here, and what was split or staged is removed: nothing was written.
+2. **Write the graph** per load: a LoadRecord with status ``running``, then the load's nodes,
+   region widenings from its cross-region duplicates, and absolute aggregates (CALLED,
+   SEEN_AT) recomputed from the event store for every pair the load touched. A split load
+   stages partition ``p + 1`` while the writer thread sends partition ``p``'s nodes and
+   aggregates (each partition owns its start nodes and pairs), so staging hides behind the
+   graph writes; node properties go last, as the whole file sets them (``loaders.ledger``).
 3. **Commit**: the event-store manifest, then the LoadRecord with status ``complete`` and the
-   accounting.
+   accounting. Here a load's delta is known whole: its new events are the event-store parts
+   of its id (``EventStore.scan_records(kind, [load_id])``), the pairs it touched those parts'
+   pairs plus its ``new_region`` duplicates' (see :func:`_summary`).
 
 A load's id is derived from (kind, region, file sha256, profile sha256). Rerunning a complete
 load is a reload: every row counts as a duplicate (or quarantined) and nothing is written.
@@ -40,9 +45,12 @@ from neo4j import Driver
 from fusion.errors import BadInput, UnreadableFile
 from fusion.progress import NoProgress, Progress
 from loaders.accounting import Accounting
+from loaders.dedup import Classified
 from loaders.errors import ProfileError, SourceError
 from loaders.eventstore import EventStore
 from loaders.graphwriter import GraphWriter
+from loaders.ledger import NodeLedger, tag_rows, untag
+from loaders.partitions import Split, abandon, finish, split_file, stage_partition
 from loaders.pipeline import Staged, file_sha256, load_id_for, stage_file
 from loaders.private import FILE_MODE, private_dir
 from loaders.profile import DEFAULT_PROFILE, Profile, load_profile
@@ -68,9 +76,12 @@ class LoadResult:
     regions: list[str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
-    # Where the time went: staging (read ... event store) and writing the graph, in seconds.
+    # Where the time went, in seconds: staging (read ... event store; busy time, also when it
+    # ran beside the graph writes), the graph phase (wall, LoadRecord running to complete),
+    # and within it Neo4j's share (write batches and the reads of what exists).
     stage_seconds: float = 0.0
     graph_seconds: float = 0.0
+    neo4j_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {"load_id": self.load_id, "file": str(self.file), "sha256": self.sha256,
@@ -126,22 +137,53 @@ def load_files(driver: Driver, database: str, home: Path, kind: str, files: Sequ
         raise BadInput(str(exc)) from None
     store = EventStore(home)
     with _exclusive(store):
-        staged = _stage_all(driver, database, home, store, source, files, profile, profile_sha,
-                            region, progress)
-        results = []
-        for plan, visible, status in staged:
-            result = LoadResult(plan.load_id, kind, region, plan.path.resolve(), plan.sha256,
-                                profile_path.resolve() if profile_path else None, profile_sha,
-                                plan.accounting, plan.quarantine_file, status,
-                                regions=sorted(plan.regions), stage_seconds=plan.seconds)
-            if not plan.reload:
-                began = time.perf_counter()
-                _write_graph(driver, database, store, source, plan, visible, result, progress,
-                             after_batch)
-                result.graph_seconds = time.perf_counter() - began
-            result.finished_at = datetime.now(UTC)
-            results.append(result)
+        planned = _stage_all(driver, database, home, store, source, files, profile, profile_sha,
+                             region, progress)
+        results = [_load_one(driver, database, home, store, source, entry, profile, region,
+                             profile_path, profile_sha, progress, after_batch)
+                   for entry in planned]
     return LoadSummary(kind, region, profile_path, results)
+
+
+@dataclass
+class _Planned:
+    """One file after step 1: staged whole, split, or (a reload of a split source) to count."""
+
+    path: Path
+    sha256: str
+    load_id: str
+    status: str
+    visible: set[str]
+    plan: Staged | Split | None
+
+
+def _load_one(driver: Driver, database: str, home: Path, store: EventStore, source: Source,
+              entry: _Planned, profile: Profile, region: str, profile_path: Path | None,
+              profile_sha: str, progress: Progress,
+              after_batch: Callable[[int], None] | None) -> LoadResult:
+    """Steps 2 and 3 for one file (a reload only counts its rows)."""
+    plan = entry.plan
+    if plan is None:  # a reload: counted against the loads visible at its turn
+        progress.phase(f"Reading {entry.path.name}", None)
+        plan = stage_file(store, home, source, entry.path, profile, region, entry.load_id,
+                          entry.sha256, entry.visible, reload=True, on_rows=progress.advance)
+    quarantine = plan.quarantine_file if isinstance(plan, Staged) else None
+    result = LoadResult(entry.load_id, source.name, region, entry.path.resolve(), entry.sha256,
+                        profile_path.resolve() if profile_path else None, profile_sha,
+                        plan.accounting, quarantine, entry.status,
+                        regions=sorted(plan.regions), stage_seconds=plan.seconds)
+    began = time.perf_counter()
+    if isinstance(plan, Split):
+        _write_split(driver, database, store, source, plan, entry.visible, result, profile,
+                     region, progress, after_batch)
+        result.stage_seconds = plan.seconds
+    elif not plan.reload:
+        _write_graph(driver, database, store, source, plan, entry.visible, result, progress,
+                     after_batch)
+    if isinstance(plan, Split) or not plan.reload:
+        result.graph_seconds = time.perf_counter() - began
+    result.finished_at = datetime.now(UTC)
+    return result
 
 
 def _source(kind: str) -> Source:
@@ -171,11 +213,11 @@ def _exclusive(store: EventStore) -> Iterator[None]:
 
 def _stage_all(driver: Driver, database: str, home: Path, store: EventStore, source: Source,
                files: Sequence[Path], profile: Profile, profile_sha: str, region: str,
-               progress: Progress) -> list[tuple[Staged, set[str], str]]:
-    """Stage every file; on an unreadable one, undo the others and raise UnreadableFile."""
+               progress: Progress) -> list[_Planned]:
+    """Step 1 for every file; on an unreadable one, undo the others and raise UnreadableFile."""
     kind = source.name
     complete = store.complete_loads(kind)
-    staged: list[tuple[Staged, set[str], str]] = []
+    planned: list[_Planned] = []
     this_command: set[str] = set()
     try:
         for path in files:
@@ -188,21 +230,41 @@ def _stage_all(driver: Driver, database: str, home: Path, store: EventStore, sou
             if status != "reloaded":
                 complete.discard(load_id)
                 store.discard(kind, load_id)
-            visible = complete | this_command
-            progress.phase(f"Reading {path.name}", None)
-            plan = stage_file(store, home, source, path, profile, region, load_id, sha,
-                              visible, reload=status == "reloaded", on_rows=progress.advance)
-            staged.append((plan, visible, status))
-            if not plan.reload:
+            entry = _Planned(path, sha, load_id, status, complete | this_command, None)
+            planned.append(entry)
+            entry.plan = _first_pass(store, home, source, entry, profile, region, progress)
+            if status != "reloaded":
                 this_command.add(load_id)
     except SourceError as exc:
-        for plan, _visible, _outcome in staged:
-            if not plan.reload:
-                store.discard(kind, plan.load_id)
-                if plan.quarantine_file:
-                    plan.quarantine_file.unlink(missing_ok=True)
+        for entry in planned:
+            _undo(store, source, entry.plan)
         raise UnreadableFile(str(exc)) from None
-    return staged
+    return planned
+
+
+def _first_pass(store: EventStore, home: Path, source: Source, entry: _Planned,
+                profile: Profile, region: str, progress: Progress) -> Staged | Split | None:
+    """Split a file of a source with aggregates, stage another whole; a split source's reload
+    waits for its turn (the files before it in the command are staged only then)."""
+    reload = entry.status == "reloaded"
+    if source.partition_by and reload:
+        return None
+    progress.phase(f"Reading {entry.path.name}", None)
+    if source.partition_by:
+        return split_file(store, home, source, entry.path, profile, entry.load_id,
+                          entry.sha256, on_rows=progress.advance)
+    return stage_file(store, home, source, entry.path, profile, region, entry.load_id,
+                      entry.sha256, entry.visible, reload=reload, on_rows=progress.advance)
+
+
+def _undo(store: EventStore, source: Source, plan: Staged | Split | None) -> None:
+    """Remove what step 1 left of a file (the command failed on another file)."""
+    if isinstance(plan, Split):
+        abandon(store, source, plan)
+    elif plan is not None and not plan.reload:
+        store.discard(source.name, plan.load_id)
+        if plan.quarantine_file:
+            plan.quarantine_file.unlink(missing_ok=True)
 
 
 def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id: str,
@@ -219,6 +281,7 @@ def _status(driver: Driver, database: str, store: EventStore, kind: str, load_id
         return "reloaded"
     leftovers = any(next(store.dir(kind, w).glob(f"{load_id}.*"), None) is not None
                     for w in ("parts", "dups") if store.dir(kind, w).is_dir())
+    leftovers = leftovers or store.spill_dir(kind, load_id).is_dir()
     return "resumed" if graph_status is not None or leftovers else "loaded"
 
 
@@ -250,9 +313,73 @@ def _write_graph(driver: Driver, database: str, store: EventStore, source: Sourc
                 if frame.height:
                     writer.aggregates(triple, frame)
         writer.flush()
-        result.finished_at = datetime.now(UTC)
-        store.commit(kind, load_id, _manifest(result))
-        writer.run(RECORD_LOAD, [_record(result, "complete")])
+        _commit(store, writer, result)
+
+
+# Batches a split load may have queued beyond the one being written: about a partition's
+# worth, so that the next partition stages while they are written.
+SPLIT_IN_FLIGHT = 6
+
+
+def _write_split(driver: Driver, database: str, store: EventStore, source: Source,
+                 split: Split, visible: set[str], result: LoadResult, profile: Profile,
+                 region: str, progress: Progress,
+                 after_batch: Callable[[int], None] | None) -> None:
+    """A split load: stage each partition and send its graph while the next one stages."""
+    with GraphWriter(driver, database, on_rows=progress.advance, after_batch=after_batch,
+                     in_flight=SPLIT_IN_FLIGHT) as writer:
+        writer.run(RECORD_LOAD, [_record(result, "running")])
+        progress.phase(f"Writing graph ({split.path.name})", None)
+        ledger = NodeLedger()
+        for part in range(split.parts):
+            staged = stage_partition(store, source, split, part, profile, region, visible)
+            if staged is not None:
+                _partition_graph(writer, store, source, split.load_id, part, staged,
+                                 visible, ledger)
+        result.quarantine_file = finish(split)
+        result.regions = sorted(split.regions)
+        ledger.finish(writer)
+        writer.flush()
+        _commit(store, writer, result)
+
+
+def _partition_graph(writer: GraphWriter, store: EventStore, source: Source, load_id: str,
+                     part: int, staged: Classified, visible: set[str],
+                     ledger: NodeLedger) -> None:
+    """One staged partition's nodes, widenings and aggregates, handed to the writer thread."""
+    graph = source.graph(tag_rows(staged.new))
+    if graph.rels:
+        raise TypeError(f"{source.name}: a source staged in partitions makes nodes only; "
+                        "its relationships are aggregates")
+    for label, frames in graph.nodes.items():
+        ledger.send(writer, label, untag(pl.concat(frames, how="diagonal")))
+    key = list(source.key)
+    loads = visible | {load_id}
+    widen = staged.dups.filter(pl.col("new_region")).select(*key, "region")
+    if widen.height:
+        stored = (store.scan_records(source.name, loads, (load_id, part)).drop("region")
+                  .join(widen.lazy(), on=key, how="inner", nulls_equal=True).collect())
+        for label, frames in source.graph(stored).nodes.items():
+            ledger.send(writer, label, pl.concat(frames, how="diagonal"))
+    for aggregate in source.aggregates:
+        pair = list(aggregate.pair)
+        touched = pl.concat([staged.new.select(pair), widen.select(pair)]).unique()
+        events = store.scan_events(source.name, loads, only=touched.lazy() if visible else None,
+                                   part=(load_id, part))
+        summary = aggregate.summarize(events).collect()
+        for triple in aggregate.triples:
+            frame = summary.filter((pl.col("from_label") == triple[0]) &
+                                   (pl.col("to_label") == triple[2]))
+            if frame.height:
+                writer.aggregates(triple, frame, wait=False)
+
+
+def _commit(store: EventStore, writer: GraphWriter, result: LoadResult) -> None:
+    """Step 3: the manifest, then the LoadRecord ``complete`` (a load's delta is final here)."""
+    result.finished_at = datetime.now(UTC)
+    store.commit(result.kind, result.load_id, _manifest(result))
+    writer.run(RECORD_LOAD, [_record(result, "complete")])
+    result.neo4j_seconds = writer.write_seconds + writer.read_seconds
 
 
 def _load_graph(store: EventStore, source: Source, load_id: str) -> GraphRows:

@@ -1,8 +1,10 @@
-"""Stage one source file: read, normalize, validate, deduplicate, write the event store parts.
+"""Stage one source file whole: read, normalize, validate, deduplicate, write the event store
+parts.
 
-Nothing here touches the graph. The service stages every file of a command first (so a file
-that cannot be read fails the command before anything is written), then writes the graph from
-the staged parts and commits each load (see ``loaders.ingest``).
+Nothing here touches the graph. Sources without aggregates (persons, cases, waybills) are
+staged this way, every file of a command first, then their graph is written from the staged
+parts (see ``loaders.ingest``); sources with aggregates are split and staged a partition at a
+time instead (``loaders.partitions``), with these same steps. A reload is counted here.
 """
 
 from __future__ import annotations
@@ -92,13 +94,13 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
                 regions.update(prep.records["region"].unique().to_list())
                 if pending is not None:
                     pending.result()
-                known = _known(store, source, prep.records, against)
+                known = known_keys(store, source, prep.records, against)
                 split = classify(prep.records, source.key, known)
                 acc.loaded += split.new.height
                 acc.duplicates += split.dups.height
                 if not reload:
-                    pending = writes.submit(_write, store, source, load_id, seq, split.new,
-                                            split.dups)
+                    pending = writes.submit(write_parts, store, source, load_id, seq,
+                                            split.new, split.dups)
                 seq += 1
             on_rows(rows)
         if pending is not None:
@@ -116,8 +118,8 @@ def stage_file(store: EventStore, home: Path, source: Source, path: Path, profil
                   time.perf_counter() - began)
 
 
-def _known(store: EventStore, source: Source, records: pl.DataFrame,
-           loads: set[str]) -> pl.DataFrame:
+def known_keys(store: EventStore, source: Source, records: pl.DataFrame,
+               loads: set[str]) -> pl.DataFrame:
     """(key, region) rows already held for the chunk's keys, read from the store lazily."""
     key = list(source.key)
     scan = store.scan_key_regions(source.name, loads)
@@ -130,8 +132,9 @@ def _known(store: EventStore, source: Source, records: pl.DataFrame,
                      nulls_equal=True).collect()
 
 
-def _write(store: EventStore, source: Source, load_id: str, seq: int, new: pl.DataFrame,
-           dups: pl.DataFrame) -> None:
+def write_parts(store: EventStore, source: Source, load_id: str, seq: int,
+                new: pl.DataFrame, dups: pl.DataFrame) -> None:
+    """A chunk's (or partition's) new records and duplicates as event-store parts ``seq``."""
     schema = source.schema()
     if new.height:
         frame = new.with_columns(load_id=pl.lit(load_id)).select(list(schema))

@@ -74,14 +74,13 @@ def resolve_mapping(source: Source, header: list[str], profile: Profile, path: P
     return Mapping(canonical, unmapped)
 
 
-def prepare_chunk(source: Source, chunk: Chunk, mapping: Mapping, profile: Profile,
-                  region: str) -> Prepared:
-    """Normalize and validate one chunk."""
-    raw = chunk.frame
+def canonical_frame(source: Source, raw: pl.DataFrame, mapping: Mapping, profile: Profile,
+                    only: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The raw text under canonical names: mapped, constants filled, blanks as missing
+    (``only``: just these canonical columns)."""
     n = raw.height
-    row = pl.int_range(chunk.first_row, chunk.first_row + n, dtype=pl.Int64, eager=True)
     canon = {}
-    for col in source.canonical:
+    for col in source.canonical if only is None else only:
         if col in profile.constants:
             value = pl.Series(col, [profile.constants[col] or None] * n, pl.String)
         elif col in mapping.canonical:
@@ -89,7 +88,17 @@ def prepare_chunk(source: Source, chunk: Chunk, mapping: Mapping, profile: Profi
         else:
             value = pl.Series(col, [None] * n, pl.String)
         canon[col] = blank_to_null(value)
-    frame = pl.DataFrame(canon)
+    return pl.DataFrame(canon)
+
+
+def prepare_chunk(source: Source, chunk: Chunk, mapping: Mapping, profile: Profile,
+                  region: str) -> Prepared:
+    """Normalize and validate one chunk."""
+    raw = chunk.frame
+    n = raw.height
+    row = (chunk.rows.cast(pl.Int64).alias("row") if chunk.rows is not None else
+           pl.int_range(chunk.first_row, chunk.first_row + n, dtype=pl.Int64, eager=True))
+    frame = canonical_frame(source, raw, mapping, profile)
     values: dict[str, pl.Series] = {}
     reasons: list[pl.Expr] = []
     columns: list[pl.Expr] = []
@@ -127,12 +136,13 @@ def prepare_chunk(source: Source, chunk: Chunk, mapping: Mapping, profile: Profi
         _raw=pl.lit(None, pl.String),
     ).filter(bad)
     if chunk.malformed:
-        quarantine = pl.concat([quarantine, _malformed(chunk, raw.columns)], how="diagonal")
+        quarantine = pl.concat([quarantine, malformed_rows(chunk, raw.columns)],
+                               how="diagonal")
     return Prepared(records, quarantine.select(
         [*QUARANTINE_COLUMNS, *(c for c in quarantine.columns if c not in QUARANTINE_COLUMNS)]))
 
 
-def _malformed(chunk: Chunk, header: list[str]) -> pl.DataFrame:
+def malformed_rows(chunk: Chunk, header: list[str]) -> pl.DataFrame:
     """Lines the CSV parser could not split into the header's fields."""
     rows = []
     for m in chunk.malformed:

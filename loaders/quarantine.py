@@ -18,6 +18,11 @@ import polars as pl
 
 from loaders.private import private_dir, private_file
 
+# An optional column of staged rows: rows staged out of file order carry their place in it
+# (``2 * chunk`` for rejected rows, ``2 * chunk + 1`` for the chunk's unsplittable lines, which
+# follow them), and :meth:`QuarantineFile.finish` sorts on it, then on ``_row``.
+ORDER = "_order"
+
 
 class QuarantineFile:
     """Collects a load's rejected rows; :meth:`finish` writes the CSV."""
@@ -47,6 +52,8 @@ class QuarantineFile:
             self.abandon()
             return None
         frame = pl.concat([pl.read_parquet(p) for p in self._parts], how="diagonal_relaxed")
+        if ORDER in frame.columns:  # staged out of file order (by partition): put it back
+            frame = frame.sort(ORDER, "_row", nulls_last=True, maintain_order=True).drop(ORDER)
         tmp = self.dir / f".{self.path.name}.tmp"
         frame.write_csv(tmp, include_bom=True)
         private_file(tmp)

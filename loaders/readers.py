@@ -43,11 +43,16 @@ class Malformed:
 
 @dataclass
 class Chunk:
-    """Up to ``CHUNK_ROWS`` consecutive rows; ``first_row`` is the 1-based number of the first."""
+    """Up to ``CHUNK_ROWS`` consecutive rows; ``first_row`` is the 1-based number of the first.
+
+    ``rows`` gives each row's number instead when the rows are not consecutive (a partition
+    of a file gathers rows from all over it).
+    """
 
     frame: pl.DataFrame
     first_row: int
     malformed: list[Malformed] = field(default_factory=list)
+    rows: pl.Series | None = None
 
 
 def file_format(path: Path) -> tuple[str, bool]:

@@ -63,6 +63,7 @@ SOURCE = Source(
     key=("subject_type", "subject", "sensor_id", "seen_at"),
     graph=graph,
     aggregates=(Aggregate(("subject_type", "subject", "sensor_id"), summarize,
-                          (("Vehicle", "SEEN_AT", "Sensor"), ("Phone", "SEEN_AT", "Sensor"))),),
+                          (("Vehicle", "SEEN_AT", "Sensor"), ("Phone", "SEEN_AT", "Sensor")),
+                          start=("subject_type", "subject")),),
     time_column="seen_at",
 )

@@ -65,11 +65,16 @@ class Aggregate:
     ``summarize`` takes the pair's events (with a ``regions`` list column) and returns one row
     per pair with ``triple`` (as three columns ``from_label``, ``type``, ``to_label``), ``a``,
     ``b``, the properties and ``regions``. The values are absolute, so writing them is idempotent.
+
+    ``start`` names the record columns that make the relationship's start node (``a``). The
+    loader partitions a file's records on them, so that every record of one start node, and so
+    every pair and every natural key, lands in one partition (``loaders.partitions``).
     """
 
     pair: tuple[str, ...]
     summarize: Callable[[pl.LazyFrame], pl.LazyFrame]
     triples: tuple[Triple, ...]
+    start: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,11 @@ class Source:
     def canonical(self) -> tuple[str, ...]:
         """Canonical column names, ``region`` included (it may come per row)."""
         return (*(c.name for c in self.columns), "region")
+
+    @property
+    def partition_by(self) -> tuple[str, ...]:
+        """Columns a file's records are partitioned on (empty: the source is staged whole)."""
+        return self.aggregates[0].start if self.aggregates else ()
 
     def schema(self) -> dict[str, pl.DataType]:
         """Column types of a stored record (the event store's part files)."""

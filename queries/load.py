@@ -139,6 +139,14 @@ def _exists(label: str) -> str:
     return f"UNWIND $key AS k MATCH (n:{label} {{key: k}}) RETURN collect(k) AS keys"
 
 
+def _fresh_starts(triple: Triple) -> str:
+    """Keys of ``$key`` with no start node yet, or one without a relationship of the type."""
+    a, t, _b = triple
+    return (f"UNWIND $key AS k OPTIONAL MATCH (a:{a} {{key: k}}) "
+            f"WITH k, a WHERE a IS NULL OR NOT EXISTS {{ (a)-[:{t}]->() }} "
+            "RETURN collect(k) AS keys")
+
+
 def _starts_without(triple: Triple) -> str:
     a, t, _b = triple
     return (f"UNWIND $key AS k MATCH (a:{a} {{key: k}}) WHERE NOT EXISTS {{ (a)-[:{t}]->() }} "
@@ -176,6 +184,10 @@ STARTS_WITHOUT: dict[Triple, str] = {
     triple: _starts_without(triple)
     for triple in (*RELATIONSHIP_PROPERTIES, *AGGREGATE_PROPERTIES)
 }
+
+# triple -> the start keys of ``$key`` that have no relationship of the type yet, their node
+# written or not (a partitioned load reads this before its own node batches have committed).
+FRESH_STARTS: dict[Triple, str] = {triple: _fresh_starts(triple) for triple in AGGREGATE_PROPERTIES}
 
 LOAD_STATUS = "MATCH (l:LoadRecord {id: $id}) RETURN l.status AS status"
 # Rows: {id, props}; the whole property set is replaced (status running -> complete).

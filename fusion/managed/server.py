@@ -26,6 +26,7 @@ from fusion.config import Settings
 from fusion.errors import ConfigError, DatabaseError, DatabaseStartError
 from fusion.managed.install import NEO4J_VERSION, Installation, ensure_installed, read_installation
 from loaders.private import FILE_MODE, PRIVATE_UMASK, make_private, private_dir, private_file
+from loaders.warmup import warm_up
 
 ADMIN_USER = "neo4j"
 # What Fusion keeps in FUSION_HOME (fusion.auth, loaders, fusion demo, this module).
@@ -154,7 +155,14 @@ class ManagedNeo4j:
         proc = self._spawn(inst)
         report(f"Waiting for Neo4j to answer on {self.uri} (Bolt)…")
         self._wait_for_bolt(proc)
+        self._warm_up(report)
         return self.status(), True
+
+    def _warm_up(self, report: Callable[[str], None]) -> None:
+        """Plan the loader's statements and let the JIT compile them (``loaders.warmup``), so
+        the first load after a start runs as fast as a warm one; nothing is written."""
+        with GraphDatabase.driver(self.uri, auth=(ADMIN_USER, self.password())) as driver:
+            warm_up(driver, self.settings.neo4j_database, report=report)
 
     def stop(self, timeout: float = 120.0) -> bool:
         """Stop gracefully (SIGTERM, then wait); returns whether a server was running."""
