@@ -190,6 +190,7 @@ def test_retry_form_repeats_a_committed_create_harmlessly(empty_graph, neo4j_set
                           "role": ["victim", None], "region": ["ZJ", "JS"]})
     with GraphWriter(empty_graph, neo4j_settings.neo4j_database) as writer:
         writer.write(graph)
+        writer.flush()  # _execute runs on this thread: the node batches must have committed
         params = _rel_params(rel_rows(triple, frame, True).sort("a"))
         writer._execute(CREATE_RELATIONSHIPS[triple], MERGE_RELATIONSHIPS[triple], params, 2,
                         True)
