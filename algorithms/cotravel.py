@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
+from algorithms.significance import SCORE_SCHEMA, score_pairs
 from algorithms.utc import utc
 from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
@@ -55,13 +56,22 @@ PAIR_SCHEMA = pl.Schema(
         "meetings": pl.Int64, "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
     }
 )
+# What analysts ask for beside the contract's figures: days with a meeting, the median signed
+# lead (seconds b passed after a: positive when a leads), and the significance's figures.
+SCORED_SCHEMA = pl.Schema(
+    {**PAIR_SCHEMA, "distinct_days": pl.Int64, "lead_s": pl.Float64, **SCORE_SCHEMA}
+)
+# The report order: most significant first, then the contract's figures, then the keys.
+REPORT_ORDER = ("significance", "distinct_sensors", "meetings")
 MEMBER = pl.Struct({"subject_type": pl.String, "subject": pl.String})
 GROUP_SCHEMA = pl.Schema(
     {
         "members": pl.List(MEMBER), "size": pl.Int64, "meetings": pl.Int64,
         "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
+        "significance": pl.Float64,
     }
 )
+DAY_US = 86_400 * 10**6
 # Candidate (sighting, sighting) pairs expanded at once; bounds memory on hub sensors.
 CHUNK_PAIRS = 8_000_000
 # Sort keys stay below this; (subject pair, position) records are packed into one integer of
@@ -82,8 +92,9 @@ def co_travel_pairs(
     subject: Subject | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_significance: float = 0.0,
 ) -> pl.DataFrame:
-    """Pairs of subjects that co-travel, with their meeting counts.
+    """Pairs of subjects that co-travel, with their meeting counts and significance.
 
     Parameters
     ----------
@@ -99,20 +110,26 @@ def co_travel_pairs(
         Only pairs including this subject, which is then always ``a``.
     since, until : datetime, optional
         Only sightings with ``since <= seen_at <= until`` (naive datetimes are UTC).
+    min_significance : float, default 0
+        Only pairs at least this significant (after the definition's gate, never instead).
 
     Returns
     -------
     polars.DataFrame
-        Columns ``a_type, a, b_type, b, meetings, distinct_sensors, first_at, last_at``; one row
+        Columns of ``SCORED_SCHEMA``: ``a_type, a, b_type, b, meetings, distinct_sensors,
+        first_at, last_at`` (the contract's figures), ``distinct_days`` (UTC days of a's met
+        sightings), ``lead_s`` (median over the meeting sighting pairs of b's time minus a's,
+        seconds: positive when ``a`` leads), ``a_reads``, ``b_reads``, ``expected_meetings``,
+        ``significance`` (:mod:`algorithms.significance`, over the same sightings). One row
         per reported pair with ``(a_type, a) < (b_type, b)`` unless ``subject`` is given.
         ``first_at`` / ``last_at`` are the earliest / latest time among the met sightings of
-        both subjects. Sorted by ``distinct_sensors``, then ``meetings`` (both descending),
-        then the subject keys.
+        both subjects. Sorted by ``significance``, ``distinct_sensors``, ``meetings`` (all
+        descending), then the subject keys.
 
     Raises
     ------
     ValueError
-        When ``window`` is negative or a threshold is below 1.
+        When ``window`` is negative, a threshold is below 1 or ``min_significance`` below 0.
 
     Notes
     -----
@@ -133,18 +150,20 @@ def co_travel_pairs(
     >>> rows = [("plate", p, s, t0 + timedelta(minutes=10 * k, seconds=d))
     ...         for k, s in enumerate(["S1", "S2", "S3"]) for p, d in [("AB1", 0), ("CD2", 30)]]
     >>> frame = pl.DataFrame(rows, schema=SIGHTING_COLUMNS, orient="row")
-    >>> co_travel_pairs(frame).select("a", "b", "meetings", "distinct_sensors").rows()
-    [('AB1', 'CD2', 3, 3)]
+    >>> co_travel_pairs(frame).select("a", "b", "meetings", "distinct_sensors", "distinct_days",
+    ...                               "lead_s").rows()
+    [('AB1', 'CD2', 3, 3, 1, 30.0)]
     """
     _check_thresholds(window, min_meetings, min_distinct_sensors)
+    if not min_significance >= 0:
+        raise ValueError(f"min_significance must be >= 0, got {min_significance}")
     window_us = _window_us(window)
     scoped = _scoped(sightings, since, until)
-    if subject is not None:
-        scoped = _near_subject(scoped, subject, window_us)
-    swept = _sweep(scoped.collect(), window_us, with_start=subject is not None)
+    near = scoped if subject is None else _near_subject(scoped, subject, window_us)
+    swept = _sweep(near.collect(), window_us, with_start=subject is not None)
     code = None if swept is None or subject is None else _subject_code(swept, subject)
     if swept is None or (subject is not None and code is None):
-        return PAIR_SCHEMA.to_frame()
+        return SCORED_SCHEMA.to_frame()
     if code is None:
         pairs = _promising(swept, min_meetings, min_distinct_sensors)
     else:
@@ -152,7 +171,11 @@ def co_travel_pairs(
     stats = _pair_stats(swept, pairs).filter(
         (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
     )
-    return _decode_pairs(stats, swept, code)
+    scored = score_pairs(scoped, _decode_pairs(stats, swept, code), window)
+    return scored.filter(pl.col("significance") >= min_significance).sort(
+        [*REPORT_ORDER, "a_type", "a", "b_type", "b"],
+        descending=[True] * len(REPORT_ORDER) + [False] * 4,
+    ).select(SCORED_SCHEMA.names())
 
 
 def co_travel_groups(
@@ -171,11 +194,12 @@ def co_travel_groups(
     -------
     polars.DataFrame
         Columns ``members`` (sorted list of ``{subject_type, subject}``), ``size``,
-        ``meetings``, ``distinct_sensors``, ``first_at``, ``last_at``. A group's ``meetings``
-        and ``distinct_sensors`` are the minimum over its member pairs (every two members met
-        at least that often, at that many sensors); ``first_at`` is the earliest and
-        ``last_at`` the latest over its member pairs. Sorted by size, ``distinct_sensors``,
-        ``meetings`` (descending), then members.
+        ``meetings``, ``distinct_sensors``, ``first_at``, ``last_at``, ``significance``. A
+        group's ``meetings``, ``distinct_sensors`` and ``significance`` are the minimum over its
+        member pairs (every two members met at least that often, at that many sensors, at
+        least that significantly; null when the pairs carry no significance); ``first_at`` is
+        the earliest and ``last_at`` the latest over its member pairs. Sorted by
+        ``significance``, size, ``distinct_sensors``, ``meetings`` (descending), then members.
 
     Notes
     -----
@@ -201,7 +225,8 @@ def co_travel_groups(
     rows = [_group_row(G, members) for members in cliques]
     groups = pl.DataFrame(rows, schema=GROUP_SCHEMA, orient="row")
     return groups.sort(
-        "size", "distinct_sensors", "meetings", descending=True, maintain_order=True
+        "significance", "size", "distinct_sensors", "meetings", descending=True,
+        nulls_last=True, maintain_order=True,
     )
 
 
@@ -486,14 +511,15 @@ def _promising(
 
 
 def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
-    """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds).
+    """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds),
+    distinct_days and lead_us (see :func:`_days_and_lead`).
 
     Each sighting pair contributes both its sightings; a sighting met several times by one
     subject counts once.
     """
-    records = (
-        (key, pos) for i, j in pairs for key in [_pair_key(swept, i, j)] for pos in (i, j)
-    )
+    parts = list(pairs)
+    i, j = _concat([p[0] for p in parts]), _concat([p[1] for p in parts])
+    records = iter([(_pair_key(swept, i, j), i), (_pair_key(swept, i, j), j)])
     pair, pos = _sorted_records(swept, records)
     distinct = _changes(pair) | _changes(pos)
     pair, pos = pair[distinct], pos[distinct]
@@ -503,7 +529,7 @@ def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -
     lo = pair[starts] >> np.uint64(swept.subject_bits)
     n_lo = np.add.reduceat(swept.subject[pos] == np.repeat(lo, n_all), starts, dtype=np.int64)
     time = swept.time[pos]
-    return pl.DataFrame(
+    figures = pl.DataFrame(
         {
             "lo": lo.astype(np.int64),
             "hi": (pair[starts] & np.uint64((1 << swept.subject_bits) - 1)).astype(np.int64),
@@ -512,13 +538,38 @@ def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -
             "first_at": np.minimum.reduceat(time, starts),
             "last_at": np.maximum.reduceat(time, starts),
         },
-        schema=_STATS_SCHEMA,
+        schema=_FIGURES_SCHEMA,
+    )
+    return figures.join(_days_and_lead(swept, i, j), on=["lo", "hi"], how="left")
+
+
+def _days_and_lead(swept: _Swept, i: np.ndarray, j: np.ndarray) -> pl.DataFrame:
+    """Per subject pair (lo, hi): distinct UTC days of lo's met sightings, and the median of
+    ``t_hi - t_lo`` over the meeting sighting pairs (microseconds; positive: lo passed first)."""
+    lo_first = swept.subject[i] < swept.subject[j]
+    t_lo = np.where(lo_first, swept.time[i], swept.time[j])
+    t_hi = np.where(lo_first, swept.time[j], swept.time[i])
+    frame = pl.DataFrame({"key": _pair_key(swept, i, j), "day": t_lo // DAY_US,
+                          "lead": t_hi - t_lo})
+    per_pair = frame.group_by("key").agg(
+        pl.col("day").n_unique().cast(pl.Int64).alias("distinct_days"),
+        pl.col("lead").median().cast(pl.Float64).alias("lead_us"),
+    )
+    key = per_pair.get_column("key").to_numpy()
+    bits = np.uint64(swept.subject_bits)
+    return per_pair.select(
+        pl.Series("lo", (key >> bits).astype(np.int64)),
+        pl.Series("hi", (key & np.uint64((1 << swept.subject_bits) - 1)).astype(np.int64)),
+        "distinct_days", "lead_us",
     )
 
 
-_STATS_SCHEMA = pl.Schema(
+_FIGURES_SCHEMA = pl.Schema(
     {"lo": pl.Int64, "hi": pl.Int64, "meetings": pl.Int64, "distinct_sensors": pl.Int64,
      "first_at": pl.Int64, "last_at": pl.Int64}
+)
+_STATS_SCHEMA = pl.Schema(
+    {**_FIGURES_SCHEMA, "distinct_days": pl.Int64, "lead_us": pl.Float64}
 )
 
 
@@ -540,7 +591,9 @@ def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.Da
     """Subject keys for the codes, subject ``code`` as ``a`` when given, in report order."""
     keys = swept.subjects
     lo, hi = stats.get_column("lo").to_numpy(), stats.get_column("hi").to_numpy()
+    lead = stats.get_column("lead_us").to_numpy()
     if code is not None:
+        lead = np.where(hi == code, -lead, lead)
         lo, hi = np.where(hi == code, hi, lo), np.where(hi == code, lo, hi)
     a, b = keys[lo], keys[hi]
     out = pl.DataFrame(
@@ -550,13 +603,11 @@ def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.Da
             "meetings": stats["meetings"], "distinct_sensors": stats["distinct_sensors"],
             "first_at": stats["first_at"].cast(TIME),
             "last_at": stats["last_at"].cast(TIME),
+            "distinct_days": stats["distinct_days"], "lead_s": lead / 1e6,
         },
-        schema=PAIR_SCHEMA,
+        schema={**PAIR_SCHEMA, "distinct_days": pl.Int64, "lead_s": pl.Float64},
     )
-    return out.sort(
-        ["distinct_sensors", "meetings", "a_type", "a", "b_type", "b"],
-        descending=[True, True, False, False, False, False],
-    )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,6 +622,7 @@ def _pair_graph(pairs: pl.DataFrame) -> nx.Graph:
             (row["a_type"], row["a"]), (row["b_type"], row["b"]),
             meetings=row["meetings"], distinct_sensors=row["distinct_sensors"],
             first_at=row["first_at"], last_at=row["last_at"],
+            significance=row.get("significance"),
         )
     return G
 
@@ -585,4 +637,6 @@ def _group_row(G: nx.Graph, members: list[Subject]) -> tuple:
         min(e["distinct_sensors"] for e in edges),
         min(e["first_at"] for e in edges),
         max(e["last_at"] for e in edges),
+        None if any(e["significance"] is None for e in edges) else min(
+            e["significance"] for e in edges),
     )

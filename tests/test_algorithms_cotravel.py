@@ -207,7 +207,7 @@ def test_lazy_input_and_other_time_units_are_accepted() -> None:
 def test_empty_input_gives_an_empty_frame_of_the_result_schema() -> None:
     pairs = co_travel_pairs(sightings_frame([]))
     assert pairs.height == 0
-    assert pairs.schema == cotravel.PAIR_SCHEMA
+    assert pairs.schema == cotravel.SCORED_SCHEMA
 
 
 @pytest.mark.parametrize("kwargs", [{"window": -1}, {"min_meetings": 0},

@@ -1,0 +1,314 @@
+"""Co-travel significance: how surprising a pair's meetings are if the two travel independently.
+
+The contract's definition (``algorithms.cotravel``) decides *which* pairs are reported; on real
+traffic most of them are commuters and rush-hour coincidences on busy roads. This module scores
+each reported pair against an explicit null model of independent travel that keeps each
+subject's own habits (after Lawlor, Rabbat et al., "Detecting convoys using license plate
+recognition data", where background traffic is a per-camera process and a convoy a departure
+from it):
+
+* A *cell* is (sensor, weekday or weekend, hour of day in UTC). Over the scoped sightings'
+  period (first to last calendar day), a cell's *exposure* is the number of days of its day type
+  times one hour.
+* Subject ``b``'s habit in cell ``c`` is its own share of sightings there, shrunk toward the
+  sensor's traffic share ``pi(c)`` (all subjects' sightings in ``c`` over all sightings) with
+  ``PRIOR_SIGHTINGS`` pseudo-sightings: ``theta_b(c) = (n_b(c) + k pi(c)) / (N_b + k)``. A
+  subject with a long history keeps its own habits; a sparse one looks like the traffic.
+* Under the null, ``b`` passes ``c`` as a Poisson process of rate
+  ``lambda_b(c) = N_b theta_b(c) / exposure(c)``, uniform within the hour, so each of ``a``'s
+  sightings in ``c`` is met by coincidence with probability ``1 - exp(-2 w lambda_b(c))``.
+  ``expected(a -> b)`` is the sum of those chances over ``a``'s sightings.
+* ``expected_meetings`` is the larger of ``expected(a -> b)`` and ``expected(b -> a)``: the
+  pair's meetings are the smaller of the two sides' met sightings, and
+  ``P(min >= m) <= P(met_a >= m)`` for either side, so the larger expectation gives a valid,
+  conservative and symmetric bound.
+* ``significance = -log10 P(X >= meetings)`` with ``X ~ Poisson(expected_meetings)``.
+
+Why Poisson and not the exact Poisson-binomial: each sighting's chance is small (a 2-minute
+window against an hour's slot, typically below 0.1), so by Le Cam's inequality the two
+distributions differ by at most ``sum p_i^2 <= max p_i * expected`` in total variation; a
+Poisson-binomial is smaller than the Poisson of the same mean in the convex order, so the Poisson
+tail errs on the side of calling a pair *less* significant; and the Poisson needs only the mean,
+which is a sum of per-cell aggregates (group-bys), never a per-sighting list per pair.
+
+Cells where ``b`` has no sighting of its own contribute only their (tiny) prior rate, taken
+linearly: ``2 w lambda`` instead of ``1 - exp(-2 w lambda)``, which is never smaller. Their sum
+is a per-subject aggregate, so the only per-pair work is the join over the cells both subjects
+visited.
+
+Everything is a pure function of the pairs' meetings and the sightings in scope: a scope or a
+time range changes the traffic, the habits and the period like any other figure.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from queries.model import CO_TRAVEL_WINDOW_S
+
+__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "expected_meetings", "poisson_significance",
+           "score_pairs"]
+
+SLOT_S = 3600  # a cell's time slot: one hour of the day
+PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
+CELL = ("sensor_id", "weekend", "hour")
+_SUBJECT = ("subject_type", "subject")
+SCORE_SCHEMA = pl.Schema({"a_reads": pl.Int64, "b_reads": pl.Int64,
+                          "expected_meetings": pl.Float64, "significance": pl.Float64})
+
+
+def score_pairs(sightings: pl.DataFrame | pl.LazyFrame, pairs: pl.DataFrame,
+                window: float = CO_TRAVEL_WINDOW_S) -> pl.DataFrame:
+    """The pairs with each subject's reads, the expected meetings and the significance.
+
+    Parameters
+    ----------
+    sightings : polars DataFrame or LazyFrame
+        Columns ``subject_type``, ``subject``, ``sensor_id``, ``seen_at`` (Datetime; naive
+        values are UTC): exactly the sightings the pairs were computed from (scope, range).
+    pairs : polars.DataFrame
+        Columns ``a_type``, ``a``, ``b_type``, ``b``, ``meetings`` (any further columns kept).
+    window : float, default 120
+        The meeting window in seconds.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``pairs`` with ``a_reads``, ``b_reads`` (sightings of each subject), and
+        ``expected_meetings``, ``significance`` (see the module docstring), in the same order.
+
+    Notes
+    -----
+    Group-bys over the ``n`` sightings (cells, subjects' habits, traffic) and one join of the
+    ``p`` pairs with the cells their subjects visited: ``O(n + p c)`` for ``c`` cells per
+    subject. Symmetric in ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    >>> rows = [("plate", p, f"S{k}", t0 + timedelta(days=d, minutes=10 * k, seconds=s))
+    ...         for d in range(5) for k in range(3) for p, s in [("A", 0), ("B", 30)]]
+    >>> frame = pl.DataFrame(rows, schema=["subject_type", "subject", "sensor_id", "seen_at"],
+    ...                      orient="row")
+    >>> pairs = pl.DataFrame({"a_type": ["plate"], "a": ["A"], "b_type": ["plate"], "b": ["B"],
+    ...                       "meetings": [15]})
+    >>> scored = score_pairs(frame, pairs)
+    >>> scored.select("a_reads", "b_reads").row(0), round(scored["expected_meetings"][0], 2)
+    ((15, 15), 0.97)
+    """
+    if pairs.height == 0:
+        return pairs.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in SCORE_SCHEMA.items())
+    cells = _cells(sightings)
+    habits, traffic, subjects = _habits(cells)
+    keyed = pairs.with_row_index("_pair")
+    ends = keyed.select(
+        "_pair", "meetings",
+        *_side(keyed, subjects, "a"), *_side(keyed, subjects, "b"))
+    shared = _shared_cells(keyed, habits, traffic)
+    expected = np.maximum(_directed(ends, shared, "a", "b", window),
+                          _directed(ends, shared, "b", "a", window))
+    significance = poisson_significance(ends["meetings"].to_numpy(), expected)
+    out = ends.select(
+        "_pair", pl.col("a_n").alias("a_reads"), pl.col("b_n").alias("b_reads"),
+        pl.Series("expected_meetings", expected), pl.Series("significance", significance))
+    return keyed.join(out, on="_pair", how="left").sort("_pair").drop("_pair")
+
+
+def expected_meetings(own: np.ndarray, other_n: np.ndarray, other_total: float,
+                      traffic_share: np.ndarray, exposure_s: np.ndarray,
+                      window: float = CO_TRAVEL_WINDOW_S) -> float:
+    """Expected coincidental meetings of one subject's sightings with another's, one direction.
+
+    Parameters
+    ----------
+    own : array of int
+        The first subject's sightings per cell.
+    other_n : array of int
+        The other subject's sightings in the same cells.
+    other_total : float
+        The other subject's sightings in all cells (``N_b``).
+    traffic_share, exposure_s : arrays of float
+        Each cell's share of all sightings (``pi(c)``) and its exposure in seconds.
+    window : float
+        Seconds.
+
+    Returns
+    -------
+    float
+        ``sum_c own(c) (1 - exp(-2 w lambda_b(c)))`` with the shrunk rate of the module
+        docstring, computed exactly (no linearization): the reference that tests hold
+        :func:`score_pairs` to.
+
+    Examples
+    --------
+    >>> round(expected_meetings(np.array([20]), np.array([20]), 20, np.array([0.01]),
+    ...                         np.array([20 * 3600.0])), 2)
+    0.87
+    """
+    k = PRIOR_SIGHTINGS
+    rate = other_total * (other_n + k * traffic_share) / (other_total + k) / exposure_s
+    return float(np.sum(own * -np.expm1(-2.0 * window * rate)))
+
+
+def poisson_significance(meetings: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``-log10 P(X >= meetings)`` for ``X ~ Poisson(expected)``, elementwise.
+
+    Computed in logarithms (no underflow: a convoy's tail may be far below 1e-300). Where
+    ``meetings`` is above the mean, the tail is summed upward from ``pmf(meetings)``; otherwise
+    it is one minus the lower tail summed downward from ``pmf(meetings - 1)``; both series are
+    summed until their terms no longer change the sum.
+
+    Examples
+    --------
+    >>> poisson_significance(np.array([0, 1, 3]), np.array([2.0, 2.0, 0.1])).round(3).tolist()
+    [0.0, 0.063, 3.811]
+    """
+    k = np.asarray(meetings, dtype=np.int64)
+    mu = np.maximum(np.asarray(expected, dtype=float), 1e-300)
+    out = np.zeros(len(k), dtype=float)
+    upper = k > mu
+    lower = (k >= 1) & ~upper
+    out[upper] = -_log_upper_tail(k[upper], mu[upper]) / math.log(10)
+    out[lower] = -np.log1p(-np.exp(_log_lower_tail(k[lower] - 1, mu[lower]))) / math.log(10)
+    return np.maximum(out, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The null model's tables
+
+
+def _utc(lf: pl.LazyFrame) -> pl.Expr:
+    """``seen_at`` in UTC (naive values are UTC)."""
+    dtype = lf.collect_schema()["seen_at"]
+    if not isinstance(dtype, pl.Datetime):
+        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
+    seen = pl.col("seen_at")
+    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
+        seen.dt.convert_time_zone("UTC"))
+
+
+def _cells(sightings: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Each sighting's subject, cell and day."""
+    lf = sightings.lazy()
+    seen = _utc(lf)
+    return lf.select(
+        *_SUBJECT, pl.col("sensor_id").cast(pl.String),
+        (seen.dt.weekday() >= 6).alias("weekend"), seen.dt.hour().cast(pl.Int8).alias("hour"),
+        seen.dt.date().alias("day"),
+    ).collect()
+
+
+def _exposure(cells: pl.DataFrame) -> pl.DataFrame:
+    """Seconds of each day type (weekend or not) in the period's calendar days."""
+    first, last = cells["day"].min(), cells["day"].max()
+    weekdays = weekend = 0
+    if isinstance(first, date) and isinstance(last, date):
+        days = (last - first).days + 1
+        weekdays = int(np.busday_count(first, last + timedelta(days=1)))
+        weekend = days - weekdays
+    return pl.DataFrame({"weekend": [False, True],
+                         "exposure": [weekdays * float(SLOT_S), weekend * float(SLOT_S)]})
+
+
+def _habits(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(subject, cell, n), (cell, share, exposure) and (subject, N, A) tables.
+
+    ``A`` is ``sum_c n(c) pi(c) / exposure(c)``: the subject's sightings weighted by how busy
+    their cells are, the per-subject half of the prior's contribution.
+    """
+    habits = cells.group_by(*_SUBJECT, *CELL).agg(pl.len().alias("n"))
+    total = float(cells.height)
+    traffic = (habits.group_by(CELL).agg(pl.col("n").sum().alias("t"))
+               .join(_exposure(cells), on="weekend")
+               .select(*CELL, (pl.col("t") / total).alias("share"), "exposure"))
+    subjects = (habits.join(traffic, on=CELL)
+                .group_by(_SUBJECT)
+                .agg(pl.col("n").sum().alias("N"),
+                     (pl.col("n") * pl.col("share") / pl.col("exposure")).sum().alias("A")))
+    return habits, traffic, subjects
+
+
+def _side(keyed: pl.DataFrame, subjects: pl.DataFrame, side: str) -> list[pl.Series]:
+    """One side's N and A, in pair order."""
+    joined = keyed.select("_pair", pl.col(f"{side}_type").alias("subject_type"),
+                          pl.col(side).alias("subject")).join(
+        subjects, on=_SUBJECT, how="left").sort("_pair")
+    return [joined["N"].fill_null(0).alias(f"{side}_n"),
+            joined["A"].fill_null(0.0).alias(f"{side}_A")]
+
+
+def _shared_cells(keyed: pl.DataFrame, habits: pl.DataFrame,
+                  traffic: pl.DataFrame) -> pl.DataFrame:
+    """(pair, n_a, n_b, share, exposure) for every cell both subjects of a pair visited."""
+    def own(side: str) -> pl.DataFrame:
+        return keyed.select("_pair", pl.col(f"{side}_type").alias("subject_type"),
+                            pl.col(side).alias("subject")).join(
+            habits, on=_SUBJECT).select("_pair", *CELL, pl.col("n").alias(f"n_{side}"))
+
+    return own("a").join(own("b"), on=["_pair", *CELL]).join(traffic, on=CELL).select(
+        "_pair", "n_a", "n_b", "share", "exposure")
+
+
+def _directed(ends: pl.DataFrame, shared: pl.DataFrame, x: str, y: str,
+              window: float) -> np.ndarray:
+    """expected(x -> y) per pair (``ends`` in pair order): x's sightings met by chance."""
+    k = PRIOR_SIGHTINGS
+    n_y = ends[f"{y}_n"].to_numpy().astype(float)
+    prior_rate = 2.0 * window * n_y * k / (n_y + k)
+    linear = prior_rate * ends[f"{x}_A"].to_numpy()
+    flat = {c: shared[c].to_numpy().astype(float) for c in ("n_a", "n_b", "share", "exposure")}
+    pair = shared["_pair"].to_numpy().astype(np.int64)
+    own, other = flat[f"n_{x}"], flat[f"n_{y}"]
+    total = n_y[pair]
+    rate = total * (other + k * flat["share"]) / (total + k) / flat["exposure"]
+    exact = own * -np.expm1(-2.0 * window * rate)
+    prior = own * prior_rate[pair] * flat["share"] / flat["exposure"]
+    return linear + np.bincount(pair, exact - prior, minlength=ends.height)
+
+
+# ---------------------------------------------------------------------------------------------
+# Poisson tails in logarithms
+
+
+def _log_factorial(k: np.ndarray) -> np.ndarray:
+    """ln k! elementwise."""
+    values, index = np.unique(k, return_inverse=True)
+    return np.array([math.lgamma(v + 1.0) for v in values.tolist()])[index]
+
+
+def _log_pmf(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X = k)."""
+    return k * np.log(mu) - mu - _log_factorial(k)
+
+
+def _log_upper_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X >= k) for k > mu: pmf(k) * sum_m prod_{i<=m} mu / (k + i)."""
+    total = np.ones(len(k))
+    term = np.ones(len(k))
+    active = np.arange(len(k))
+    m = 0
+    while len(active):
+        m += 1
+        term[active] *= mu[active] / (k[active] + m)
+        total[active] += term[active]
+        active = active[term[active] > 1e-17 * total[active]]
+    return _log_pmf(k, mu) + np.log(total)
+
+
+def _log_lower_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X <= k) for 0 <= k <= mu: pmf(k) * sum_m prod_{i<m} (k - i) / mu."""
+    total = np.ones(len(k))
+    term = np.ones(len(k))
+    active = np.arange(len(k))
+    m = 0
+    while len(active):
+        term[active] *= np.maximum(k[active] - m, 0) / mu[active]
+        m += 1
+        total[active] += term[active]
+        active = active[(term[active] > 1e-17 * total[active]) & (k[active] - m >= 0)]
+    return np.minimum(_log_pmf(k, mu) + np.log(total), 0.0)
