@@ -43,19 +43,25 @@ time range changes the traffic, the habits and the period like any other figure.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
+from algorithms._codes import factorize
 from queries.model import CO_TRAVEL_WINDOW_S
 
 __all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "expected_meetings", "poisson_significance",
            "score_pairs"]
 
-SLOT_S = 3600  # a cell's time slot: one hour of the day
+SLOT_S = 300  # a cell's time slot: five minutes of the day
+SLOTS = 86_400 // SLOT_S
+CELLS = 2 * SLOTS  # weekday and weekend slots
+# Rates around a sighting are read over its slot and this many slots either side (30 minutes):
+# a habit at 7:59 explains a meeting at 8:01.
+SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
-CELL = ("sensor_id", "weekend", "hour")
 _SUBJECT = ("subject_type", "subject")
 SCORE_SCHEMA = pl.Schema({"a_reads": pl.Int64, "b_reads": pl.Int64,
                           "expected_meetings": pl.Float64, "significance": pl.Float64})
@@ -99,24 +105,20 @@ def score_pairs(sightings: pl.DataFrame | pl.LazyFrame, pairs: pl.DataFrame,
     ...                       "meetings": [15]})
     >>> scored = score_pairs(frame, pairs)
     >>> scored.select("a_reads", "b_reads").row(0), round(scored["expected_meetings"][0], 2)
-    ((15, 15), 0.97)
+    ((15, 15), 3.51)
     """
     if pairs.height == 0:
         return pairs.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in SCORE_SCHEMA.items())
-    cells = _cells(sightings)
-    habits, traffic, subjects = _habits(cells)
     keyed = pairs.with_row_index("_pair")
-    ends = keyed.select(
-        "_pair", "meetings",
-        *_side(keyed, subjects, "a"), *_side(keyed, subjects, "b"))
-    shared = _shared_cells(keyed, habits, traffic)
-    expected = np.maximum(_directed(ends, shared, "a", "b", window),
-                          _directed(ends, shared, "b", "a", window))
+    tables = _tables(sightings.lazy(), keyed)
+    ends = keyed.select("_pair", "meetings").with_columns(
+        *_side(tables, "a"), *_side(tables, "b"))
+    expected = np.maximum(_directed(ends, tables, "a", "b", window),
+                          _directed(ends, tables, "b", "a", window))
     significance = poisson_significance(ends["meetings"].to_numpy(), expected)
-    out = ends.select(
-        "_pair", pl.col("a_n").alias("a_reads"), pl.col("b_n").alias("b_reads"),
+    return pairs.with_columns(
+        ends["a_n"].alias("a_reads"), ends["b_n"].alias("b_reads"),
         pl.Series("expected_meetings", expected), pl.Series("significance", significance))
-    return keyed.join(out, on="_pair", how="left").sort("_pair").drop("_pair")
 
 
 def expected_meetings(own: np.ndarray, other_n: np.ndarray, other_total: float,
@@ -192,82 +194,167 @@ def _utc(lf: pl.LazyFrame) -> pl.Expr:
         seen.dt.convert_time_zone("UTC"))
 
 
-def _cells(sightings: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """Each sighting's subject, cell and day."""
-    lf = sightings.lazy()
+@dataclass(frozen=True)
+class _Tables:
+    """The null model over integer codes: subjects ``u``, sensors ``s``, cells ``c`` (day type
+    and slot: ``weekend * SLOTS + slot``).
+
+    ``a``, ``b``: each pair's subject codes; ``key``, ``n``: the habits, one sorted key
+    ``(u * sensors + s) * CELLS + c`` per subject and cell with its sightings; ``visited``:
+    ``u * sensors + s`` for every sensor a subject passed (sorted); ``N``, ``A``: per
+    subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
+    the prior's contribution); ``rate``: per (s, c), ``share / exposure`` of the smoothed cell.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    key: np.ndarray
+    n: np.ndarray
+    visited: np.ndarray
+    N: np.ndarray
+    A: np.ndarray
+    share: np.ndarray
+    exposure: np.ndarray
+    sensors: int
+
+
+def _utc(lf: pl.LazyFrame) -> pl.Expr:
+    """``seen_at`` in UTC (naive values are UTC)."""
+    dtype = lf.collect_schema()["seen_at"]
+    if not isinstance(dtype, pl.Datetime):
+        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
+    seen = pl.col("seen_at")
+    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
+        seen.dt.convert_time_zone("UTC"))
+
+
+def _cell(lf: pl.LazyFrame) -> pl.Expr:
+    """Each sighting's cell: day type and slot of the day."""
     seen = _utc(lf)
-    return lf.select(
-        *_SUBJECT, pl.col("sensor_id").cast(pl.String),
-        (seen.dt.weekday() >= 6).alias("weekend"), seen.dt.hour().cast(pl.Int8).alias("hour"),
-        seen.dt.date().alias("day"),
-    ).collect()
+    minute = seen.dt.hour().cast(pl.Int32) * 60 + seen.dt.minute().cast(pl.Int32)
+    weekend = (seen.dt.weekday() >= 6).cast(pl.Int32)
+    return (weekend * SLOTS + minute // (SLOT_S // 60)).alias("c")
 
 
-def _exposure(cells: pl.DataFrame) -> pl.DataFrame:
-    """Seconds of each day type (weekend or not) in the period's calendar days."""
-    first, last = cells["day"].min(), cells["day"].max()
+def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
+    """Read the sightings once for the pairs' subjects (their habits) and once for all
+    (the traffic at every sensor, the total and the period)."""
+    involved = pl.concat([keyed.select(pl.col(f"{s}_type").alias("subject_type"),
+                                       pl.col(s).alias("subject")) for s in ("a", "b")]).unique()
+    seen = _utc(lf)
+    sensor = pl.col("sensor_id").cast(pl.String)
+    mine = lf.join(involved.lazy(), on=_SUBJECT, how="semi").select(*_SUBJECT, sensor, _cell(lf))
+    traffic = lf.group_by(sensor, _cell(lf)).agg(pl.len().alias("t"))
+    period = lf.select(pl.len().alias("total"), seen.dt.date().min().alias("first"),
+                       seen.dt.date().max().alias("last"))
+    cells, traffic, period = pl.collect_all([mine, traffic, period])
+    sensors = traffic.select("sensor_id").unique().sort("sensor_id").with_row_index("s")
+    subject, subjects = factorize(cells, _SUBJECT)
+    s = cells.select(pl.col("sensor_id")).join(sensors, on="sensor_id", how="left",
+                                               maintain_order="left")["s"].to_numpy()
+    n_sensors = sensors.height
+    key, n = _counted((subject.astype(np.int64) * n_sensors + s) * CELLS
+                      + cells["c"].to_numpy())
+    share, exposure = _traffic(traffic.join(sensors, on="sensor_id"), n_sensors, period)
+    u = key // (n_sensors * CELLS)
+    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
+    codes = subjects.with_row_index("u")
+    a, b = (keyed.select(pl.col(f"{side}_type").alias("subject_type"),
+                         pl.col(side).alias("subject"))
+            .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
+            .astype(np.int64) for side in ("a", "b"))
+    return _Tables(a, b, key, n, _counted(key // CELLS)[0], np.bincount(u, n, len(subjects)),
+                   np.bincount(u, weight, len(subjects)), share, exposure, n_sensors)
+
+
+def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and how often each occurs (a value sort, no hashing)."""
+    values = np.sort(values)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+    return values[starts], np.diff(np.r_[starts, len(values)])
+
+
+def _traffic(counts: pl.DataFrame, n_sensors: int,
+             period: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sensor, cell), smoothed over neighbouring slots: the share of all sightings, and
+    the seconds the smoothed cell spans over the period's calendar days."""
+    dense = np.zeros((n_sensors, 2, SLOTS))
+    c = counts["c"].to_numpy()
+    dense[counts["s"].to_numpy(), c // SLOTS, c % SLOTS] = counts["t"].to_numpy()
+    smoothed = _smooth(dense) / float(period["total"][0])
+    first, last = period["first"][0], period["last"][0]
     weekdays = weekend = 0
     if isinstance(first, date) and isinstance(last, date):
-        days = (last - first).days + 1
         weekdays = int(np.busday_count(first, last + timedelta(days=1)))
-        weekend = days - weekdays
-    return pl.DataFrame({"weekend": [False, True],
-                         "exposure": [weekdays * float(SLOT_S), weekend * float(SLOT_S)]})
+        weekend = (last - first).days + 1 - weekdays
+    span = float((2 * SMOOTH_SLOTS + 1) * SLOT_S)
+    exposure = np.broadcast_to(np.array([weekdays, weekend], float)[None, :, None] * span,
+                               dense.shape)
+    # a day type absent from the period has no sighting either: any positive exposure will do
+    exposure = np.where(exposure > 0, exposure, span)
+    return smoothed.reshape(n_sensors, CELLS), exposure.reshape(n_sensors, CELLS)
 
 
-def _habits(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(subject, cell, n), (cell, share, exposure) and (subject, N, A) tables.
-
-    ``A`` is ``sum_c n(c) pi(c) / exposure(c)``: the subject's sightings weighted by how busy
-    their cells are, the per-subject half of the prior's contribution.
-    """
-    habits = cells.group_by(*_SUBJECT, *CELL).agg(pl.len().alias("n"))
-    total = float(cells.height)
-    traffic = (habits.group_by(CELL).agg(pl.col("n").sum().alias("t"))
-               .join(_exposure(cells), on="weekend")
-               .select(*CELL, (pl.col("t") / total).alias("share"), "exposure"))
-    subjects = (habits.join(traffic, on=CELL)
-                .group_by(_SUBJECT)
-                .agg(pl.col("n").sum().alias("N"),
-                     (pl.col("n") * pl.col("share") / pl.col("exposure")).sum().alias("A")))
-    return habits, traffic, subjects
+def _smooth(dense: np.ndarray) -> np.ndarray:
+    """Sum over each slot (last axis) and its ``SMOOTH_SLOTS`` neighbours; the day wraps."""
+    return sum(np.roll(dense, k, axis=-1) for k in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
 
 
-def _side(keyed: pl.DataFrame, subjects: pl.DataFrame, side: str) -> list[pl.Series]:
+def _side(tables: _Tables, side: str) -> list[pl.Series]:
     """One side's N and A, in pair order."""
-    joined = keyed.select("_pair", pl.col(f"{side}_type").alias("subject_type"),
-                          pl.col(side).alias("subject")).join(
-        subjects, on=_SUBJECT, how="left").sort("_pair")
-    return [joined["N"].fill_null(0).alias(f"{side}_n"),
-            joined["A"].fill_null(0.0).alias(f"{side}_A")]
+    u = getattr(tables, side)
+    return [pl.Series(f"{side}_n", tables.N[u].astype(np.int64)),
+            pl.Series(f"{side}_A", tables.A[u])]
 
 
-def _shared_cells(keyed: pl.DataFrame, habits: pl.DataFrame,
-                  traffic: pl.DataFrame) -> pl.DataFrame:
-    """(pair, n_a, n_b, share, exposure) for every cell both subjects of a pair visited."""
-    def own(side: str) -> pl.DataFrame:
-        return keyed.select("_pair", pl.col(f"{side}_type").alias("subject_type"),
-                            pl.col(side).alias("subject")).join(
-            habits, on=_SUBJECT).select("_pair", *CELL, pl.col("n").alias(f"n_{side}"))
-
-    return own("a").join(own("b"), on=["_pair", *CELL]).join(traffic, on=CELL).select(
-        "_pair", "n_a", "n_b", "share", "exposure")
+def _ranges(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query k, the positions of ``keys`` (sorted) within [lo[k], hi[k]): (query,
+    position) pairs."""
+    start = np.searchsorted(keys, lo)
+    count = np.searchsorted(keys, hi) - start
+    query = np.repeat(np.arange(len(lo)), count)
+    steps = np.arange(len(query)) - np.repeat(np.cumsum(count) - count, count)
+    return query, np.repeat(start, count) + steps
 
 
-def _directed(ends: pl.DataFrame, shared: pl.DataFrame, x: str, y: str,
+def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pair, sensor) for every sensor both ``x[pair]`` and ``y[pair]`` passed."""
+    visited = tables.visited
+    pair, pos = _ranges(visited, x * tables.sensors, (x + 1) * tables.sensors)
+    s = visited[pos] % tables.sensors
+    probe = y[pair] * tables.sensors + s
+    hit = np.searchsorted(visited, probe)
+    hit = np.minimum(hit, len(visited) - 1)
+    keep = visited[hit] == probe
+    return pair[keep], s[keep]
+
+
+def _count(tables: _Tables, key: np.ndarray) -> np.ndarray:
+    """Sightings in each habit key (0 where the subject has none)."""
+    at = np.minimum(np.searchsorted(tables.key, key), len(tables.key) - 1)
+    return np.where(tables.key[at] == key, tables.n[at], 0)
+
+
+def _directed(ends: pl.DataFrame, tables: _Tables, x: str, y: str,
               window: float) -> np.ndarray:
     """expected(x -> y) per pair (``ends`` in pair order): x's sightings met by chance."""
     k = PRIOR_SIGHTINGS
     n_y = ends[f"{y}_n"].to_numpy().astype(float)
     prior_rate = 2.0 * window * n_y * k / (n_y + k)
     linear = prior_rate * ends[f"{x}_A"].to_numpy()
-    flat = {c: shared[c].to_numpy().astype(float) for c in ("n_a", "n_b", "share", "exposure")}
-    pair = shared["_pair"].to_numpy().astype(np.int64)
-    own, other = flat[f"n_{x}"], flat[f"n_{y}"]
+    ux, uy = getattr(tables, x), getattr(tables, y)
+    pair, s = _shared_sensors(tables, ux, uy)
+    base = (ux[pair] * tables.sensors + s) * CELLS
+    row, pos = _ranges(tables.key, base, base + CELLS)
+    pair, s, c, own = pair[row], s[row], tables.key[pos] % CELLS, tables.n[pos].astype(float)
+    other = sum(_count(tables, (uy[pair] * tables.sensors + s) * CELLS
+                       + c // SLOTS * SLOTS + (c + d) % SLOTS)
+                for d in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
+    share, exposure = tables.share[s, c], tables.exposure[s, c]
     total = n_y[pair]
-    rate = total * (other + k * flat["share"]) / (total + k) / flat["exposure"]
+    rate = total * (other + k * share) / (total + k) / exposure
     exact = own * -np.expm1(-2.0 * window * rate)
-    prior = own * prior_rate[pair] * flat["share"] / flat["exposure"]
+    prior = own * prior_rate[pair] * share / exposure
     return linear + np.bincount(pair, exact - prior, minlength=ends.height)
 
 

@@ -27,6 +27,14 @@ import polars as pl
 from bench._machine import peak_rss_mb
 
 SENSORS_PER_ROAD = 20
+# Commuters: 5 % of subjects, in groups sharing a route and a departure time. They make about a
+# fifth of the sightings, near the UK National Travel Survey's share of commuting in car trips
+# (15-20 %), and far more than that of the reported pairs: a commuter meets the others of its
+# group at the same sensors at the same time of day on many working days, never travelling with
+# them.
+COMMUTER_SHARE = 0.05
+COMMUTER_GROUP = 8
+WEEKDAY_OF_DAY0 = 2  # 2024-05-01, the first day, is a Wednesday (Monday = 0)
 # DuckDB takes ~12 GB at 10M sightings unbounded; bounded, it spills to its temp directory.
 DUCKDB_MEMORY = "6GB"
 DAY_US = 86_400 * 10**6
@@ -105,27 +113,94 @@ def _followers(rng: np.random.Generator, trip: np.ndarray, sensor: np.ndarray, a
     return np.concatenate(subjects), np.concatenate(sensors), np.concatenate(times)
 
 
+def _commutes(rng: np.random.Generator, members: np.ndarray, n_roads: int,
+              days: int) -> tuple[np.ndarray, ...]:
+    """Commuter groups: each group shares a route and a departure time (out in the morning,
+    back in the evening); each member keeps a personal offset (sd 6 min) plus a daily jitter
+    (sd 3 min) and drives on 85 % of working days, alone. (subject, sensor, microseconds)."""
+    group = np.arange(len(members)) // COMMUTER_GROUP
+    n_groups = int(group.max()) + 1 if len(members) else 0
+    popularity = 1.0 / np.arange(1, n_roads + 1) ** 0.9
+    road = rng.choice(n_roads, n_groups, p=popularity / popularity.sum())
+    length = rng.integers(3, 9, n_groups)
+    start = rng.integers(0, SENSORS_PER_ROAD - length + 1)
+    leave = rng.normal(8, 0.75, n_groups) * 3600e6, rng.normal(17.5, 0.75, n_groups) * 3600e6
+    hop = rng.integers(60, 240, n_groups) * 10**6
+    offset = rng.normal(0, 360e6, len(members))
+    workdays = [d for d in range(days) if (d + WEEKDAY_OF_DAY0) % 7 < 5]
+    subjects, sensors, times = [], [], []
+    for day in workdays:
+        for back in (0, 1):
+            drives = np.flatnonzero(rng.random(len(members)) < 0.85)
+            g = group[drives]
+            steps = np.arange(SENSORS_PER_ROAD)[None, : length.max()]
+            on = steps < length[g][:, None]
+            pos = start[g][:, None] + steps
+            pos = np.where(back, start[g][:, None] + length[g][:, None] - 1 - steps, pos)
+            t0 = day * DAY_US + leave[back][g] + offset[drives] + rng.normal(0, 180e6, len(g))
+            at = t0[:, None] + steps * hop[g][:, None] + rng.integers(-20, 21, on.shape) * 10**6
+            subjects.append(np.broadcast_to(members[drives][:, None], on.shape)[on])
+            sensors.append((road[g][:, None] * SENSORS_PER_ROAD + pos)[on])
+            times.append(at[on].astype(np.int64))
+    if not subjects:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(subjects), np.concatenate(sensors), np.concatenate(times)
+
+
 def synthesize_sightings(n_sightings: int = 10_000_000, n_subjects: int = 200_000,
                          n_sensors: int = 2_000, days: int = 30, n_convoys: int = 300,
                          seed: int = 7) -> pl.DataFrame:
     """About ``n_sightings`` sightings in the input contract's shape (see module docstring).
 
     Subjects ``0..n_convoys`` lead convoys; subject ``n_convoys + 3c + f`` is follower ``f`` of
-    leader ``c`` (1-3 per leader) on every trip of the leader. Activity (trips per subject) is
-    gamma-distributed, road popularity Zipf-like, start hours peak at 8:00 and 17:00.
+    leader ``c`` (1-3 per leader) on every trip of the leader. The last ``COMMUTER_SHARE`` of
+    the subjects commute (see :func:`_commutes`) and make about a fifth of the sightings; the
+    others' activity (trips per subject) is gamma-distributed, road popularity Zipf-like,
+    start hours peak at 8:00 and 17:00.
     """
     rng = np.random.default_rng(seed)
     n_roads = n_sensors // SENSORS_PER_ROAD
-    n_trips = n_sightings // 5  # trips pass 5 sensors on average
+    n_commuters = int(n_subjects * COMMUTER_SHARE)
+    c_subject, c_sensor, c_at = _commutes(
+        rng, np.arange(n_subjects - n_commuters, n_subjects), n_roads, days)
+    # trips pass 5 sensors on average; commuters' sightings are part of the total
+    n_trips = max(n_sightings - len(c_subject), n_sightings // 2) // 5
     trips = _trips(rng, n_trips, n_roads, days)
-    activity = rng.gamma(2.0, 1.0, n_subjects)
-    owner = rng.choice(n_subjects, n_trips, p=activity / activity.sum())
+    activity = rng.gamma(2.0, 1.0, n_subjects - n_commuters)
+    owner = rng.choice(n_subjects - n_commuters, n_trips, p=activity / activity.sum())
     trip, sensor, at = _trip_sightings(rng, trips)
-    leaders = {c: [n_convoys + 3 * c + f for f in range(rng.integers(1, 4))]
-               for c in range(n_convoys)}
+    leaders = _leaders(np.random.default_rng(seed + 1), n_convoys)
     f_subject, f_sensor, f_at = _followers(rng, trip, sensor, at, owner, leaders)
-    subject = np.concatenate([owner[trip], f_subject])
-    return _as_frame(subject, np.concatenate([sensor, f_sensor]), np.concatenate([at, f_at]))
+    subject = np.concatenate([owner[trip], f_subject, c_subject])
+    return _as_frame(subject, np.concatenate([sensor, f_sensor, c_sensor]),
+                     np.concatenate([at, f_at, c_at]))
+
+
+def planted_pairs(n_convoys: int = 300, seed: int = 7) -> set[tuple]:
+    """The convoy pairs :func:`synthesize_sightings` plants (leader-follower and
+    follower-follower), as (type, key, type, key) with the smaller subject first."""
+    return _convoy_pairs(_leaders(np.random.default_rng(seed + 1), n_convoys))
+
+
+def _leaders(rng: np.random.Generator, n_convoys: int) -> dict[int, list[int]]:
+    """Leader ``c`` -> its 1-3 followers ``n_convoys + 3c + f``."""
+    return {c: [n_convoys + 3 * c + f for f in range(rng.integers(1, 4))]
+            for c in range(n_convoys)}
+
+
+def _convoy_pairs(leaders: dict[int, list[int]]) -> set[tuple]:
+    """Every two members of each convoy, as sorted (type, key, type, key) tuples."""
+    out = set()
+    for leader, followers in leaders.items():
+        members = [_key(i) for i in [leader, *followers]]
+        out |= {tuple((*min(x, y), *max(x, y))) for k, x in enumerate(members)
+                for y in members[k + 1:]}
+    return out
+
+
+def _key(i: int) -> tuple[str, str]:
+    """The (subject_type, subject) of integer subject ``i`` (as :func:`_as_frame` names it)."""
+    return ("plate", f"PL{i:07d}") if i % 2 == 0 else ("phone", f"+4475{i:08d}")
 
 
 def _as_frame(subject: np.ndarray, sensor: np.ndarray, at: np.ndarray) -> pl.DataFrame:
