@@ -353,8 +353,8 @@ def _directed(ends: pl.DataFrame, tables: _Tables, x: str, y: str,
     share, exposure = tables.share[s, c], tables.exposure[s, c]
     total = n_y[pair]
     rate = total * (other + k * share) / (total + k) / exposure
-    exact = own * -np.expm1(-2.0 * window * rate)
     prior = own * prior_rate[pair] * share / exposure
+    exact = np.where(other > 0, own * -np.expm1(-2.0 * window * rate), prior)
     return linear + np.bincount(pair, exact - prior, minlength=ends.height)
 
 
