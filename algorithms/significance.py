@@ -201,7 +201,9 @@ class _Tables:
 
     ``a``, ``b``: each pair's subject codes; ``key``, ``n``: the habits, one sorted key
     ``(u * sensors + s) * CELLS + c`` per subject and cell with its sightings; ``visited``:
-    ``u * sensors + s`` for every sensor a subject passed (sorted); ``N``, ``A``: per
+    ``u * sensors + s`` for every sensor a subject passed (sorted), whose cells are the habits
+    ``first_cell[v]`` up to ``first_cell[v + 1]``; a subject's visits are ``first_visit[u]``
+    up to ``first_visit[u + 1]``; ``N``, ``A``: per
     subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
     the prior's contribution); ``rate``: per (s, c), ``share / exposure`` of the smoothed cell.
     """
@@ -211,6 +213,8 @@ class _Tables:
     key: np.ndarray
     n: np.ndarray
     visited: np.ndarray
+    first_cell: np.ndarray
+    first_visit: np.ndarray
     N: np.ndarray
     A: np.ndarray
     share: np.ndarray
@@ -250,8 +254,9 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
     cells, traffic, period = pl.collect_all([mine, traffic, period])
     sensors = traffic.select("sensor_id").unique().sort("sensor_id").with_row_index("s")
     subject, subjects = factorize(cells, _SUBJECT)
-    s = cells.select(pl.col("sensor_id")).join(sensors, on="sensor_id", how="left",
-                                               maintain_order="left")["s"].to_numpy()
+    local, names = factorize(cells, ("sensor_id",))
+    s = names.join(sensors, on="sensor_id", how="left", maintain_order="left")["s"].to_numpy()[
+        local]
     n_sensors = sensors.height
     key, n = _counted((subject.astype(np.int64) * n_sensors + s) * CELLS
                       + cells["c"].to_numpy())
@@ -263,8 +268,11 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
-    return _Tables(a, b, key, n, _counted(key // CELLS)[0], np.bincount(u, n, len(subjects)),
-                   np.bincount(u, weight, len(subjects)), share, exposure, n_sensors)
+    visited, cells_per_visit = _counted(key // CELLS)
+    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=len(subjects)))]
+    return _Tables(a, b, key, n, visited, np.r_[0, np.cumsum(cells_per_visit)], first_visit,
+                   np.bincount(u, n, len(subjects)), np.bincount(u, weight, len(subjects)),
+                   share, exposure, n_sensors)
 
 
 def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,50 +315,56 @@ def _side(tables: _Tables, side: str) -> list[pl.Series]:
             pl.Series(f"{side}_A", tables.A[u])]
 
 
-def _ranges(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query k, the positions of ``keys`` (sorted) within [lo[k], hi[k]): (query,
-    position) pairs."""
-    start = np.searchsorted(keys, lo)
-    count = np.searchsorted(keys, hi) - start
-    query = np.repeat(np.arange(len(lo)), count)
-    steps = np.arange(len(query)) - np.repeat(np.cumsum(count) - count, count)
-    return query, np.repeat(start, count) + steps
+def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
+    k = np.repeat(np.arange(len(first)), count)
+    steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
+    return k, np.repeat(first, count) + steps
 
 
 def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pair, sensor) for every sensor both ``x[pair]`` and ``y[pair]`` passed."""
-    visited = tables.visited
-    pair, pos = _ranges(visited, x * tables.sensors, (x + 1) * tables.sensors)
-    s = visited[pos] % tables.sensors
-    probe = y[pair] * tables.sensors + s
-    hit = np.searchsorted(visited, probe)
-    hit = np.minimum(hit, len(visited) - 1)
-    keep = visited[hit] == probe
-    return pair[keep], s[keep]
+    """(pair, x's visit, y's visit) for every sensor both ``x[pair]`` and ``y[pair]`` passed.
 
-
-def _count(tables: _Tables, key: np.ndarray) -> np.ndarray:
-    """Sightings in each habit key (0 where the subject has none)."""
-    at = np.minimum(np.searchsorted(tables.key, key), len(tables.key) - 1)
-    return np.where(tables.key[at] == key, tables.n[at], 0)
+    Each pair's sensors are taken from the subject with fewer of them and looked up among the
+    other's by a hash join.
+    """
+    fewer = np.diff(tables.first_visit)
+    swap = fewer[x] > fewer[y]
+    lo, hi = np.where(swap, y, x), np.where(swap, x, y)
+    pair, visit = _expand(tables.first_visit[lo], fewer[lo])
+    probe = hi[pair] * tables.sensors + tables.visited[visit] % tables.sensors
+    found = (pl.DataFrame({"k": probe, "r": np.arange(len(probe))})
+             .join(pl.DataFrame({"k": tables.visited, "v": np.arange(len(tables.visited))}),
+                   on="k"))
+    r, other = found["r"].to_numpy(), found["v"].to_numpy()
+    pair, visit = pair[r], visit[r]
+    flip = swap[pair]
+    return pair, np.where(flip, other, visit), np.where(flip, visit, other)
 
 
 def _directed(ends: pl.DataFrame, tables: _Tables, x: str, y: str,
               window: float) -> np.ndarray:
-    """expected(x -> y) per pair (``ends`` in pair order): x's sightings met by chance."""
+    """expected(x -> y) per pair (``ends`` in pair order): x's sightings met by chance.
+
+    At each shared sensor, x's cells are paired with y's cells there (both short lists) to
+    count y's sightings in the smoothed cell around each of x's cells.
+    """
     k = PRIOR_SIGHTINGS
     n_y = ends[f"{y}_n"].to_numpy().astype(float)
     prior_rate = 2.0 * window * n_y * k / (n_y + k)
     linear = prior_rate * ends[f"{x}_A"].to_numpy()
-    ux, uy = getattr(tables, x), getattr(tables, y)
-    pair, s = _shared_sensors(tables, ux, uy)
-    base = (ux[pair] * tables.sensors + s) * CELLS
-    row, pos = _ranges(tables.key, base, base + CELLS)
-    pair, s, c, own = pair[row], s[row], tables.key[pos] % CELLS, tables.n[pos].astype(float)
-    other = sum(_count(tables, (uy[pair] * tables.sensors + s) * CELLS
-                       + c // SLOTS * SLOTS + (c + d) % SLOTS)
-                for d in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
-    share, exposure = tables.share[s, c], tables.exposure[s, c]
+    pair, vx, vy = _shared_sensors(tables, getattr(tables, x), getattr(tables, y))
+    cells = np.diff(tables.first_cell)
+    row, mine = _expand(tables.first_cell[vx], cells[vx])
+    own_row, theirs = _expand(tables.first_cell[vy[row]], cells[vy[row]])
+    c_mine, c_theirs = tables.key[mine] % CELLS, tables.key[theirs] % CELLS
+    gap = np.abs(c_mine[own_row] - c_theirs)  # different day types are SLOTS or more apart
+    near = np.minimum(gap, SLOTS - gap % SLOTS) <= SMOOTH_SLOTS
+    near &= c_mine[own_row] // SLOTS == c_theirs // SLOTS
+    other = np.bincount(own_row, tables.n[theirs] * near, minlength=len(mine))
+    pair, s = pair[row], tables.visited[vx[row]] % tables.sensors
+    own = tables.n[mine].astype(float)
+    share, exposure = tables.share[s, c_mine], tables.exposure[s, c_mine]
     total = n_y[pair]
     rate = total * (other + k * share) / (total + k) / exposure
     prior = own * prior_rate[pair] * share / exposure

@@ -73,8 +73,8 @@ def test_all_pairs_equal_the_truth_exactly(world, call) -> None:
     truth, home, _ = world
     got = call(cotravel.co_travel_pairs, scope=None, limit=None)
     assert _as_set(got) == truth_pairs(truth)
-    assert [(-p.distinct_sensors, -p.meetings) for p in got] == sorted(
-        (-p.distinct_sensors, -p.meetings) for p in got)
+    order = [(-p.significance, -p.distinct_sensors, -p.meetings) for p in got]
+    assert order == sorted(order)
 
 
 def test_each_regions_pairs_equal_a_self_join_over_that_regions_sightings(world, call) -> None:
