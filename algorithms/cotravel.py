@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
-from algorithms.significance import SCORE_SCHEMA, score_pairs
+from algorithms.significance import SCORE_SCHEMA, score_coded, score_pairs
 from algorithms.utc import utc
 from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
@@ -171,7 +171,10 @@ def co_travel_pairs(
     stats = _pair_stats(swept, pairs).filter(
         (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
     )
-    scored = score_pairs(scoped, _decode_pairs(stats, swept, code), window)
+    if code is None:  # every sighting in scope is swept: score over its codes
+        scored = _decode_pairs(_scored(stats, swept, window), swept, code)
+    else:  # the sweep saw only the sightings near the subject: the model reads them all
+        scored = score_pairs(scoped, _decode_pairs(stats, swept, code), window)
     return scored.filter(pl.col("significance") >= min_significance).sort(
         [*REPORT_ORDER, "a_type", "a", "b_type", "b"],
         descending=[True] * len(REPORT_ORDER) + [False] * 4,
@@ -587,6 +590,17 @@ def _concat(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
+def _scored(stats: pl.DataFrame, swept: _Swept, window: float) -> pl.DataFrame:
+    """The pairs' figures with each subject's reads (``lo`` as ``a``), the expected meetings
+    and the significance, over every swept sighting."""
+    reads_a, reads_b, expected, significance = score_coded(
+        swept.subject, swept.sensor, swept.time, stats["lo"].to_numpy(), stats["hi"].to_numpy(),
+        stats["meetings"].to_numpy(), window)
+    return stats.with_columns(pl.Series("a_reads", reads_a), pl.Series("b_reads", reads_b),
+                              pl.Series("expected_meetings", expected),
+                              pl.Series("significance", significance))
+
+
 def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.DataFrame:
     """Subject keys for the codes, subject ``code`` as ``a`` when given, in report order."""
     keys = swept.subjects
@@ -607,7 +621,8 @@ def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.Da
         },
         schema={**PAIR_SCHEMA, "distinct_days": pl.Int64, "lead_s": pl.Float64},
     )
-    return out
+    scores = [name for name in SCORE_SCHEMA if name in stats.columns]
+    return out.with_columns(stats.select(scores)) if scores else out
 
 
 # ---------------------------------------------------------------------------------------------

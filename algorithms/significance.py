@@ -53,7 +53,7 @@ from algorithms._codes import factorize
 from queries.model import CO_TRAVEL_WINDOW_S
 
 __all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "expected_meetings", "poisson_significance",
-           "score_pairs"]
+           "score_coded", "score_pairs"]
 
 SLOT_S = 300  # a cell's time slot: five minutes of the day
 SLOTS = 86_400 // SLOT_S
@@ -63,6 +63,8 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
 _SUBJECT = ("subject_type", "subject")
+_DAY_US = 86_400 * 10**6
+_EPOCH = date(1970, 1, 1)
 SCORE_SCHEMA = pl.Schema({"a_reads": pl.Int64, "b_reads": pl.Int64,
                           "expected_meetings": pl.Float64, "significance": pl.Float64})
 
@@ -109,16 +111,21 @@ def score_pairs(sightings: pl.DataFrame | pl.LazyFrame, pairs: pl.DataFrame,
     """
     if pairs.height == 0:
         return pairs.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in SCORE_SCHEMA.items())
-    keyed = pairs.with_row_index("_pair")
-    tables = _tables(sightings.lazy(), keyed)
-    ends = keyed.select("_pair", "meetings").with_columns(
-        *_side(tables, "a"), *_side(tables, "b"))
-    expected = np.maximum(_directed(ends, tables, "a", "b", window),
-                          _directed(ends, tables, "b", "a", window))
-    significance = poisson_significance(ends["meetings"].to_numpy(), expected)
+    tables = _tables(sightings.lazy(), pairs.with_row_index("_pair"))
+    a_reads, b_reads, expected, significance = _score(tables, pairs["meetings"].to_numpy(),
+                                                      window)
     return pairs.with_columns(
-        ends["a_n"].alias("a_reads"), ends["b_n"].alias("b_reads"),
+        pl.Series("a_reads", a_reads), pl.Series("b_reads", b_reads),
         pl.Series("expected_meetings", expected), pl.Series("significance", significance))
+
+
+def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.ndarray, ...]:
+    """(a_reads, b_reads, expected_meetings, significance) per pair."""
+    n_a, n_b = tables.N[tables.a], tables.N[tables.b]
+    expected = np.maximum(_directed(tables, n_b, tables.a, tables.b, window),
+                          _directed(tables, n_a, tables.b, tables.a, window))
+    return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
+            poisson_significance(meetings, expected))
 
 
 def expected_meetings(own: np.ndarray, other_n: np.ndarray, other_total: float,
@@ -257,21 +264,59 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
     local, names = factorize(cells, ("sensor_id",))
     s = names.join(sensors, on="sensor_id", how="left", maintain_order="left")["s"].to_numpy()[
         local]
-    n_sensors = sensors.height
-    key, n = _counted((subject.astype(np.int64) * n_sensors + s) * CELLS
-                      + cells["c"].to_numpy())
-    share, exposure = _traffic(traffic.join(sensors, on="sensor_id"), n_sensors, period)
-    u = key // (n_sensors * CELLS)
-    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
+    counts = traffic.join(sensors, on="sensor_id")
+    dense = np.zeros(sensors.height * CELLS)
+    dense[counts["s"].to_numpy().astype(np.int64) * CELLS + counts["c"].to_numpy()] = (
+        counts["t"].to_numpy())
     codes = subjects.with_row_index("u")
     a, b = (keyed.select(pl.col(f"{side}_type").alias("subject_type"),
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
+    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy())
+    return _model(habits, len(subjects), dense, (period["first"][0], period["last"][0]), a, b)
+
+
+def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: np.ndarray,
+                b: np.ndarray, meetings: np.ndarray,
+                window: float = CO_TRAVEL_WINDOW_S) -> tuple[np.ndarray, ...]:
+    """:func:`score_pairs` over integer codes: every sighting in scope as (subject code, sensor
+    code, UTC microseconds), pairs as subject codes ``a``, ``b`` with their meetings.
+
+    Returns ``(a_reads, b_reads, expected_meetings, significance)`` arrays in pair order; the
+    same numbers as :func:`score_pairs` on the same sightings (the co-travel sweep, which has
+    the codes already, calls this instead of reading the sightings again).
+    """
+    day = micros // _DAY_US
+    minute = (micros - day * _DAY_US) // 60_000_000
+    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
+    c = weekend * SLOTS + minute // (SLOT_S // 60)
+    n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
+    s = sensor.astype(np.int64)
+    dense = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).astype(float)
+    first, last = (_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max()))
+    n_subjects = int(subject.max()) + 1 if len(subject) else 0
+    tables = _model((subject.astype(np.int64), s, c), n_subjects, dense, (first, last),
+                    a.astype(np.int64), b.astype(np.int64))
+    return _score(tables, np.asarray(meetings), window)
+
+
+def _model(habits: tuple[np.ndarray, np.ndarray, np.ndarray], n_subjects: int,
+           traffic: np.ndarray, period: tuple[date | None, date | None], a: np.ndarray,
+           b: np.ndarray) -> _Tables:
+    """The tables of the null model: ``habits`` are (subject, sensor, cell) of each sighting
+    of the pairs' subjects, ``traffic`` the sightings per (sensor, cell) of everyone,
+    flattened."""
+    n_sensors = len(traffic) // CELLS
+    u, s, c = habits
+    key, n = _counted((u * n_sensors + s) * CELLS + c)
+    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period)
+    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
+    owner = key // (n_sensors * CELLS)
     visited, cells_per_visit = _counted(key // CELLS)
-    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=len(subjects)))]
+    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=n_subjects))]
     return _Tables(a, b, key, n, visited, np.r_[0, np.cumsum(cells_per_visit)], first_visit,
-                   np.bincount(u, n, len(subjects)), np.bincount(u, weight, len(subjects)),
+                   np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects),
                    share, exposure, n_sensors)
 
 
@@ -282,15 +327,13 @@ def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[starts], np.diff(np.r_[starts, len(values)])
 
 
-def _traffic(counts: pl.DataFrame, n_sensors: int,
-             period: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _traffic(dense: np.ndarray,
+             period: tuple[date | None, date | None]) -> tuple[np.ndarray, np.ndarray]:
     """Per (sensor, cell), smoothed over neighbouring slots: the share of all sightings, and
     the seconds the smoothed cell spans over the period's calendar days."""
-    dense = np.zeros((n_sensors, 2, SLOTS))
-    c = counts["c"].to_numpy()
-    dense[counts["s"].to_numpy(), c // SLOTS, c % SLOTS] = counts["t"].to_numpy()
-    smoothed = _smooth(dense) / float(period["total"][0])
-    first, last = period["first"][0], period["last"][0]
+    n_sensors = dense.shape[0]
+    smoothed = _smooth(dense) / max(float(dense.sum()), 1.0)
+    first, last = period
     weekdays = weekend = 0
     if isinstance(first, date) and isinstance(last, date):
         weekdays = int(np.busday_count(first, last + timedelta(days=1)))
@@ -306,13 +349,6 @@ def _traffic(counts: pl.DataFrame, n_sensors: int,
 def _smooth(dense: np.ndarray) -> np.ndarray:
     """Sum over each slot (last axis) and its ``SMOOTH_SLOTS`` neighbours; the day wraps."""
     return sum(np.roll(dense, k, axis=-1) for k in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
-
-
-def _side(tables: _Tables, side: str) -> list[pl.Series]:
-    """One side's N and A, in pair order."""
-    u = getattr(tables, side)
-    return [pl.Series(f"{side}_n", tables.N[u].astype(np.int64)),
-            pl.Series(f"{side}_A", tables.A[u])]
 
 
 def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -342,18 +378,19 @@ def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.n
     return pair, np.where(flip, other, visit), np.where(flip, visit, other)
 
 
-def _directed(ends: pl.DataFrame, tables: _Tables, x: str, y: str,
+def _directed(tables: _Tables, n_y: np.ndarray, x: np.ndarray, y: np.ndarray,
               window: float) -> np.ndarray:
-    """expected(x -> y) per pair (``ends`` in pair order): x's sightings met by chance.
+    """expected(x -> y) per pair (``x``, ``y``: the pairs' subject codes; ``n_y``: y's
+    sightings): x's sightings met by chance.
 
     At each shared sensor, x's cells are paired with y's cells there (both short lists) to
     count y's sightings in the smoothed cell around each of x's cells.
     """
     k = PRIOR_SIGHTINGS
-    n_y = ends[f"{y}_n"].to_numpy().astype(float)
+    n_y = n_y.astype(float)
     prior_rate = 2.0 * window * n_y * k / (n_y + k)
-    linear = prior_rate * ends[f"{x}_A"].to_numpy()
-    pair, vx, vy = _shared_sensors(tables, getattr(tables, x), getattr(tables, y))
+    linear = prior_rate * tables.A[x]
+    pair, vx, vy = _shared_sensors(tables, x, y)
     cells = np.diff(tables.first_cell)
     row, mine = _expand(tables.first_cell[vx], cells[vx])
     own_row, theirs = _expand(tables.first_cell[vy[row]], cells[vy[row]])
@@ -369,7 +406,7 @@ def _directed(ends: pl.DataFrame, tables: _Tables, x: str, y: str,
     rate = total * (other + k * share) / (total + k) / exposure
     prior = own * prior_rate[pair] * share / exposure
     exact = np.where(other > 0, own * -np.expm1(-2.0 * window * rate), prior)
-    return linear + np.bincount(pair, exact - prior, minlength=ends.height)
+    return linear + np.bincount(pair, exact - prior, minlength=len(x))
 
 
 # ---------------------------------------------------------------------------------------------
