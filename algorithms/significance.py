@@ -7,15 +7,16 @@ subject's own habits (after Lawlor, Rabbat et al., "Detecting convoys using lice
 recognition data", where background traffic is a per-camera process and a convoy a departure
 from it):
 
-* A *cell* is (sensor, weekday or weekend, hour of day in UTC). Over the scoped sightings'
-  period (first to last calendar day), a cell's *exposure* is the number of days of its day type
-  times one hour.
-* Subject ``b``'s habit in cell ``c`` is its own share of sightings there, shrunk toward the
-  sensor's traffic share ``pi(c)`` (all subjects' sightings in ``c`` over all sightings) with
-  ``PRIOR_SIGHTINGS`` pseudo-sightings: ``theta_b(c) = (n_b(c) + k pi(c)) / (N_b + k)``. A
-  subject with a long history keeps its own habits; a sparse one looks like the traffic.
+* A *cell* is (sensor, weekday or weekend, ``SLOT_S`` slot of the day, in UTC). Counts around
+  a cell are read over its slot and ``SMOOTH_SLOTS`` slots either side (15 minutes), so a habit
+  at 7:59 explains a meeting at 8:01. Over the scoped sightings' period (first to last calendar
+  day), such a smoothed cell's *exposure* is the number of days of its day type times 900 s.
+* Subject ``b``'s habit around cell ``c`` is its own sightings there, shrunk toward the
+  sensor's traffic share ``pi(c)`` (all subjects' sightings around ``c`` over all sightings)
+  with ``k = PRIOR_SIGHTINGS`` pseudo-sightings: ``theta_b(c) = (n_b(c) + k pi(c)) / (N_b + k)``.
+  A subject with a long history keeps its own habits; a sparse one looks like the traffic.
 * Under the null, ``b`` passes ``c`` as a Poisson process of rate
-  ``lambda_b(c) = N_b theta_b(c) / exposure(c)``, uniform within the hour, so each of ``a``'s
+  ``lambda_b(c) = N_b theta_b(c) / exposure(c)``, uniform within the cell, so each of ``a``'s
   sightings in ``c`` is met by coincidence with probability ``1 - exp(-2 w lambda_b(c))``.
   ``expected(a -> b)`` is the sum of those chances over ``a``'s sightings.
 * ``expected_meetings`` is the larger of ``expected(a -> b)`` and ``expected(b -> a)``: the
@@ -25,7 +26,7 @@ from it):
 * ``significance = -log10 P(X >= meetings)`` with ``X ~ Poisson(expected_meetings)``.
 
 Why Poisson and not the exact Poisson-binomial: each sighting's chance is small (a 2-minute
-window against an hour's slot, typically below 0.1), so by Le Cam's inequality the two
+window against a 15-minute cell, mostly below 0.1), so by Le Cam's inequality the two
 distributions differ by at most ``sum p_i^2 <= max p_i * expected`` in total variation; a
 Poisson-binomial is smaller than the Poisson of the same mean in the convex order, so the Poisson
 tail errs on the side of calling a pair *less* significant; and the Poisson needs only the mean,
@@ -33,8 +34,8 @@ which is a sum of per-cell aggregates (group-bys), never a per-sighting list per
 
 Cells where ``b`` has no sighting of its own contribute only their (tiny) prior rate, taken
 linearly: ``2 w lambda`` instead of ``1 - exp(-2 w lambda)``, which is never smaller. Their sum
-is a per-subject aggregate, so the only per-pair work is the join over the cells both subjects
-visited.
+is a per-subject aggregate, so the only per-pair work is at the sensors both subjects passed:
+each one's cells there, paired with the other's.
 
 Everything is a pure function of the pairs' meetings and the sightings in scope: a scope or a
 time range changes the traffic, the habits and the period like any other figure.
@@ -52,13 +53,13 @@ import polars as pl
 from algorithms._codes import factorize
 from queries.model import CO_TRAVEL_WINDOW_S
 
-__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "expected_meetings", "poisson_significance",
-           "score_coded", "score_pairs"]
+__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "SMOOTH_SLOTS", "poisson_significance", "score_coded",
+           "score_pairs"]
 
 SLOT_S = 300  # a cell's time slot: five minutes of the day
 SLOTS = 86_400 // SLOT_S
 CELLS = 2 * SLOTS  # weekday and weekend slots
-# Rates around a sighting are read over its slot and this many slots either side (30 minutes):
+# Rates around a sighting are read over its slot and this many slots either side (15 minutes):
 # a habit at 7:59 explains a meeting at 8:01.
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
@@ -126,42 +127,6 @@ def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.nda
                           _directed(tables, n_a, tables.b, tables.a, window))
     return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
             poisson_significance(meetings, expected))
-
-
-def expected_meetings(own: np.ndarray, other_n: np.ndarray, other_total: float,
-                      traffic_share: np.ndarray, exposure_s: np.ndarray,
-                      window: float = CO_TRAVEL_WINDOW_S) -> float:
-    """Expected coincidental meetings of one subject's sightings with another's, one direction.
-
-    Parameters
-    ----------
-    own : array of int
-        The first subject's sightings per cell.
-    other_n : array of int
-        The other subject's sightings in the same cells.
-    other_total : float
-        The other subject's sightings in all cells (``N_b``).
-    traffic_share, exposure_s : arrays of float
-        Each cell's share of all sightings (``pi(c)``) and its exposure in seconds.
-    window : float
-        Seconds.
-
-    Returns
-    -------
-    float
-        ``sum_c own(c) (1 - exp(-2 w lambda_b(c)))`` with the shrunk rate of the module
-        docstring, computed exactly (no linearization): the reference that tests hold
-        :func:`score_pairs` to.
-
-    Examples
-    --------
-    >>> round(expected_meetings(np.array([20]), np.array([20]), 20, np.array([0.01]),
-    ...                         np.array([20 * 3600.0])), 2)
-    0.87
-    """
-    k = PRIOR_SIGHTINGS
-    rate = other_total * (other_n + k * traffic_share) / (other_total + k) / exposure_s
-    return float(np.sum(own * -np.expm1(-2.0 * window * rate)))
 
 
 def poisson_significance(meetings: np.ndarray, expected: np.ndarray) -> np.ndarray:
