@@ -206,10 +206,10 @@ def _utc(lf: pl.LazyFrame) -> pl.Expr:
 
 def _cell(lf: pl.LazyFrame) -> pl.Expr:
     """Each sighting's cell: day type and slot of the day."""
-    seen = _utc(lf)
-    minute = seen.dt.hour().cast(pl.Int32) * 60 + seen.dt.minute().cast(pl.Int32)
-    weekend = (seen.dt.weekday() >= 6).cast(pl.Int32)
-    return (weekend * SLOTS + minute // (SLOT_S // 60)).alias("c")
+    micros = _utc(lf).dt.epoch("us")
+    day = micros // _DAY_US
+    weekend = ((day + 3) % 7 >= 5).cast(pl.Int64)  # 1970-01-01 was a Thursday (Monday = 0)
+    return (weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)).alias("c")
 
 
 def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
@@ -253,9 +253,8 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     the codes already, calls this instead of reading the sightings again).
     """
     day = micros // _DAY_US
-    minute = (micros - day * _DAY_US) // 60_000_000
     weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
-    c = weekend * SLOTS + minute // (SLOT_S // 60)
+    c = weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
     n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
     s = sensor.astype(np.int64)
     dense = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).astype(float)
