@@ -168,7 +168,7 @@ def co_travel_pairs(
         pairs = _promising(swept, min_meetings, min_distinct_sensors)
     else:
         pairs = _subject_pairs(swept, code)
-    stats = _pair_stats(swept, pairs).filter(
+    stats = _pair_stats(swept, pairs, window_us).filter(
         (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
     )
     if code is None:  # every sighting in scope is swept: score over its codes
@@ -513,17 +513,31 @@ def _promising(
         yield pos[k[match]], j[match]
 
 
-def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
+def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]],
+                window_us: int) -> pl.DataFrame:
     """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds),
-    distinct_days and lead_us (see :func:`_days_and_lead`).
+    distinct_days (UTC days of lo's met sightings) and lead_us (median of ``t_hi - t_lo`` over
+    the meeting sighting pairs; positive: lo passed first).
 
     Each sighting pair contributes both its sightings; a sighting met several times by one
-    subject counts once.
+    subject counts once. Chunk by chunk, each sighting pair leaves only packed records behind.
     """
-    parts = list(pairs)
-    i, j = _concat([p[0] for p in parts]), _concat([p[1] for p in parts])
-    records = iter([(_pair_key(swept, i, j), i), (_pair_key(swept, i, j), j)])
-    pair, pos = _sorted_records(swept, records)
+    day0 = int(swept.time.min()) // DAY_US if len(swept.time) else 0
+    days = _PairValues(swept, int(swept.time.max()) // DAY_US - day0 + 1 if len(swept.time) else 1)
+    leads = _PairValues(swept, 2 * window_us + 1)
+
+    def records() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for i, j in pairs:
+            key = _pair_key(swept, i, j)
+            lo_first = swept.subject[i] < swept.subject[j]
+            t_lo = np.where(lo_first, swept.time[i], swept.time[j])
+            t_hi = np.where(lo_first, swept.time[j], swept.time[i])
+            days.add(key, t_lo // DAY_US - day0)
+            leads.add(key, t_hi - t_lo + window_us)
+            yield key, i
+            yield key, j
+
+    pair, pos = _sorted_records(swept, records())
     distinct = _changes(pair) | _changes(pos)
     pair, pos = pair[distinct], pos[distinct]
     starts, n_all = _group_starts(pair)
@@ -532,7 +546,7 @@ def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -
     lo = pair[starts] >> np.uint64(swept.subject_bits)
     n_lo = np.add.reduceat(swept.subject[pos] == np.repeat(lo, n_all), starts, dtype=np.int64)
     time = swept.time[pos]
-    figures = pl.DataFrame(
+    return pl.DataFrame(
         {
             "lo": lo.astype(np.int64),
             "hi": (pair[starts] & np.uint64((1 << swept.subject_bits) - 1)).astype(np.int64),
@@ -540,31 +554,56 @@ def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -
             "distinct_sensors": _distinct_sensors(swept, pos, starts),
             "first_at": np.minimum.reduceat(time, starts),
             "last_at": np.maximum.reduceat(time, starts),
+            "distinct_days": days.distinct(),
+            "lead_us": leads.median() - window_us,
         },
-        schema=_FIGURES_SCHEMA,
+        schema=_STATS_SCHEMA,
     )
-    return figures.join(_days_and_lead(swept, i, j), on=["lo", "hi"], how="left")
 
 
-def _days_and_lead(swept: _Swept, i: np.ndarray, j: np.ndarray) -> pl.DataFrame:
-    """Per subject pair (lo, hi): distinct UTC days of lo's met sightings, and the median of
-    ``t_hi - t_lo`` over the meeting sighting pairs (microseconds; positive: lo passed first)."""
-    lo_first = swept.subject[i] < swept.subject[j]
-    t_lo = np.where(lo_first, swept.time[i], swept.time[j])
-    t_hi = np.where(lo_first, swept.time[j], swept.time[i])
-    frame = pl.DataFrame({"key": _pair_key(swept, i, j), "day": t_lo // DAY_US,
-                          "lead": t_hi - t_lo})
-    per_pair = frame.group_by("key").agg(
-        pl.col("day").n_unique().cast(pl.Int64).alias("distinct_days"),
-        pl.col("lead").median().cast(pl.Float64).alias("lead_us"),
-    )
-    key = per_pair.get_column("key").to_numpy()
-    bits = np.uint64(swept.subject_bits)
-    return per_pair.select(
-        pl.Series("lo", (key >> bits).astype(np.int64)),
-        pl.Series("hi", (key & np.uint64((1 << swept.subject_bits) - 1)).astype(np.int64)),
-        "distinct_days", "lead_us",
-    )
+class _PairValues:
+    """One value in ``[0, span)`` per sighting pair, gathered chunk by chunk with its subject
+    pair key; packed with the key into one uint64 when both fit (one value sort then groups
+    them, as for the records), otherwise sorted lexicographically. Pairs come out in key order,
+    as :func:`_pair_stats` lists them."""
+
+    def __init__(self, swept: _Swept, span: int):
+        self.shift = max(1, (span - 1).bit_length())
+        self.packed = 2 * swept.subject_bits + self.shift <= _PACK_BITS
+        self.keys: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+
+    def add(self, key: np.ndarray, value: np.ndarray) -> None:
+        """Gather one chunk's values."""
+        if self.packed:
+            self.values.append((key << np.uint64(self.shift)) | value.astype(np.uint64))
+        else:
+            self.keys.append(key)
+            self.values.append(value.astype(np.int64))
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key, value), sorted by key then value."""
+        if self.packed:
+            record = _concat(self.values, np.uint64)
+            self.values = []
+            record.sort()
+            mask = np.uint64((1 << self.shift) - 1)
+            return record >> np.uint64(self.shift), (record & mask).astype(np.int64)
+        key, value = _concat(self.keys, np.uint64), _concat(self.values)
+        order = np.lexsort((value, key))
+        return key[order], value[order]
+
+    def distinct(self) -> np.ndarray:
+        """Distinct values per pair."""
+        key, value = self._sorted()
+        starts, _ = _group_starts(key)
+        return np.add.reduceat(_changes(key) | _changes(value), starts, dtype=np.int64)
+
+    def median(self) -> np.ndarray:
+        """The median value per pair (the mean of the two middle ones for an even count)."""
+        key, value = self._sorted()
+        starts, count = _group_starts(key)
+        return (value[starts + (count - 1) // 2] + value[starts + count // 2]) / 2.0
 
 
 _FIGURES_SCHEMA = pl.Schema(
