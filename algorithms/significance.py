@@ -219,11 +219,17 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
                                        pl.col(s).alias("subject")) for s in ("a", "b")]).unique()
     seen = _utc(lf)
     sensor = pl.col("sensor_id").cast(pl.String)
-    mine = lf.join(involved.lazy(), on=_SUBJECT, how="semi").select(*_SUBJECT, sensor, _cell(lf))
-    traffic = lf.group_by(sensor, _cell(lf)).agg(pl.len().alias("t"))
-    period = lf.select(pl.len().alias("total"), seen.dt.date().min().alias("first"),
-                       seen.dt.date().max().alias("last"))
-    cells, traffic, period = pl.collect_all([mine, traffic, period])
+    # a cheap one-column prefilter first: a one-subject query keeps a few hundred rows
+    near = pl.col("subject").is_in(involved["subject"].unique().implode())
+    mine = (lf.filter(near).join(involved.lazy(), on=_SUBJECT, how="semi")
+            .select(*_SUBJECT, sensor, _cell(lf)))
+    period = lf.select(seen.dt.date().min().alias("first"), seen.dt.date().max().alias("last"))
+    cells, period = pl.collect_all([mine, period])
+    # the traffic only matters at the sensors the pairs' subjects pass (and in total)
+    passed = pl.col("sensor_id").cast(pl.String).is_in(cells["sensor_id"].unique().implode())
+    traffic, total = pl.collect_all([
+        lf.filter(passed).group_by(sensor, _cell(lf)).agg(pl.len().alias("t")),
+        lf.select(pl.len().alias("total"))])
     sensors = traffic.select("sensor_id").unique().sort("sensor_id").with_row_index("s")
     subject, subjects = factorize(cells, _SUBJECT)
     local, names = factorize(cells, ("sensor_id",))
@@ -239,7 +245,8 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
     habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy())
-    return _model(habits, len(subjects), dense, (period["first"][0], period["last"][0]), a, b)
+    return _model(habits, len(subjects), dense, (period["first"][0], period["last"][0]), a, b,
+                  float(total["total"][0]))
 
 
 def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: np.ndarray,
@@ -261,20 +268,20 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     first, last = (_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max()))
     n_subjects = int(subject.max()) + 1 if len(subject) else 0
     tables = _model((subject.astype(np.int64), s, c), n_subjects, dense, (first, last),
-                    a.astype(np.int64), b.astype(np.int64))
+                    a.astype(np.int64), b.astype(np.int64), float(len(micros)))
     return _score(tables, np.asarray(meetings), window)
 
 
 def _model(habits: tuple[np.ndarray, np.ndarray, np.ndarray], n_subjects: int,
            traffic: np.ndarray, period: tuple[date | None, date | None], a: np.ndarray,
-           b: np.ndarray) -> _Tables:
+           b: np.ndarray, total: float) -> _Tables:
     """The tables of the null model: ``habits`` are (subject, sensor, cell) of each sighting
-    of the pairs' subjects, ``traffic`` the sightings per (sensor, cell) of everyone,
-    flattened."""
+    of the pairs' subjects, ``traffic`` the sightings per (sensor, cell) of everyone at the
+    sensors those subjects pass (flattened), ``total`` all sightings in scope."""
     n_sensors = len(traffic) // CELLS
     u, s, c = habits
     key, n = _counted((u * n_sensors + s) * CELLS + c)
-    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period)
+    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
     weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
     owner = key // (n_sensors * CELLS)
     visited, cells_per_visit = _counted(key // CELLS)
@@ -291,12 +298,12 @@ def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[starts], np.diff(np.r_[starts, len(values)])
 
 
-def _traffic(dense: np.ndarray,
-             period: tuple[date | None, date | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Per (sensor, cell), smoothed over neighbouring slots: the share of all sightings, and
-    the seconds the smoothed cell spans over the period's calendar days."""
+def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
+             total: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sensor, cell), smoothed over neighbouring slots: the share of all ``total``
+    sightings, and the seconds the smoothed cell spans over the period's calendar days."""
     n_sensors = dense.shape[0]
-    smoothed = _smooth(dense) / max(float(dense.sum()), 1.0)
+    smoothed = _smooth(dense) / max(total, 1.0)
     first, last = period
     weekdays = weekend = 0
     if isinstance(first, date) and isinstance(last, date):
