@@ -206,15 +206,16 @@ def _utc(lf: pl.LazyFrame) -> pl.Expr:
 
 def _cell(lf: pl.LazyFrame) -> pl.Expr:
     """Each sighting's cell: day type and slot of the day."""
-    micros = _utc(lf).dt.epoch("us")
+    _utc(lf)  # checks the type; an instant's epoch is the same in every time zone
+    micros = pl.col("seen_at").dt.epoch("us")
     day = micros // _DAY_US
     weekend = ((day + 3) % 7 >= 5).cast(pl.Int64)  # 1970-01-01 was a Thursday (Monday = 0)
     return (weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)).alias("c")
 
 
 def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
-    """Read the sightings once for the pairs' subjects (their habits) and once for all
-    (the traffic at every sensor, the total and the period)."""
+    """Read the sightings for the pairs' subjects (their habits), for all (the total and the
+    period) and at the sensors those subjects pass (the traffic there)."""
     involved = pl.concat([keyed.select(pl.col(f"{s}_type").alias("subject_type"),
                                        pl.col(s).alias("subject")) for s in ("a", "b")]).unique()
     seen = _utc(lf)
@@ -223,30 +224,27 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
     near = pl.col("subject").is_in(involved["subject"].unique().implode())
     mine = (lf.filter(near).join(involved.lazy(), on=_SUBJECT, how="semi")
             .select(*_SUBJECT, sensor, _cell(lf)))
-    period = lf.select(seen.dt.date().min().alias("first"), seen.dt.date().max().alias("last"))
+    period = lf.select(pl.len().alias("total"), seen.min().alias("first"),
+                       seen.max().alias("last"))
     cells, period = pl.collect_all([mine, period])
-    # the traffic only matters at the sensors the pairs' subjects pass (and in total)
-    passed = pl.col("sensor_id").cast(pl.String).is_in(cells["sensor_id"].unique().implode())
-    traffic, total = pl.collect_all([
-        lf.filter(passed).group_by(sensor, _cell(lf)).agg(pl.len().alias("t")),
-        lf.select(pl.len().alias("total"))])
-    sensors = traffic.select("sensor_id").unique().sort("sensor_id").with_row_index("s")
     subject, subjects = factorize(cells, _SUBJECT)
-    local, names = factorize(cells, ("sensor_id",))
-    s = names.join(sensors, on="sensor_id", how="left", maintain_order="left")["s"].to_numpy()[
-        local]
-    counts = traffic.join(sensors, on="sensor_id")
-    dense = np.zeros(sensors.height * CELLS)
-    dense[counts["s"].to_numpy().astype(np.int64) * CELLS + counts["c"].to_numpy()] = (
-        counts["t"].to_numpy())
+    s, names = factorize(cells, ("sensor_id",))
+    names = names["sensor_id"]
+    # the traffic only matters at the sensors the pairs' subjects pass (and in total): counted
+    # per (sensor code, cell) as one integer, no string group-by
+    coded = sensor.replace_strict(names, np.arange(len(names)), return_dtype=pl.Int64)
+    traffic = (lf.filter(sensor.is_in(names.implode()))
+               .select((coded * CELLS + _cell(lf)).alias("k")).collect())
+    dense = np.bincount(traffic["k"].to_numpy(), minlength=len(names) * CELLS).astype(float)
     codes = subjects.with_row_index("u")
     a, b = (keyed.select(pl.col(f"{side}_type").alias("subject_type"),
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
     habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy())
-    return _model(habits, len(subjects), dense, (period["first"][0], period["last"][0]), a, b,
-                  float(total["total"][0]))
+    first, last = (period[end][0] for end in ("first", "last"))
+    return _model(habits, len(subjects), dense, (first.date(), last.date()), a, b,
+                  float(period["total"][0]))
 
 
 def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: np.ndarray,
