@@ -63,6 +63,7 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 # a habit at 7:59 explains a meeting at 8:01.
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
+PAIR_CHUNK = 100_000  # pairs scored at once
 _SUBJECT = ("subject_type", "subject")
 _DAY_US = 86_400 * 10**6
 _EPOCH = date(1970, 1, 1)
@@ -123,8 +124,12 @@ def score_pairs(sightings: pl.DataFrame | pl.LazyFrame, pairs: pl.DataFrame,
 def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.ndarray, ...]:
     """(a_reads, b_reads, expected_meetings, significance) per pair."""
     n_a, n_b = tables.N[tables.a], tables.N[tables.b]
-    expected = np.maximum(_directed(tables, n_b, tables.a, tables.b, window),
-                          _directed(tables, n_a, tables.b, tables.a, window))
+    expected = np.zeros(len(tables.a))
+    for lo in range(0, len(tables.a), PAIR_CHUNK):  # bounds the per-pair expansions' memory
+        part = slice(lo, lo + PAIR_CHUNK)
+        a, b = tables.a[part], tables.b[part]
+        expected[part] = np.maximum(_directed(tables, n_b[part], a, b, window),
+                                    _directed(tables, n_a[part], b, a, window))
     return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
             poisson_significance(meetings, expected))
 

@@ -249,3 +249,12 @@ def test_a_convoy_outscores_commuters_who_meet_as_often() -> None:
 
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(significance, raise_on_error=False).failed == 0
+
+
+def test_pairs_scored_in_chunks_score_as_at_once(monkeypatch) -> None:
+    sightings = random_sightings(11, n=300)
+    whole = co_travel_pairs(sightings, 600, 1, 1)
+    monkeypatch.setattr(significance, "PAIR_CHUNK", 2)
+    chunked = co_travel_pairs(sightings, 600, 1, 1)
+    assert whole.height > 4
+    assert chunked["significance"].to_list() == pytest.approx(whole["significance"].to_list())
