@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
+from algorithms.significance import SCORE_SCHEMA, score_coded, score_pairs
 from algorithms.utc import utc
 from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
@@ -55,13 +56,22 @@ PAIR_SCHEMA = pl.Schema(
         "meetings": pl.Int64, "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
     }
 )
+# What analysts ask for beside the contract's figures: days with a meeting, the median signed
+# lead (seconds b passed after a: positive when a leads), and the significance's figures.
+SCORED_SCHEMA = pl.Schema(
+    {**PAIR_SCHEMA, "distinct_days": pl.Int64, "lead_s": pl.Float64, **SCORE_SCHEMA}
+)
+# The report order: most significant first, then the contract's figures, then the keys.
+REPORT_ORDER = ("significance", "distinct_sensors", "meetings")
 MEMBER = pl.Struct({"subject_type": pl.String, "subject": pl.String})
 GROUP_SCHEMA = pl.Schema(
     {
         "members": pl.List(MEMBER), "size": pl.Int64, "meetings": pl.Int64,
         "distinct_sensors": pl.Int64, "first_at": TIME, "last_at": TIME,
+        "significance": pl.Float64,
     }
 )
+DAY_US = 86_400 * 10**6
 # Candidate (sighting, sighting) pairs expanded at once; bounds memory on hub sensors.
 CHUNK_PAIRS = 8_000_000
 # Sort keys stay below this; (subject pair, position) records are packed into one integer of
@@ -82,8 +92,9 @@ def co_travel_pairs(
     subject: Subject | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_significance: float = 0.0,
 ) -> pl.DataFrame:
-    """Pairs of subjects that co-travel, with their meeting counts.
+    """Pairs of subjects that co-travel, with their meeting counts and significance.
 
     Parameters
     ----------
@@ -99,20 +110,26 @@ def co_travel_pairs(
         Only pairs including this subject, which is then always ``a``.
     since, until : datetime, optional
         Only sightings with ``since <= seen_at <= until`` (naive datetimes are UTC).
+    min_significance : float, default 0
+        Only pairs at least this significant (after the definition's gate, never instead).
 
     Returns
     -------
     polars.DataFrame
-        Columns ``a_type, a, b_type, b, meetings, distinct_sensors, first_at, last_at``; one row
+        Columns of ``SCORED_SCHEMA``: ``a_type, a, b_type, b, meetings, distinct_sensors,
+        first_at, last_at`` (the contract's figures), ``distinct_days`` (UTC days of a's met
+        sightings), ``lead_s`` (median over the meeting sighting pairs of b's time minus a's,
+        seconds: positive when ``a`` leads), ``a_reads``, ``b_reads``, ``expected_meetings``,
+        ``significance`` (:mod:`algorithms.significance`, over the same sightings). One row
         per reported pair with ``(a_type, a) < (b_type, b)`` unless ``subject`` is given.
         ``first_at`` / ``last_at`` are the earliest / latest time among the met sightings of
-        both subjects. Sorted by ``distinct_sensors``, then ``meetings`` (both descending),
-        then the subject keys.
+        both subjects. Sorted by ``significance``, ``distinct_sensors``, ``meetings`` (all
+        descending), then the subject keys.
 
     Raises
     ------
     ValueError
-        When ``window`` is negative or a threshold is below 1.
+        When ``window`` is negative, a threshold is below 1 or ``min_significance`` below 0.
 
     Notes
     -----
@@ -133,26 +150,35 @@ def co_travel_pairs(
     >>> rows = [("plate", p, s, t0 + timedelta(minutes=10 * k, seconds=d))
     ...         for k, s in enumerate(["S1", "S2", "S3"]) for p, d in [("AB1", 0), ("CD2", 30)]]
     >>> frame = pl.DataFrame(rows, schema=SIGHTING_COLUMNS, orient="row")
-    >>> co_travel_pairs(frame).select("a", "b", "meetings", "distinct_sensors").rows()
-    [('AB1', 'CD2', 3, 3)]
+    >>> co_travel_pairs(frame).select("a", "b", "meetings", "distinct_sensors", "distinct_days",
+    ...                               "lead_s").rows()
+    [('AB1', 'CD2', 3, 3, 1, 30.0)]
     """
     _check_thresholds(window, min_meetings, min_distinct_sensors)
+    if not min_significance >= 0:
+        raise ValueError(f"min_significance must be >= 0, got {min_significance}")
     window_us = _window_us(window)
     scoped = _scoped(sightings, since, until)
-    if subject is not None:
-        scoped = _near_subject(scoped, subject, window_us)
-    swept = _sweep(scoped.collect(), window_us, with_start=subject is not None)
+    near = scoped if subject is None else _near_subject(scoped, subject, window_us)
+    swept = _sweep(near.collect(), window_us, with_start=subject is not None)
     code = None if swept is None or subject is None else _subject_code(swept, subject)
     if swept is None or (subject is not None and code is None):
-        return PAIR_SCHEMA.to_frame()
+        return SCORED_SCHEMA.to_frame()
     if code is None:
         pairs = _promising(swept, min_meetings, min_distinct_sensors)
     else:
         pairs = _subject_pairs(swept, code)
-    stats = _pair_stats(swept, pairs).filter(
+    stats = _pair_stats(swept, pairs, window_us).filter(
         (pl.col("meetings") >= min_meetings) & (pl.col("distinct_sensors") >= min_distinct_sensors)
     )
-    return _decode_pairs(stats, swept, code)
+    if code is None:  # every sighting in scope is swept: score over its codes
+        scored = _decode_pairs(_scored(stats, swept, window), swept, code)
+    else:  # the sweep saw only the sightings near the subject: the model reads them all
+        scored = score_pairs(scoped, _decode_pairs(stats, swept, code), window)
+    return scored.filter(pl.col("significance") >= min_significance).sort(
+        [*REPORT_ORDER, "a_type", "a", "b_type", "b"],
+        descending=[True] * len(REPORT_ORDER) + [False] * 4,
+    ).select(SCORED_SCHEMA.names())
 
 
 def co_travel_groups(
@@ -171,11 +197,12 @@ def co_travel_groups(
     -------
     polars.DataFrame
         Columns ``members`` (sorted list of ``{subject_type, subject}``), ``size``,
-        ``meetings``, ``distinct_sensors``, ``first_at``, ``last_at``. A group's ``meetings``
-        and ``distinct_sensors`` are the minimum over its member pairs (every two members met
-        at least that often, at that many sensors); ``first_at`` is the earliest and
-        ``last_at`` the latest over its member pairs. Sorted by size, ``distinct_sensors``,
-        ``meetings`` (descending), then members.
+        ``meetings``, ``distinct_sensors``, ``first_at``, ``last_at``, ``significance``. A
+        group's ``meetings``, ``distinct_sensors`` and ``significance`` are the minimum over its
+        member pairs (every two members met at least that often, at that many sensors, at
+        least that significantly; null when the pairs carry no significance); ``first_at`` is
+        the earliest and ``last_at`` the latest over its member pairs. Sorted by
+        ``significance``, size, ``distinct_sensors``, ``meetings`` (descending), then members.
 
     Notes
     -----
@@ -201,7 +228,8 @@ def co_travel_groups(
     rows = [_group_row(G, members) for members in cliques]
     groups = pl.DataFrame(rows, schema=GROUP_SCHEMA, orient="row")
     return groups.sort(
-        "size", "distinct_sensors", "meetings", descending=True, maintain_order=True
+        "significance", "size", "distinct_sensors", "meetings", descending=True,
+        nulls_last=True, maintain_order=True,
     )
 
 
@@ -485,16 +513,31 @@ def _promising(
         yield pos[k[match]], j[match]
 
 
-def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
-    """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds).
+def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]],
+                window_us: int) -> pl.DataFrame:
+    """lo, hi (subject codes), meetings, distinct_sensors, first_at, last_at (microseconds),
+    distinct_days (UTC days of lo's met sightings) and lead_us (median of ``t_hi - t_lo`` over
+    the meeting sighting pairs; positive: lo passed first).
 
     Each sighting pair contributes both its sightings; a sighting met several times by one
-    subject counts once.
+    subject counts once. Chunk by chunk, each sighting pair leaves only packed records behind.
     """
-    records = (
-        (key, pos) for i, j in pairs for key in [_pair_key(swept, i, j)] for pos in (i, j)
-    )
-    pair, pos = _sorted_records(swept, records)
+    day0 = int(swept.time.min()) // DAY_US if len(swept.time) else 0
+    days = _PairValues(swept, int(swept.time.max()) // DAY_US - day0 + 1 if len(swept.time) else 1)
+    leads = _PairValues(swept, 2 * window_us + 1)
+
+    def records() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for i, j in pairs:
+            key = _pair_key(swept, i, j)
+            lo_first = swept.subject[i] < swept.subject[j]
+            t_lo = np.where(lo_first, swept.time[i], swept.time[j])
+            t_hi = np.where(lo_first, swept.time[j], swept.time[i])
+            days.add(key, t_lo // DAY_US - day0)
+            leads.add(key, t_hi - t_lo + window_us)
+            yield key, i
+            yield key, j
+
+    pair, pos = _sorted_records(swept, records())
     distinct = _changes(pair) | _changes(pos)
     pair, pos = pair[distinct], pos[distinct]
     starts, n_all = _group_starts(pair)
@@ -511,14 +554,64 @@ def _pair_stats(swept: _Swept, pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -
             "distinct_sensors": _distinct_sensors(swept, pos, starts),
             "first_at": np.minimum.reduceat(time, starts),
             "last_at": np.maximum.reduceat(time, starts),
+            "distinct_days": days.distinct(),
+            "lead_us": leads.median() - window_us,
         },
         schema=_STATS_SCHEMA,
     )
 
 
-_STATS_SCHEMA = pl.Schema(
+class _PairValues:
+    """One value in ``[0, span)`` per sighting pair, gathered chunk by chunk with its subject
+    pair key; packed with the key into one uint64 when both fit (one value sort then groups
+    them, as for the records), otherwise sorted lexicographically. Pairs come out in key order,
+    as :func:`_pair_stats` lists them."""
+
+    def __init__(self, swept: _Swept, span: int):
+        self.shift = max(1, (span - 1).bit_length())
+        self.packed = 2 * swept.subject_bits + self.shift <= _PACK_BITS
+        self.keys: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+
+    def add(self, key: np.ndarray, value: np.ndarray) -> None:
+        """Gather one chunk's values."""
+        if self.packed:
+            self.values.append((key << np.uint64(self.shift)) | value.astype(np.uint64))
+        else:
+            self.keys.append(key)
+            self.values.append(value.astype(np.int64))
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key, value), sorted by key then value."""
+        if self.packed:
+            record = _concat(self.values, np.uint64)
+            self.values = []
+            record.sort()
+            mask = np.uint64((1 << self.shift) - 1)
+            return record >> np.uint64(self.shift), (record & mask).astype(np.int64)
+        key, value = _concat(self.keys, np.uint64), _concat(self.values)
+        order = np.lexsort((value, key))
+        return key[order], value[order]
+
+    def distinct(self) -> np.ndarray:
+        """Distinct values per pair."""
+        key, value = self._sorted()
+        starts, _ = _group_starts(key)
+        return np.add.reduceat(_changes(key) | _changes(value), starts, dtype=np.int64)
+
+    def median(self) -> np.ndarray:
+        """The median value per pair (the mean of the two middle ones for an even count)."""
+        key, value = self._sorted()
+        starts, count = _group_starts(key)
+        return (value[starts + (count - 1) // 2] + value[starts + count // 2]) / 2.0
+
+
+_FIGURES_SCHEMA = pl.Schema(
     {"lo": pl.Int64, "hi": pl.Int64, "meetings": pl.Int64, "distinct_sensors": pl.Int64,
      "first_at": pl.Int64, "last_at": pl.Int64}
+)
+_STATS_SCHEMA = pl.Schema(
+    {**_FIGURES_SCHEMA, "distinct_days": pl.Int64, "lead_us": pl.Float64}
 )
 
 
@@ -536,11 +629,24 @@ def _concat(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
+def _scored(stats: pl.DataFrame, swept: _Swept, window: float) -> pl.DataFrame:
+    """The pairs' figures with each subject's reads (``lo`` as ``a``), the expected meetings
+    and the significance, over every swept sighting."""
+    reads_a, reads_b, expected, significance = score_coded(
+        swept.subject, swept.sensor, swept.time, stats["lo"].to_numpy(), stats["hi"].to_numpy(),
+        stats["meetings"].to_numpy(), window)
+    return stats.with_columns(pl.Series("a_reads", reads_a), pl.Series("b_reads", reads_b),
+                              pl.Series("expected_meetings", expected),
+                              pl.Series("significance", significance))
+
+
 def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.DataFrame:
     """Subject keys for the codes, subject ``code`` as ``a`` when given, in report order."""
     keys = swept.subjects
     lo, hi = stats.get_column("lo").to_numpy(), stats.get_column("hi").to_numpy()
+    lead = stats.get_column("lead_us").to_numpy()
     if code is not None:
+        lead = np.where(hi == code, -lead, lead)
         lo, hi = np.where(hi == code, hi, lo), np.where(hi == code, lo, hi)
     a, b = keys[lo], keys[hi]
     out = pl.DataFrame(
@@ -550,13 +656,12 @@ def _decode_pairs(stats: pl.DataFrame, swept: _Swept, code: int | None) -> pl.Da
             "meetings": stats["meetings"], "distinct_sensors": stats["distinct_sensors"],
             "first_at": stats["first_at"].cast(TIME),
             "last_at": stats["last_at"].cast(TIME),
+            "distinct_days": stats["distinct_days"], "lead_s": lead / 1e6,
         },
-        schema=PAIR_SCHEMA,
+        schema={**PAIR_SCHEMA, "distinct_days": pl.Int64, "lead_s": pl.Float64},
     )
-    return out.sort(
-        ["distinct_sensors", "meetings", "a_type", "a", "b_type", "b"],
-        descending=[True, True, False, False, False, False],
-    )
+    scores = [name for name in SCORE_SCHEMA if name in stats.columns]
+    return out.with_columns(stats.select(scores)) if scores else out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,6 +676,7 @@ def _pair_graph(pairs: pl.DataFrame) -> nx.Graph:
             (row["a_type"], row["a"]), (row["b_type"], row["b"]),
             meetings=row["meetings"], distinct_sensors=row["distinct_sensors"],
             first_at=row["first_at"], last_at=row["last_at"],
+            significance=row.get("significance"),
         )
     return G
 
@@ -585,4 +691,6 @@ def _group_row(G: nx.Graph, members: list[Subject]) -> tuple:
         min(e["distinct_sensors"] for e in edges),
         min(e["first_at"] for e in edges),
         max(e["last_at"] for e in edges),
+        None if any(e["significance"] is None for e in edges) else min(
+            e["significance"] for e in edges),
     )

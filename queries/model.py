@@ -178,6 +178,13 @@ ENTITIES = (
                "An address, by normalized text."),
 )
 
+# A co-travel pair's figures as CO_TRAVELED carries them: the contract's (meetings, distinct
+# sensors), the significance against independent travel and what analysts read beside it (the
+# expected meetings, days with a meeting, the start node's median lead in seconds, each
+# subject's sightings in the period).
+CO_TRAVELED_FIGURES = ("meetings", "distinct_sensors", "significance", "expected_meetings",
+                       "distinct_days", "lead_s", "a_reads", "b_reads")
+
 RELATIONSHIPS = (
     RelType("INVOLVED_IN", "Person or phone -> case (with a role).", _PERSON_CASE,
             properties=("role",)),
@@ -196,7 +203,8 @@ RELATIONSHIPS = (
             properties=("count",), times=_EVENT_TIMES, aggregate=True, in_paths=False),
     RelType("CO_TRAVELED", "Vehicle or phone -- vehicle or phone (co-travel analysis).",
             (("Vehicle", "Vehicle"), ("Vehicle", "Phone"), ("Phone", "Vehicle"),
-             ("Phone", "Phone")), loaded=False),
+             ("Phone", "Phone")), properties=CO_TRAVELED_FIGURES,
+            times=("first_at", "last_at"), loaded=False),
 )
 
 # Sightings name their subject by ``subject_type``: a plate (VEHICLE) or a phone (PHONE).
@@ -262,6 +270,8 @@ CO_TRAVEL_WINDOW_S = 120  # seconds between two sightings at one sensor that mak
 CO_TRAVEL_MIN_MEETINGS = 3
 CO_TRAVEL_MIN_SENSORS = 3  # distinct sensors among a pair's meetings
 CO_TRAVEL_MIN_GROUP_SIZE = 3
+# Fewest -log10 p (against independent travel) of a reported pair; 0 keeps every pair.
+CO_TRAVEL_MIN_SIGNIFICANCE = 0.0
 PATH_MAX_HOPS = 6
 PATH_LIMIT = 3
 GANG_MIN_SIZE = 3

@@ -207,7 +207,7 @@ def test_lazy_input_and_other_time_units_are_accepted() -> None:
 def test_empty_input_gives_an_empty_frame_of_the_result_schema() -> None:
     pairs = co_travel_pairs(sightings_frame([]))
     assert pairs.height == 0
-    assert pairs.schema == cotravel.PAIR_SCHEMA
+    assert pairs.schema == cotravel.SCORED_SCHEMA
 
 
 @pytest.mark.parametrize("kwargs", [{"window": -1}, {"min_meetings": 0},
@@ -364,3 +364,23 @@ def test_groups_of_computed_pairs_are_cliques_of_reported_pairs() -> None:
 
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(cotravel, raise_on_error=False).failed == 0
+
+
+@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_days_and_lead_are_those_of_the_listed_meetings(seed: int, packed: bool,
+                                                        monkeypatch) -> None:
+    """distinct_days and lead_s recomputed from co_travel_meetings (every meeting sighting
+    pair): UTC days of a's met sightings, median of b's time minus a's."""
+    if not packed:
+        monkeypatch.setattr(cotravel, "_PACK_BITS", 0)
+    frame = random_sightings(seed, n=160, span_steps=4000)
+    pairs = co_travel_pairs(frame, 60, 1, 1)
+    meetings = co_travel_meetings(frame, pairs, window=60)
+    for row in pairs.iter_rows(named=True):
+        mine = meetings.filter((pl.col("a_type") == row["a_type"]) & (pl.col("a") == row["a"])
+                               & (pl.col("b_type") == row["b_type"]) & (pl.col("b") == row["b"]))
+        leads = sorted((b - a).total_seconds() for a, b in mine.select("a_at", "b_at").rows())
+        middle = (leads[(len(leads) - 1) // 2] + leads[len(leads) // 2]) / 2
+        assert row["lead_s"] == pytest.approx(middle, abs=1e-6)
+        assert row["distinct_days"] == mine["a_at"].dt.date().n_unique()

@@ -14,6 +14,7 @@ import networkx as nx
 import polars as pl
 import pytest
 
+from algorithms.cotravel import co_travel_pairs as algo_pairs
 from fusion.errors import BadInput
 from fusion.services import cotravel, gangs
 from fusion.services.blocking import blocking_calls
@@ -21,6 +22,7 @@ from fusion.services.entities import EntityRef
 from fusion.services.materialize import materialize_co_travel
 from fusion.services.temporal import time_respecting_paths
 from loaders.eventstore import scan_events
+from queries.model import SUBJECT_TYPES
 from tests.analyses_scenario import (
     brute_force_pairs,
     event_contacts,
@@ -73,8 +75,8 @@ def test_all_pairs_equal_the_truth_exactly(world, call) -> None:
     truth, home, _ = world
     got = call(cotravel.co_travel_pairs, scope=None, limit=None)
     assert _as_set(got) == truth_pairs(truth)
-    assert [(-p.distinct_sensors, -p.meetings) for p in got] == sorted(
-        (-p.distinct_sensors, -p.meetings) for p in got)
+    order = [(-p.significance, -p.distinct_sensors, -p.meetings) for p in got]
+    assert order == sorted(order)
 
 
 def test_each_regions_pairs_equal_a_self_join_over_that_regions_sightings(world, call) -> None:
@@ -82,6 +84,30 @@ def test_each_regions_pairs_equal_a_self_join_over_that_regions_sightings(world,
     for scope in [{r} for r in _regions(truth)] + [set(_regions(truth)[:2])]:
         got = call(cotravel.co_travel_pairs, scope=frozenset(scope), limit=None)
         assert _as_set(got) == brute_force_pairs(home, scope), scope
+
+
+def test_a_scopes_significance_is_computed_from_that_scopes_sightings_alone(world, call) -> None:
+    """The null model (habits, traffic, period, reads) sees only the scope's sightings: each
+    scoped pair scores as the algorithm scores it over those sightings and nothing else."""
+    truth, home, _ = world
+    rows = scan_events(home, "sightings").collect()
+    everything = {(p.a, p.b): p.significance
+                  for p in call(cotravel.co_travel_pairs, scope=None, limit=None)}
+    for region in _regions(truth):
+        keep = pl.Series([region in r for r in rows["regions"].to_list()], dtype=pl.Boolean)
+        alone = algo_pairs(rows.filter(keep).select(
+            "subject_type", "subject", "sensor_id", "seen_at"))
+        expected = {(r["a_type"], r["a"], r["b_type"], r["b"]): r for r in
+                    alone.iter_rows(named=True)}
+        got = call(cotravel.co_travel_pairs, scope=frozenset({region}), limit=None)
+        assert len(got) == len(expected) > 0
+        for p in got:
+            row = expected[(SUBJECT_TYPES[p.a.kind], p.a.key, SUBJECT_TYPES[p.b.kind], p.b.key)]
+            assert p.significance == pytest.approx(row["significance"], rel=1e-9)
+            assert (p.a_reads, p.b_reads) == (row["a_reads"], row["b_reads"])
+        differs = [p for p in got if (p.a, p.b) in everything
+                   and p.significance != pytest.approx(everything[(p.a, p.b)], rel=1e-9)]
+        assert differs, region  # the whole data's traffic and habits are not the scope's
 
 
 def test_the_cross_region_pair_needs_both_regions(world, call) -> None:

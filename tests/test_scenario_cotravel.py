@@ -1,15 +1,19 @@
-"""Planted co-travel checked by brute force (duckdb) on the independently loaded sightings."""
+"""Planted co-travel checked by brute force (duckdb) on the independently loaded sightings,
+and its significance against the commuters and near misses of the same scenario."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pytest
 
+from algorithms.cotravel import co_travel_pairs
 from tests.scenario_check import replay
 
 PAIRS_SQL = """
@@ -128,3 +132,44 @@ def test_commuters_meet_by_chance_and_truth_says_which_qualify(world):
     stated = {tuple(sorted(_key(m) for m in p)) for p in truth["commuters"]["qualifying_pairs"]}
     assert meeting  # a busy road: they do meet
     assert qualifying == stated
+
+
+def _scored_pairs(sightings: list[tuple], min_meetings: int, min_sensors: int) -> dict:
+    """{frozenset of the two subject keys: significance} by algorithms.cotravel."""
+    frame = pl.DataFrame(
+        [(kind, subject, sensor, datetime.fromtimestamp(t, UTC))
+         for _, kind, subject, sensor, t in sightings],
+        schema={"subject_type": pl.String, "subject": pl.String, "sensor_id": pl.String,
+                "seen_at": pl.Datetime("us", "UTC")}, orient="row")
+    pairs = co_travel_pairs(frame, 120, min_meetings, min_sensors)
+    return {frozenset([f"{r['a_type']}:{r['a']}", f"{r['b_type']}:{r['b']}"]): r["significance"]
+            for r in pairs.iter_rows(named=True)}
+
+
+def test_every_planted_pair_scores_above_every_commuter_pair_and_near_miss(world):
+    """Thresholds lowered to two meetings at two sensors, so the near misses that meet pass
+    them; every commuter pair that meets at all is compared."""
+    truth, sightings, _ = world
+    scored = _scored_pairs(sightings, 2, 2)
+    planted = {frozenset(_key(m) for m in pair) for group in truth["cotravel_groups"]
+               for pair in combinations(group["members"], 2)}
+    commuters = {frozenset(pair) for pair in
+                 combinations([_key(m) for m in truth["commuters"]["members"]], 2)}
+    misses = {frozenset(_key(m) for m in miss["members"]) for miss in truth["near_misses"]}
+    background = [scored[p] for p in (commuters | misses) if p in scored]
+    assert planted <= scored.keys()
+    assert len([p for p in commuters if p in scored]) >= 3
+    assert any(p in scored for p in misses)
+    assert min(scored[p] for p in planted) > max(background)
+
+
+def test_ranking_by_significance_puts_the_planted_pairs_first(world):
+    """Among the pairs the defaults report, every planted pair (groups and the cross-region
+    pair) ranks above every other pair."""
+    truth, sightings, _ = world
+    scored = _scored_pairs(sightings, 3, 3)
+    planted = {frozenset(_key(m) for m in pair) for group in truth["cotravel_groups"]
+               for pair in combinations(group["members"], 2)}
+    planted.add(frozenset(_key(m) for m in truth["cross_region_pair"]["members"]))
+    others = [s for p, s in scored.items() if p not in planted]
+    assert others and min(scored[p] for p in planted) > max(others)

@@ -31,6 +31,7 @@ from fusion.services.paths import relationship_paths
 from queries.model import (
     CO_TRAVEL_MIN_MEETINGS,
     CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_MIN_SIGNIFICANCE,
     CO_TRAVEL_WINDOW_S,
     GANG_MIN_SIZE,
     PATH_LIMIT,
@@ -57,6 +58,10 @@ def cotravel(
                                      help="Meetings a pair needs."),
     min_sensors: int = typer.Option(CO_TRAVEL_MIN_SENSORS, "--min-sensors",
                                     help="Distinct sensors a pair needs."),
+    min_significance: float = typer.Option(
+        CO_TRAVEL_MIN_SIGNIFICANCE, "--min-significance",
+        help="Significance a pair needs: -log10 of the chance of its meetings if the two "
+        "travelled independently (0: every pair the definition reports)."),
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
@@ -64,7 +69,7 @@ def cotravel(
         ensure_schema(driver, settings.neo4j_database)
         kwargs = {"window": window, "min_meetings": min_meetings,
                   "min_distinct_sensors": min_sensors, "since": _time(since),
-                  "until": _time(until)}
+                  "until": _time(until), "min_significance": min_significance}
         if not as_json and sys.stderr.isatty():
             bar = ProgressBar(Console(stderr=True))
             with bar.progress:

@@ -19,7 +19,10 @@ from fusion.scenario.population import World
 from fusion.scenario.travel import Planner, Subject
 from queries.model import CO_TRAVEL_WINDOW_S
 
-COMMUTER_SEGMENTS = ((0, 2), (1, 2), (2, 2), (3, 2), (4, 2), (0, 2), (1, 3), (2, 3))
+# (first stop, stops) of each commuter on the busy road: overlapping stretches of 3 to 6 of its
+# sensors, so that commuters pass three or more sensors in common every working morning and
+# some of their pairs meet often enough to be reported, without ever travelling together.
+COMMUTER_SEGMENTS = ((0, 4), (1, 4), (2, 4), (0, 6), (1, 5), (0, 3), (2, 3), (1, 3))
 
 
 def _plates(world: World, reserve: Reserve, region: int, n: int) -> list[Subject]:

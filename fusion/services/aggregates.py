@@ -19,9 +19,10 @@ from pathlib import Path
 import polars as pl
 
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings
+from algorithms.significance import score_pairs
 from fusion.services.events import SUBJECT_KINDS, SUBJECT_TYPES, visible_events, visible_sightings
 from loaders import calls, sightings
-from queries.model import LABEL_KINDS
+from queries.model import CO_TRAVELED_FIGURES, LABEL_KINDS
 
 __all__ = ["AGGREGATES", "RelKey", "recount"]
 
@@ -34,7 +35,7 @@ CoTravelRun = tuple[float, datetime | None, datetime | None]
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "CALLED": ("count", "total_duration_s", "first_at", "last_at"),
     "SEEN_AT": ("count", "first_at", "last_at"),
-    "CO_TRAVELED": ("meetings", "distinct_sensors", "first_at", "last_at"),
+    "CO_TRAVELED": (*CO_TRAVELED_FIGURES, "first_at", "last_at"),
 }
 
 
@@ -85,9 +86,9 @@ def _co_traveled(home: Path, scope: frozenset[str],
     for (window, since, until), keys in by_run.items():
         pairs = pl.DataFrame([(SUBJECT_TYPES[k[1]], k[2], SUBJECT_TYPES[k[3]], k[4])
                               for k in keys], schema=list(PAIR_KEYS), orient="row")
-        met = co_travel_meetings(visible_sightings(home, scope), pairs, window,
-                                 carry=["regions"], since=since, until=until)
-        for r in pair_figures(met).iter_rows(named=True):
+        visible = _in_range(visible_sightings(home, scope), since, until)
+        met = co_travel_meetings(visible, pairs, window, carry=["regions"])
+        for r in score_pairs(visible, pair_figures(met), window).iter_rows(named=True):
             key = ("CO_TRAVELED", SUBJECT_KINDS[r["a_type"]], r["a"], SUBJECT_KINDS[r["b_type"]],
                    r["b"])
             found[key] = _figures(r, "CO_TRAVELED")
@@ -96,8 +97,14 @@ def _co_traveled(home: Path, scope: frozenset[str],
 
 def pair_figures(meetings: pl.DataFrame) -> pl.DataFrame:
     """Per pair of :func:`co_travel_meetings` rows (carrying ``regions``): meetings (the
-    smaller side's met sightings), distinct_sensors, first_at, last_at, regions."""
+    smaller side's met sightings), distinct_sensors, first_at, last_at, regions, and as
+    :func:`algorithms.cotravel.co_travel_pairs` computes them, distinct_days (UTC days of a's
+    met sightings) and lead_s (median of b's time minus a's over the meetings)."""
+    lead = (pl.col("b_at") - pl.col("a_at")).dt.total_microseconds()
     return meetings.group_by(*PAIR_KEYS).agg(
+        distinct_days=pl.col("a_at").dt.convert_time_zone("UTC").dt.date().n_unique()
+        .cast(pl.Int64),
+        lead_s=lead.median().cast(pl.Float64) / 1e6,
         meetings=pl.min_horizontal(pl.struct("sensor_id", "a_at").n_unique(),
                                    pl.struct("sensor_id", "b_at").n_unique()),
         distinct_sensors=pl.col("sensor_id").n_unique(),
@@ -105,6 +112,16 @@ def pair_figures(meetings: pl.DataFrame) -> pl.DataFrame:
         last_at=pl.max_horizontal(pl.col("a_at").max(), pl.col("b_at").max()),
         regions=pl.concat_list("a_regions", "b_regions").explode().unique().sort(),
     )
+
+
+def _in_range(events: pl.LazyFrame, since: datetime | None,
+              until: datetime | None) -> pl.LazyFrame:
+    """The sightings with ``since <= seen_at <= until``."""
+    if since is not None:
+        events = events.filter(pl.col("seen_at") >= since)
+    if until is not None:
+        events = events.filter(pl.col("seen_at") <= until)
+    return events
 
 
 def _only(events: pl.LazyFrame, wanted: pl.DataFrame) -> pl.LazyFrame:

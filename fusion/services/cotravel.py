@@ -35,13 +35,15 @@ from queries.model import (
     CO_TRAVEL_MIN_GROUP_SIZE,
     CO_TRAVEL_MIN_MEETINGS,
     CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_MIN_SIGNIFICANCE,
     CO_TRAVEL_WINDOW_S,
 )
 
-__all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS", "WINDOW",
+__all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS",
+           "MIN_SIGNIFICANCE", "WINDOW",
            "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "Visible", "check_limit",
            "checked", "co_travel_evidence", "co_travel_groups", "co_travel_pairs", "group_list",
-           "pair_frame", "pairs_of"]
+           "pair_frame", "pair_of", "pairs_of"]
 
 # The contract's defaults (declared in the vocabulary): seconds two sightings may be apart,
 # fewest meetings, fewest distinct sensors of a reported pair, fewest members of a group.
@@ -49,6 +51,8 @@ WINDOW = CO_TRAVEL_WINDOW_S
 MIN_MEETINGS = CO_TRAVEL_MIN_MEETINGS
 MIN_DISTINCT_SENSORS = CO_TRAVEL_MIN_SENSORS
 MIN_GROUP_SIZE = CO_TRAVEL_MIN_GROUP_SIZE
+# Fewest -log10 p of a reported pair (0: every pair the definition reports).
+MIN_SIGNIFICANCE = CO_TRAVEL_MIN_SIGNIFICANCE
 # Longest window the service evaluates (one day).
 MAX_WINDOW = 86_400
 
@@ -61,7 +65,13 @@ Visible = Callable[[EntityRef], Awaitable[bool]]
 
 @dataclass(frozen=True)
 class CoTravelPair:
-    """A reported pair (``a`` is the asked-about subject when there is one)."""
+    """A reported pair (``a`` is the asked-about subject when there is one).
+
+    Beside the contract's figures: the days with a meeting, the median signed lead (seconds
+    ``b`` passed after ``a``: positive when ``a`` leads), each subject's sightings in the
+    period (its reads), and the significance against independent travel
+    (:mod:`algorithms.significance`).
+    """
 
     a: EntityRef
     b: EntityRef
@@ -69,6 +79,17 @@ class CoTravelPair:
     distinct_sensors: int
     first_at: datetime
     last_at: datetime
+    distinct_days: int = 0
+    lead_s: float = 0.0
+    a_reads: int = 0
+    b_reads: int = 0
+    expected_meetings: float = 0.0
+    significance: float = 0.0
+
+    @property
+    def leader(self) -> EntityRef | None:
+        """The subject that usually passes first (None when neither does)."""
+        return self.a if self.lead_s > 0 else self.b if self.lead_s < 0 else None
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,7 @@ class CoTravelGroup:
     distinct_sensors: int
     first_at: datetime
     last_at: datetime
+    significance: float = 0.0
 
     @property
     def size(self) -> int:
@@ -128,19 +150,23 @@ async def co_travel_pairs(
     limit: int | None = 100,
     max_limit: int | None = None,
     visible: Visible | None = None,
+    min_significance: float = MIN_SIGNIFICANCE,
 ) -> list[CoTravelPair]:
-    """Reported pairs, most distinct sensors then most meetings first, at most ``limit``.
+    """Reported pairs at least ``min_significance`` significant, most significant first (then
+    most distinct sensors, most meetings), at most ``limit``.
 
     With ``subject`` (a VEHICLE or PHONE), only its pairs, the subject as ``a``; ``visible``
     (when given) must confirm the caller sees it.
     """
     check_limit(limit, max_limit)
     _check_window(window)
+    _check_significance(min_significance)
     target = None if subject is None else _subject(subject)
     if subject is not None and visible is not None and not await visible(subject):
         raise NotFound(f"No {subject.kind.lower()} {subject.key!r} in scope.")
     return await in_worker(runtime, _pairs, runtime.home, scope, target, window, min_meetings,
-                           min_distinct_sensors, utc(since), utc(until), limit)
+                           min_distinct_sensors, utc(since), utc(until), limit,
+                           min_significance)
 
 
 async def co_travel_groups(
@@ -153,13 +179,17 @@ async def co_travel_groups(
     min_group_size: int = MIN_GROUP_SIZE,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_significance: float = MIN_SIGNIFICANCE,
 ) -> list[CoTravelGroup]:
-    """Maximal groups of at least ``min_group_size`` subjects, every two a reported pair."""
+    """Maximal groups of at least ``min_group_size`` subjects, every two a reported pair at
+    least ``min_significance`` significant; most significant group (its weakest pair) first."""
     _check_window(window)
+    _check_significance(min_significance)
     if min_group_size < 2:
         raise BadInput("minGroupSize must be at least 2")
     return await in_worker(runtime, group_list, runtime.home, scope, window, min_meetings,
-                           min_distinct_sensors, min_group_size, utc(since), utc(until))
+                           min_distinct_sensors, min_group_size, utc(since), utc(until),
+                           min_significance=min_significance)
 
 
 async def co_travel_evidence(runtime: Runtime, asked: Sequence[MeetingsOf],
@@ -197,6 +227,12 @@ def _check_window(window: float) -> None:
         raise BadInput(f"windowSeconds must be between 0 and {MAX_WINDOW}")
 
 
+def _check_significance(min_significance: float) -> None:
+    """BadInput unless the significance threshold is a number >= 0."""
+    if not min_significance >= 0:
+        raise BadInput("minSignificance must be at least 0")
+
+
 def _subject(ref: EntityRef) -> tuple[str, str]:
     """The event store's (subject_type, subject) of a VEHICLE or PHONE."""
     if ref.kind not in SUBJECT_TYPES:
@@ -218,47 +254,59 @@ def _pairs(home: Path, *args: object) -> list[CoTravelPair]:
 def _new_pairs(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
                window: float, min_meetings: int, min_distinct_sensors: int,
                since: datetime | None, until: datetime | None,
-               limit: int | None) -> list[CoTravelPair]:
+               limit: int | None, min_significance: float) -> list[CoTravelPair]:
     """The reported pairs over the visible sightings, computed."""
     frame = pair_frame(home, scope, subject, window, min_meetings, min_distinct_sensors, since,
-                       until)
+                       until, min_significance=min_significance)
     return pairs_of(frame if limit is None else frame.head(limit))
 
 
 def pair_frame(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
                window: float, min_meetings: int, min_distinct_sensors: int,
                since: datetime | None, until: datetime | None,
-               loads: frozenset[str] | None = None) -> pl.DataFrame:
-    """Every reported pair as a frame in report order (the sightings of ``loads`` only, when
-    given: one snapshot of the event store). Checked arguments; runs in the caller's thread."""
+               loads: frozenset[str] | None = None,
+               min_significance: float = MIN_SIGNIFICANCE) -> pl.DataFrame:
+    """Every reported pair at least ``min_significance`` significant as a frame in report order
+    (the sightings of ``loads`` only, when given: one snapshot of the event store). Checked
+    arguments; runs in the caller's thread."""
     try:
         return algo.co_travel_pairs(visible_sightings(home, scope, loads), window, min_meetings,
                                     min_distinct_sensors, subject=subject, since=since,
-                                    until=until)
+                                    until=until, min_significance=min_significance)
     except ValueError as err:
         raise BadInput(str(err)) from err
 
 
 def pairs_of(frame: pl.DataFrame) -> list[CoTravelPair]:
     """The pairs of rows of :func:`pair_frame`."""
-    return [CoTravelPair(_ref(r["a_type"], r["a"]), _ref(r["b_type"], r["b"]), r["meetings"],
-                         r["distinct_sensors"], r["first_at"], r["last_at"])
-            for r in frame.iter_rows(named=True)]
+    return [pair_of(r) for r in frame.iter_rows(named=True)]
+
+
+def pair_of(row: dict) -> CoTravelPair:
+    """The service pair of one row of :func:`algorithms.cotravel.co_travel_pairs`."""
+    return CoTravelPair(
+        _ref(row["a_type"], row["a"]), _ref(row["b_type"], row["b"]), row["meetings"],
+        row["distinct_sensors"], row["first_at"], row["last_at"], row["distinct_days"],
+        row["lead_s"], row["a_reads"], row["b_reads"], row["expected_meetings"],
+        row["significance"])
 
 
 def group_list(home: Path, scope: frozenset[str] | None, window: float, min_meetings: int,
             min_distinct_sensors: int, min_group_size: int, since: datetime | None,
-            until: datetime | None, loads: frozenset[str] | None = None
-            ) -> list[CoTravelGroup]:
-    """The co-travel groups over the visible sightings (of ``loads`` when given)."""
+            until: datetime | None, loads: frozenset[str] | None = None,
+            min_significance: float = MIN_SIGNIFICANCE) -> list[CoTravelGroup]:
+    """The co-travel groups at least ``min_significance`` significant over the visible
+    sightings (of ``loads`` when given)."""
     try:
         pairs = algo.co_travel_pairs(visible_sightings(home, scope, loads), window, min_meetings,
-                                     min_distinct_sensors, since=since, until=until)
+                                     min_distinct_sensors, since=since, until=until,
+                                     min_significance=min_significance)
         groups = algo.co_travel_groups(pairs, min_group_size)
     except ValueError as err:
         raise BadInput(str(err)) from err
     return [CoTravelGroup(tuple(_ref(m["subject_type"], m["subject"]) for m in r["members"]),
-                          r["meetings"], r["distinct_sensors"], r["first_at"], r["last_at"])
+                          r["meetings"], r["distinct_sensors"], r["first_at"], r["last_at"],
+                          r["significance"])
             for r in groups.iter_rows(named=True)]
 
 

@@ -6,8 +6,12 @@ parcels). Calls and co-travel come from the individual events in the event store
 so a scoped count read from them would let invisible records weigh in. A call counts when its
 record is visible and its time is in ``[since, until]``; co-travel evidence between two
 subjects is their meetings when they are a reported pair (contract definition, the defaults
-below) over the visible sightings in the range. Both reach people through the ownerships the
-scope shows (``Person -USES-> Phone``, ``Person -OWNS-> Vehicle``).
+below) over the visible sightings in the range, counted in whole orders of magnitude of its
+significance against independent travel (``floor(-log10 p)``, :mod:`algorithms.significance`)
+rather than in meetings: a convoy weighs more than the commuters who pass the same sensors at
+the same time every working day, and a pair its meetings do not set apart from the traffic
+(p above 0.1) weighs nothing. Both reach people through the ownerships the scope shows
+(``Person -USES-> Phone``, ``Person -OWNS-> Vehicle``).
 
 The graph is read over the runtime's async driver; the event store's polars work runs in a
 worker thread (:func:`fusion.services.runtime.in_worker`).
@@ -119,11 +123,12 @@ def _call_pairs(home: Path, scope: frozenset[str] | None, since: datetime | None
 
 def _co_travel_pairs(home: Path, scope: frozenset[str] | None, since: datetime | None,
                      until: datetime | None) -> pl.DataFrame:
-    """(x, y, count): meetings of the pairs reported over the visible sightings."""
+    """(x, y, count): the significance (whole orders of magnitude) of the pairs reported over
+    the visible sightings."""
     pairs = co_travel_pairs(visible_sightings(home, scope), since=since, until=until,
                             **CO_TRAVEL)
     kind = {t: k + SEPARATOR for t, k in SUBJECT_KINDS.items()}
     return pairs.select(
         (pl.col("a_type").replace_strict(kind) + pl.col("a")).alias("x"),
         (pl.col("b_type").replace_strict(kind) + pl.col("b")).alias("y"),
-        pl.col("meetings").alias("count"))
+        pl.col("significance").floor().cast(pl.Int64).alias("count"))

@@ -25,16 +25,16 @@ from algorithms.cotravel import co_travel_pairs
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
 from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
-from fusion.services.cotravel import MIN_DISTINCT_SENSORS, MIN_MEETINGS, WINDOW
+from fusion.services.cotravel import MIN_DISTINCT_SENSORS, MIN_MEETINGS, MIN_SIGNIFICANCE, WINDOW
 from fusion.services.events import utc, visible_sightings
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
-from queries.model import (
-    SUBJECT_LABELS,
-)
+from queries.model import CO_TRAVELED_FIGURES, SUBJECT_LABELS
 
 __all__ = ["CoTravelRun", "materialize_co_travel"]
 
 BATCH_ROWS = 10_000
+# The pair's columns each CO_TRAVELED carries (queries.cotravel sets them).
+PAIR_PROPERTIES = ("a", "b", *CO_TRAVELED_FIGURES, "first_at", "last_at", "regions")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -52,6 +52,7 @@ class CoTravelRun:
     since: datetime | None
     until: datetime | None
     seconds: float
+    min_significance: float = MIN_SIGNIFICANCE
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready (timestamps as ISO 8601)."""
@@ -70,8 +71,10 @@ def materialize_co_travel(
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Progress | None = None,
+    min_significance: float = MIN_SIGNIFICANCE,
 ) -> CoTravelRun:
-    """Replace every ``CO_TRAVELED`` by the pairs reported over all sightings in the range."""
+    """Replace every ``CO_TRAVELED`` by the pairs reported over all sightings in the range,
+    at least ``min_significance`` significant, each with its significance and figures."""
     progress = progress or NoProgress()
     began = time.monotonic()
     since, until = utc(since), utc(until)
@@ -79,7 +82,7 @@ def materialize_co_travel(
     progress.phase("Finding co-travelling pairs", None)
     try:
         pairs = co_travel_pairs(sightings, window, min_meetings, min_distinct_sensors,
-                                since=since, until=until)
+                                since=since, until=until, min_significance=min_significance)
     except ValueError as err:
         raise BadInput(str(err)) from err
     counted = _count_sightings(sightings, since, until)
@@ -89,11 +92,13 @@ def materialize_co_travel(
     rows = pairs.join(regions, on=list(PAIR_KEYS), how="left")
     deleted = delete_co_traveled(driver, database, progress)
     params = {"window_s": float(window), "min_meetings": min_meetings,
-              "min_distinct_sensors": min_distinct_sensors, "since": since, "until": until,
+              "min_distinct_sensors": min_distinct_sensors,
+              "min_significance": float(min_significance), "since": since, "until": until,
               "computed_at": datetime.now(UTC)}
     created = _create(driver, database, rows, params, progress)
     return CoTravelRun(counted, pairs.height, deleted, created, float(window), min_meetings,
-                       min_distinct_sensors, since, until, round(time.monotonic() - began, 3))
+                       min_distinct_sensors, since, until, round(time.monotonic() - began, 3),
+                       float(min_significance))
 
 
 def _count_sightings(sightings: pl.LazyFrame, since: datetime | None,
@@ -135,9 +140,7 @@ def _create(driver: Driver, database: str, rows: pl.DataFrame, params: dict,
     for (a_label, b_label), part in rows.group_by("a_label", "b_label", maintain_order=True):
         statement = CREATE_CO_TRAVELED[(a_label, b_label)]
         for batch in _epoch_pairs(part).iter_slices(BATCH_ROWS):
-            payload = [{**row, **extra} for row in batch.select(
-                "a", "b", "meetings", "distinct_sensors", "first_at", "last_at",
-                "regions").to_dicts()]
+            payload = [{**row, **extra} for row in batch.select(*PAIR_PROPERTIES).to_dicts()]
             with driver.session(database=database) as session:
                 created += session.execute_write(lambda tx, q=statement, p=payload: tx.run(
                     q, rows=p).consume().counters.relationships_created)

@@ -38,6 +38,9 @@ SinceArg = Annotated[datetime | None, strawberry.argument(
     description="Only sightings at or after this time.")]
 UntilArg = Annotated[datetime | None, strawberry.argument(
     description="Only sightings at or before this time.")]
+SignificanceArg = Annotated[float, strawberry.argument(
+    description="Only pairs at least this significant (-log10 of the chance of their "
+    "meetings under independent travel; 0 keeps every pair the definition reports).")]
 
 async def resolve_co_travel(
     info: Info,
@@ -51,8 +54,9 @@ async def resolve_co_travel(
     until: UntilArg = None,
     limit: Annotated[int, strawberry.argument(description="Most pairs, strongest first.")] = 100,
     scope: ScopeArg = None,
+    min_significance: SignificanceArg = service.MIN_SIGNIFICANCE,
 ) -> list[CoTravelPair]:
-    """Pairs by distinct sensors, then meetings (both descending)."""
+    """Pairs by significance, then distinct sensors, then meetings (all descending)."""
     ctx = info.context
     regions = await ctx.scope(scope)
 
@@ -63,7 +67,8 @@ async def resolve_co_travel(
         ctx.services.runtime, scope=regions, subject=None if subject is None else Ref(
             *subject.canonical()), window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, since=since, until=until, limit=limit,
-        max_limit=ctx.settings.api_max_results, visible=visible)
+        max_limit=ctx.settings.api_max_results, visible=visible,
+        min_significance=min_significance)
     return [CoTravelPair.of(p, service.MeetingsOf.of(p, window=window_seconds, since=since,
                                                      until=until, scope=regions))
             for p in pairs]
@@ -79,14 +84,15 @@ async def resolve_co_travel_groups(
     since: SinceArg = None,
     until: UntilArg = None,
     scope: ScopeArg = None,
+    min_significance: SignificanceArg = service.MIN_SIGNIFICANCE,
 ) -> list[CoTravelGroup]:
-    """Maximal groups, largest first."""
+    """Maximal groups, most significant (their weakest pair) first, then largest."""
     ctx = info.context
     regions = await ctx.scope(scope)
     groups = await service.co_travel_groups(
         ctx.services.runtime, scope=regions, window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, min_group_size=min_group_size, since=since,
-        until=until)
+        until=until, min_significance=min_significance)
     return [CoTravelGroup.of(g, regions) for g in groups]
 
 

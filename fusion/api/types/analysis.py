@@ -24,7 +24,8 @@ class LinkKind(Enum):
     CALL = strawberry.enum_value("call", description="Calls between their phones.")
     PARCEL = strawberry.enum_value("parcel", description="Parcels between their phones.")
     COTRAVEL = strawberry.enum_value(
-        "cotravel", description="Co-travel meetings of their vehicles or phones.")
+        "cotravel", description="Co-travel of their vehicles or phones, counted in whole "
+        "orders of magnitude of its significance (floor of -log10 p).")
 
 
 @strawberry.type(description="A gang member and how central they are.")
@@ -38,7 +39,8 @@ class GangMember:
 @strawberry.type(description="Evidence of one kind on the links inside a gang.")
 class GangLinkCount:
     type: LinkKind = strawberry.field(description="The kind of evidence.")
-    count: int = strawberry.field(description="Units of it (cases, calls, parcels, meetings).")
+    count: int = strawberry.field(description="Units of it (cases, calls, parcels; co-travel: "
+                                  "orders of magnitude of significance).")
 
 
 @strawberry.type(description="A gang: a community of people linked by cases, calls, parcels "
@@ -101,6 +103,21 @@ class CoTravelPair:
     distinct_sensors: int = strawberry.field(description="Sensors where they met.")
     first_at: datetime = strawberry.field(description="Earliest met sighting.")
     last_at: datetime = strawberry.field(description="Latest met sighting.")
+    significance: float = strawberry.field(
+        description="How surprising the meetings are if the two travel independently, each "
+        "keeping its own habits: -log10 of the chance of at least this many meetings (2: one "
+        "chance in 100). Evidence of association, not of a crime (docs/analyses.md).")
+    expected_meetings: float = strawberry.field(
+        description="Meetings expected by coincidence under independent travel.")
+    distinct_days: int = strawberry.field(description="Days (UTC) with at least one meeting.")
+    leader: Entity | None = strawberry.field(
+        description="The subject that usually passes first (null when neither does).")
+    median_lead_seconds: float = strawberry.field(
+        description="Median over the meetings of b's time minus a's, in seconds: positive "
+        "when a passes first.")
+    a_reads: int = strawberry.field(
+        description="Sightings of `a` in the period and scope (how often it passes anyway).")
+    b_reads: int = strawberry.field(description="Sightings of `b` in the period and scope.")
     evidence_key: strawberry.Private[cotravel.MeetingsOf]
 
     @strawberry.field(description="The meetings behind the pair, earliest first.")
@@ -117,10 +134,15 @@ class CoTravelPair:
     def of(cls, pair: cotravel.CoTravelPair, asked: cotravel.MeetingsOf) -> CoTravelPair:
         """The GraphQL pair of a service pair; ``asked`` names its meetings."""
         scope = asked.scope
+        leader = pair.leader
         return cls(a=entity_ref(pair.a.kind, pair.a.key, scope),
                    b=entity_ref(pair.b.kind, pair.b.key, scope), meetings=pair.meetings,
                    distinct_sensors=pair.distinct_sensors, first_at=pair.first_at,
-                   last_at=pair.last_at, evidence_key=asked)
+                   last_at=pair.last_at, significance=pair.significance,
+                   expected_meetings=pair.expected_meetings, distinct_days=pair.distinct_days,
+                   leader=None if leader is None else entity_ref(leader.kind, leader.key, scope),
+                   median_lead_seconds=pair.lead_s, a_reads=pair.a_reads, b_reads=pair.b_reads,
+                   evidence_key=asked)
 
 
 @strawberry.type(description="Vehicles or phones every two of which co-travel.")
@@ -133,6 +155,9 @@ class CoTravelGroup:
         description="The fewest distinct sensors of any two members.")
     first_at: datetime = strawberry.field(description="Earliest met sighting.")
     last_at: datetime = strawberry.field(description="Latest met sighting.")
+    significance: float = strawberry.field(
+        description="The lowest significance of any two members (every pair is at least this "
+        "surprising under independent travel).")
 
     @classmethod
     def of(cls, group: cotravel.CoTravelGroup, scope: frozenset[str]) -> CoTravelGroup:
@@ -140,7 +165,7 @@ class CoTravelGroup:
         return cls(members=[entity_ref(m.kind, m.key, scope) for m in group.members],
                    size=group.size, meetings=group.meetings,
                    distinct_sensors=group.distinct_sensors, first_at=group.first_at,
-                   last_at=group.last_at)
+                   last_at=group.last_at, significance=group.significance)
 
 
 def sensor_ref(key: str, scope: frozenset[str]) -> Sensor:

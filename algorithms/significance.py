@@ -1,0 +1,426 @@
+"""Co-travel significance: how surprising a pair's meetings are if the two travel independently.
+
+The contract's definition (``algorithms.cotravel``) decides *which* pairs are reported; on real
+traffic most of them are commuters and rush-hour coincidences on busy roads. This module scores
+each reported pair against an explicit null model of independent travel that keeps each
+subject's own habits (after Lawlor, Rabbat et al., "Detecting convoys using license plate
+recognition data", where background traffic is a per-camera process and a convoy a departure
+from it):
+
+* A *cell* is (sensor, weekday or weekend, ``SLOT_S`` slot of the day, in UTC). Counts around
+  a cell are read over its slot and ``SMOOTH_SLOTS`` slots either side (15 minutes), so a habit
+  at 7:59 explains a meeting at 8:01. Over the scoped sightings' period (first to last calendar
+  day), such a smoothed cell's *exposure* is the number of days of its day type times 900 s.
+* Subject ``b``'s habit around cell ``c`` is its own sightings there, shrunk toward the
+  sensor's traffic share ``pi(c)`` (all subjects' sightings around ``c`` over all sightings)
+  with ``k = PRIOR_SIGHTINGS`` pseudo-sightings: ``theta_b(c) = (n_b(c) + k pi(c)) / (N_b + k)``.
+  A subject with a long history keeps its own habits; a sparse one looks like the traffic.
+* Under the null, ``b`` passes ``c`` as a Poisson process of rate
+  ``lambda_b(c) = N_b theta_b(c) / exposure(c)``, uniform within the cell, so each of ``a``'s
+  sightings in ``c`` is met by coincidence with probability ``1 - exp(-2 w lambda_b(c))``.
+  ``expected(a -> b)`` is the sum of those chances over ``a``'s sightings.
+* ``expected_meetings`` is the larger of ``expected(a -> b)`` and ``expected(b -> a)``: the
+  pair's meetings are the smaller of the two sides' met sightings, and
+  ``P(min >= m) <= P(met_a >= m)`` for either side, so the larger expectation gives a valid,
+  conservative and symmetric bound.
+* ``significance = -log10 P(X >= meetings)`` with ``X ~ Poisson(expected_meetings)``.
+
+Why Poisson and not the exact Poisson-binomial: each sighting's chance is small (a 2-minute
+window against a 15-minute cell, mostly below 0.1), so by Le Cam's inequality the two
+distributions differ by at most ``sum p_i^2 <= max p_i * expected`` in total variation; a
+Poisson-binomial is smaller than the Poisson of the same mean in the convex order, so the Poisson
+tail errs on the side of calling a pair *less* significant; and the Poisson needs only the mean,
+which is a sum of per-cell aggregates (group-bys), never a per-sighting list per pair.
+
+Cells where ``b`` has no sighting of its own contribute only their (tiny) prior rate, taken
+linearly: ``2 w lambda`` instead of ``1 - exp(-2 w lambda)``, which is never smaller. Their sum
+is a per-subject aggregate, so the only per-pair work is at the sensors both subjects passed:
+each one's cells there, paired with the other's.
+
+Everything is a pure function of the pairs' meetings and the sightings in scope: a scope or a
+time range changes the traffic, the habits and the period like any other figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from algorithms._codes import factorize
+from queries.model import CO_TRAVEL_WINDOW_S
+
+__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "SMOOTH_SLOTS", "poisson_significance", "score_coded",
+           "score_pairs"]
+
+SLOT_S = 300  # a cell's time slot: five minutes of the day
+SLOTS = 86_400 // SLOT_S
+CELLS = 2 * SLOTS  # weekday and weekend slots
+# Rates around a sighting are read over its slot and this many slots either side (15 minutes):
+# a habit at 7:59 explains a meeting at 8:01.
+SMOOTH_SLOTS = 1
+PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
+PAIR_CHUNK = 100_000  # pairs scored at once
+_SUBJECT = ("subject_type", "subject")
+_DAY_US = 86_400 * 10**6
+_EPOCH = date(1970, 1, 1)
+SCORE_SCHEMA = pl.Schema({"a_reads": pl.Int64, "b_reads": pl.Int64,
+                          "expected_meetings": pl.Float64, "significance": pl.Float64})
+
+
+def score_pairs(sightings: pl.DataFrame | pl.LazyFrame, pairs: pl.DataFrame,
+                window: float = CO_TRAVEL_WINDOW_S) -> pl.DataFrame:
+    """The pairs with each subject's reads, the expected meetings and the significance.
+
+    Parameters
+    ----------
+    sightings : polars DataFrame or LazyFrame
+        Columns ``subject_type``, ``subject``, ``sensor_id``, ``seen_at`` (Datetime; naive
+        values are UTC): exactly the sightings the pairs were computed from (scope, range).
+    pairs : polars.DataFrame
+        Columns ``a_type``, ``a``, ``b_type``, ``b``, ``meetings`` (any further columns kept).
+    window : float, default 120
+        The meeting window in seconds.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``pairs`` with ``a_reads``, ``b_reads`` (sightings of each subject), and
+        ``expected_meetings``, ``significance`` (see the module docstring), in the same order.
+
+    Notes
+    -----
+    Group-bys over the ``n`` sightings (cells, subjects' habits, traffic) and one join of the
+    ``p`` pairs with the cells their subjects visited: ``O(n + p c)`` for ``c`` cells per
+    subject. Symmetric in ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    >>> rows = [("plate", p, f"S{k}", t0 + timedelta(days=d, minutes=10 * k, seconds=s))
+    ...         for d in range(5) for k in range(3) for p, s in [("A", 0), ("B", 30)]]
+    >>> frame = pl.DataFrame(rows, schema=["subject_type", "subject", "sensor_id", "seen_at"],
+    ...                      orient="row")
+    >>> pairs = pl.DataFrame({"a_type": ["plate"], "a": ["A"], "b_type": ["plate"], "b": ["B"],
+    ...                       "meetings": [15]})
+    >>> scored = score_pairs(frame, pairs)
+    >>> scored.select("a_reads", "b_reads").row(0), round(scored["expected_meetings"][0], 2)
+    ((15, 15), 3.51)
+    """
+    if pairs.height == 0:
+        return pairs.with_columns(pl.lit(None, dtype=t).alias(n) for n, t in SCORE_SCHEMA.items())
+    tables = _tables(sightings.lazy(), pairs.with_row_index("_pair"))
+    a_reads, b_reads, expected, significance = _score(tables, pairs["meetings"].to_numpy(),
+                                                      window)
+    return pairs.with_columns(
+        pl.Series("a_reads", a_reads), pl.Series("b_reads", b_reads),
+        pl.Series("expected_meetings", expected), pl.Series("significance", significance))
+
+
+def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.ndarray, ...]:
+    """(a_reads, b_reads, expected_meetings, significance) per pair."""
+    n_a, n_b = tables.N[tables.a], tables.N[tables.b]
+    expected = np.zeros(len(tables.a))
+    for lo in range(0, len(tables.a), PAIR_CHUNK):  # bounds the per-pair expansions' memory
+        part = slice(lo, lo + PAIR_CHUNK)
+        a, b = tables.a[part], tables.b[part]
+        expected[part] = np.maximum(_directed(tables, n_b[part], a, b, window),
+                                    _directed(tables, n_a[part], b, a, window))
+    return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
+            poisson_significance(meetings, expected))
+
+
+def poisson_significance(meetings: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``-log10 P(X >= meetings)`` for ``X ~ Poisson(expected)``, elementwise.
+
+    Computed in logarithms (no underflow: a convoy's tail may be far below 1e-300). Where
+    ``meetings`` is above the mean, the tail is summed upward from ``pmf(meetings)``; otherwise
+    it is one minus the lower tail summed downward from ``pmf(meetings - 1)``; both series are
+    summed until their terms no longer change the sum.
+
+    Examples
+    --------
+    >>> poisson_significance(np.array([0, 1, 3]), np.array([2.0, 2.0, 0.1])).round(3).tolist()
+    [0.0, 0.063, 3.811]
+    """
+    k = np.asarray(meetings, dtype=np.int64)
+    mu = np.maximum(np.asarray(expected, dtype=float), 1e-300)
+    out = np.zeros(len(k), dtype=float)
+    upper = k > mu
+    lower = (k >= 1) & ~upper
+    out[upper] = -_log_upper_tail(k[upper], mu[upper]) / math.log(10)
+    out[lower] = -np.log1p(-np.exp(_log_lower_tail(k[lower] - 1, mu[lower]))) / math.log(10)
+    return np.maximum(out, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The null model's tables
+
+
+def _utc(lf: pl.LazyFrame) -> pl.Expr:
+    """``seen_at`` in UTC (naive values are UTC)."""
+    dtype = lf.collect_schema()["seen_at"]
+    if not isinstance(dtype, pl.Datetime):
+        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
+    seen = pl.col("seen_at")
+    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
+        seen.dt.convert_time_zone("UTC"))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The null model over integer codes: subjects ``u``, sensors ``s``, cells ``c`` (day type
+    and slot: ``weekend * SLOTS + slot``).
+
+    ``a``, ``b``: each pair's subject codes; ``key``, ``n``: the habits, one sorted key
+    ``(u * sensors + s) * CELLS + c`` per subject and cell with its sightings; ``visited``:
+    ``u * sensors + s`` for every sensor a subject passed (sorted), whose cells are the habits
+    ``first_cell[v]`` up to ``first_cell[v + 1]``; a subject's visits are ``first_visit[u]``
+    up to ``first_visit[u + 1]``; ``N``, ``A``: per
+    subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
+    the prior's contribution); ``rate``: per (s, c), ``share / exposure`` of the smoothed cell.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    key: np.ndarray
+    n: np.ndarray
+    visited: np.ndarray
+    first_cell: np.ndarray
+    first_visit: np.ndarray
+    N: np.ndarray
+    A: np.ndarray
+    share: np.ndarray
+    exposure: np.ndarray
+    sensors: int
+
+
+def _utc(lf: pl.LazyFrame) -> pl.Expr:
+    """``seen_at`` in UTC (naive values are UTC)."""
+    dtype = lf.collect_schema()["seen_at"]
+    if not isinstance(dtype, pl.Datetime):
+        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
+    seen = pl.col("seen_at")
+    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
+        seen.dt.convert_time_zone("UTC"))
+
+
+def _cell(lf: pl.LazyFrame) -> pl.Expr:
+    """Each sighting's cell: day type and slot of the day."""
+    _utc(lf)  # checks the type; an instant's epoch is the same in every time zone
+    micros = pl.col("seen_at").dt.epoch("us")
+    day = micros // _DAY_US
+    weekend = ((day + 3) % 7 >= 5).cast(pl.Int64)  # 1970-01-01 was a Thursday (Monday = 0)
+    return (weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)).alias("c")
+
+
+def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
+    """Read the sightings for the pairs' subjects (their habits), for all (the total and the
+    period) and at the sensors those subjects pass (the traffic there)."""
+    involved = pl.concat([keyed.select(pl.col(f"{s}_type").alias("subject_type"),
+                                       pl.col(s).alias("subject")) for s in ("a", "b")]).unique()
+    seen = _utc(lf)
+    sensor = pl.col("sensor_id").cast(pl.String)
+    # a cheap one-column prefilter first: a one-subject query keeps a few hundred rows
+    near = pl.col("subject").is_in(involved["subject"].unique().implode())
+    mine = (lf.filter(near).join(involved.lazy(), on=_SUBJECT, how="semi")
+            .select(*_SUBJECT, sensor, _cell(lf)))
+    period = lf.select(pl.len().alias("total"), seen.min().alias("first"),
+                       seen.max().alias("last"))
+    cells, period = pl.collect_all([mine, period])
+    subject, subjects = factorize(cells, _SUBJECT)
+    s, names = factorize(cells, ("sensor_id",))
+    names = names["sensor_id"]
+    # the traffic only matters at the sensors the pairs' subjects pass (and in total): counted
+    # per (sensor code, cell) as one integer, no string group-by
+    coded = sensor.replace_strict(names, np.arange(len(names)), return_dtype=pl.Int64)
+    traffic = (lf.filter(sensor.is_in(names.implode()))
+               .select((coded * CELLS + _cell(lf)).alias("k")).collect())
+    dense = np.bincount(traffic["k"].to_numpy(), minlength=len(names) * CELLS).astype(float)
+    codes = subjects.with_row_index("u")
+    a, b = (keyed.select(pl.col(f"{side}_type").alias("subject_type"),
+                         pl.col(side).alias("subject"))
+            .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
+            .astype(np.int64) for side in ("a", "b"))
+    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy())
+    first, last = (period[end][0] for end in ("first", "last"))
+    return _model(habits, len(subjects), dense, (first.date(), last.date()), a, b,
+                  float(period["total"][0]))
+
+
+def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: np.ndarray,
+                b: np.ndarray, meetings: np.ndarray,
+                window: float = CO_TRAVEL_WINDOW_S) -> tuple[np.ndarray, ...]:
+    """:func:`score_pairs` over integer codes: every sighting in scope as (subject code, sensor
+    code, UTC microseconds), pairs as subject codes ``a``, ``b`` with their meetings.
+
+    Returns ``(a_reads, b_reads, expected_meetings, significance)`` arrays in pair order; the
+    same numbers as :func:`score_pairs` on the same sightings (the co-travel sweep, which has
+    the codes already, calls this instead of reading the sightings again).
+    """
+    day = micros // _DAY_US
+    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
+    c = weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
+    n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
+    s = sensor.astype(np.int64)
+    dense = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).astype(float)
+    first, last = (_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max()))
+    n_subjects = int(subject.max()) + 1 if len(subject) else 0
+    tables = _model((subject.astype(np.int64), s, c), n_subjects, dense, (first, last),
+                    a.astype(np.int64), b.astype(np.int64), float(len(micros)))
+    return _score(tables, np.asarray(meetings), window)
+
+
+def _model(habits: tuple[np.ndarray, np.ndarray, np.ndarray], n_subjects: int,
+           traffic: np.ndarray, period: tuple[date | None, date | None], a: np.ndarray,
+           b: np.ndarray, total: float) -> _Tables:
+    """The tables of the null model: ``habits`` are (subject, sensor, cell) of each sighting
+    of the pairs' subjects, ``traffic`` the sightings per (sensor, cell) of everyone at the
+    sensors those subjects pass (flattened), ``total`` all sightings in scope."""
+    n_sensors = len(traffic) // CELLS
+    u, s, c = habits
+    key, n = _counted((u * n_sensors + s) * CELLS + c)
+    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
+    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
+    owner = key // (n_sensors * CELLS)
+    visited, cells_per_visit = _counted(key // CELLS)
+    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=n_subjects))]
+    return _Tables(a, b, key, n, visited, np.r_[0, np.cumsum(cells_per_visit)], first_visit,
+                   np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects),
+                   share, exposure, n_sensors)
+
+
+def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and how often each occurs (a value sort, no hashing)."""
+    values = np.sort(values)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+    return values[starts], np.diff(np.r_[starts, len(values)])
+
+
+def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
+             total: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sensor, cell), smoothed over neighbouring slots: the share of all ``total``
+    sightings, and the seconds the smoothed cell spans over the period's calendar days."""
+    n_sensors = dense.shape[0]
+    smoothed = _smooth(dense) / max(total, 1.0)
+    first, last = period
+    weekdays = weekend = 0
+    if isinstance(first, date) and isinstance(last, date):
+        weekdays = int(np.busday_count(first, last + timedelta(days=1)))
+        weekend = (last - first).days + 1 - weekdays
+    span = float((2 * SMOOTH_SLOTS + 1) * SLOT_S)
+    exposure = np.broadcast_to(np.array([weekdays, weekend], float)[None, :, None] * span,
+                               dense.shape)
+    # a day type absent from the period has no sighting either: any positive exposure will do
+    exposure = np.where(exposure > 0, exposure, span)
+    return smoothed.reshape(n_sensors, CELLS), exposure.reshape(n_sensors, CELLS)
+
+
+def _smooth(dense: np.ndarray) -> np.ndarray:
+    """Sum over each slot (last axis) and its ``SMOOTH_SLOTS`` neighbours; the day wraps."""
+    return sum(np.roll(dense, k, axis=-1) for k in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
+
+
+def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
+    k = np.repeat(np.arange(len(first)), count)
+    steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
+    return k, np.repeat(first, count) + steps
+
+
+def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pair, x's visit, y's visit) for every sensor both ``x[pair]`` and ``y[pair]`` passed.
+
+    Each pair's sensors are taken from the subject with fewer of them and looked up among the
+    other's by a hash join.
+    """
+    fewer = np.diff(tables.first_visit)
+    swap = fewer[x] > fewer[y]
+    lo, hi = np.where(swap, y, x), np.where(swap, x, y)
+    pair, visit = _expand(tables.first_visit[lo], fewer[lo])
+    probe = hi[pair] * tables.sensors + tables.visited[visit] % tables.sensors
+    found = (pl.DataFrame({"k": probe, "r": np.arange(len(probe))})
+             .join(pl.DataFrame({"k": tables.visited, "v": np.arange(len(tables.visited))}),
+                   on="k"))
+    r, other = found["r"].to_numpy(), found["v"].to_numpy()
+    pair, visit = pair[r], visit[r]
+    flip = swap[pair]
+    return pair, np.where(flip, other, visit), np.where(flip, visit, other)
+
+
+def _directed(tables: _Tables, n_y: np.ndarray, x: np.ndarray, y: np.ndarray,
+              window: float) -> np.ndarray:
+    """expected(x -> y) per pair (``x``, ``y``: the pairs' subject codes; ``n_y``: y's
+    sightings): x's sightings met by chance.
+
+    At each shared sensor, x's cells are paired with y's cells there (both short lists) to
+    count y's sightings in the smoothed cell around each of x's cells.
+    """
+    k = PRIOR_SIGHTINGS
+    n_y = n_y.astype(float)
+    prior_rate = 2.0 * window * n_y * k / (n_y + k)
+    linear = prior_rate * tables.A[x]
+    pair, vx, vy = _shared_sensors(tables, x, y)
+    cells = np.diff(tables.first_cell)
+    row, mine = _expand(tables.first_cell[vx], cells[vx])
+    own_row, theirs = _expand(tables.first_cell[vy[row]], cells[vy[row]])
+    c_mine, c_theirs = tables.key[mine] % CELLS, tables.key[theirs] % CELLS
+    gap = np.abs(c_mine[own_row] - c_theirs)  # different day types are SLOTS or more apart
+    near = np.minimum(gap, SLOTS - gap % SLOTS) <= SMOOTH_SLOTS
+    near &= c_mine[own_row] // SLOTS == c_theirs // SLOTS
+    other = np.bincount(own_row, tables.n[theirs] * near, minlength=len(mine))
+    pair, s = pair[row], tables.visited[vx[row]] % tables.sensors
+    own = tables.n[mine].astype(float)
+    share, exposure = tables.share[s, c_mine], tables.exposure[s, c_mine]
+    total = n_y[pair]
+    rate = total * (other + k * share) / (total + k) / exposure
+    prior = own * prior_rate[pair] * share / exposure
+    exact = np.where(other > 0, own * -np.expm1(-2.0 * window * rate), prior)
+    return linear + np.bincount(pair, exact - prior, minlength=len(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Poisson tails in logarithms
+
+
+def _log_factorial(k: np.ndarray) -> np.ndarray:
+    """ln k! elementwise."""
+    values, index = np.unique(k, return_inverse=True)
+    return np.array([math.lgamma(v + 1.0) for v in values.tolist()])[index]
+
+
+def _log_pmf(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X = k)."""
+    return k * np.log(mu) - mu - _log_factorial(k)
+
+
+def _log_upper_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X >= k) for k > mu: pmf(k) * sum_m prod_{i<=m} mu / (k + i)."""
+    total = np.ones(len(k))
+    term = np.ones(len(k))
+    active = np.arange(len(k))
+    m = 0
+    while len(active):
+        m += 1
+        term[active] *= mu[active] / (k[active] + m)
+        total[active] += term[active]
+        active = active[term[active] > 1e-17 * total[active]]
+    return _log_pmf(k, mu) + np.log(total)
+
+
+def _log_lower_tail(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """ln P(X <= k) for 0 <= k <= mu: pmf(k) * sum_m prod_{i<m} (k - i) / mu."""
+    total = np.ones(len(k))
+    term = np.ones(len(k))
+    active = np.arange(len(k))
+    m = 0
+    while len(active):
+        term[active] *= np.maximum(k[active] - m, 0) / mu[active]
+        m += 1
+        total[active] += term[active]
+        active = active[(term[active] > 1e-17 * total[active]) & (k[active] - m >= 0)]
+    return np.minimum(_log_pmf(k, mu) + np.log(total), 0.0)
