@@ -2,7 +2,8 @@
 
 One async Neo4j driver per process, created in the lifespan together with the audit log, the
 signing secret and the metrics registry (:mod:`fusion.api.resources`). At start-up the graph's
-schema is ensured and the shipped saved queries are installed.
+schema is ensured and the shipped saved queries are installed; the alert hub
+(:mod:`fusion.api.alerthub`) evaluates new loads for the watches while the app runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fusion.api.alerthub import AlertHub
 from fusion.api.console import console_routes
 from fusion.api.metrics import Metrics
 from fusion.api.resources import Resources, neo4j_ready, open_services
@@ -28,6 +30,7 @@ from fusion.api.view import FusionGraphQL
 from fusion.api.workbench import workbench_routes
 from fusion.config import Settings
 from fusion.db import ensure_schema
+from fusion.services.webhooks import policy_of
 
 logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
@@ -46,7 +49,13 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             app.state.builtins = builtins
             app.state.prepared = await _prepare(services, builtins)
-            yield
+            hub = AlertHub(services.runtime, policy_of(settings), settings.alerts_poll_s)
+            app.state.alert_hub = hub
+            hub.start()
+            try:
+                yield
+            finally:
+                await hub.aclose()
 
     routes = [
         Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
