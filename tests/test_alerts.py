@@ -13,7 +13,7 @@ import json
 import shutil
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import combinations
 
@@ -279,7 +279,8 @@ def test_an_undeliverable_alert_goes_to_the_dead_letter_file(service, settings, 
         time.sleep(0.1)
     (line,) = [json.loads(x) for x in letters.read_text().splitlines()]
     (alert,) = alerts_of(driver, settings, "dead")
-    assert line["alert"]["id"] == alert["id"] and line["attempts"] == settings.alerts_webhook_attempts
+    assert line["alert"]["id"] == alert["id"]
+    assert line["attempts"] == settings.alerts_webhook_attempts
     assert len(state.posts) == settings.alerts_webhook_attempts and not state.processed
 
 

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from fusion.api.alerthub import AlertHub
 from fusion.api.console import console_routes
@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
+        WebSocketRoute(GRAPHQL_PATH, view),  # the alertRaised subscription
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
