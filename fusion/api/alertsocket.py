@@ -25,7 +25,7 @@ from fusion.auth import authenticate
 from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY
 from fusion.errors import Forbidden, FusionError
 
-CONNECT = "graphql-transport-ws:connect"
+CONNECT = "websocketConnect"  # the operation name of a connection's audit record
 
 
 @dataclass
