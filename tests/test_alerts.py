@@ -331,3 +331,42 @@ def test_a_subscription_through_the_connection_payload_is_audited_with_its_purpo
             and r.get("operation_name") == "Watch"]
     assert [r["outcome"] for r in mine] == ["allowed", "allowed"]
     assert {r["purpose"] for r in mine} == {"case 9"} and mine[-1]["result_count"] == 1
+
+
+def _cli(settings, *args: str):
+    from typer.testing import CliRunner
+
+    from fusion.cli import app
+    from fusion.managed.server import ADMIN_USER, ManagedNeo4j
+
+    env = {"FUSION_HOME": str(settings.home),
+           "FUSION_NEO4J_URI": f"bolt://127.0.0.1:{settings.db_bolt_port}",
+           "FUSION_NEO4J_USER": ADMIN_USER,
+           "FUSION_NEO4J_PASSWORD": ManagedNeo4j(settings).password(),
+           "FUSION_NEO4J_DATABASE": settings.neo4j_database}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_the_command_line_adds_lists_and_removes_watchlists_and_lists_alerts(
+        service, settings, driver, tmp_path):
+    more = tmp_path / "entries.txt"
+    more.write_text("# from the briefing\nphone:138 0013 8000\n\nparcel:SF1234567890\n")
+    added = _cli(settings, "watch", "add", "briefing", "plate:浙j 98765", "--owner", "cli-user",
+                 "--purpose", "case 77", "--region", REGION_A, "--from-file", str(more))
+    assert added.exit_code == 0, added.output
+    listed = json.loads(_cli(settings, "watch", "list", "--owner", "cli-user", "--json").stdout)
+    assert [w["entries"] for w in listed] == [[
+        "VEHICLE:" + canonical_key("VEHICLE", "浙j 98765"),
+        "PHONE:" + canonical_key("PHONE", "138 0013 8000"), "PARCEL:SF1234567890"]]
+    bad = _cli(settings, "watch", "add", "oops", "phone:12", "--owner", "cli-user",
+               "--purpose", "case 77", "--region", REGION_A)
+    assert bad.exit_code != 0 and "BAD_PHONE" in bad.output
+
+    path = write_sightings(tmp_path / "cli.csv", [("plate", "浙J98765", "S-6", T0)])
+    wait_evaluated(driver, settings, load(driver, settings, path, REGION_A).load_id)
+    alerts = json.loads(_cli(settings, "alerts", "list", "--owner", "cli-user", "--json").stdout)
+    assert [a["subjects"] for a in alerts] == [["VEHICLE:浙J98765"]]
+
+    removed = _cli(settings, "watch", "remove", listed[0]["id"], "--owner", "cli-user")
+    assert removed.exit_code == 0, removed.output
+    assert json.loads(_cli(settings, "watch", "list", "--owner", "cli-user", "--json").stdout) == []
