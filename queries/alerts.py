@@ -96,10 +96,9 @@ RETURN j.regions AS regions, j.members AS members, j.closed_at AS closed_at,
 PENDING_LOADS = """
 MATCH (l:LoadRecord {status: 'complete'})
 WHERE NOT EXISTS { MATCH (:AlertEvaluation {load_id: l.id}) }
-RETURN l.id AS id, l.kind AS kind, l.region AS region, l.file_name AS file_name,
-       l.finished_at AS finished_at
-ORDER BY l.finished_at, l.id
+WITH l ORDER BY l.finished_at, l.id
 LIMIT $limit
+RETURN l{.id, .kind, .region, .file_name, .finished_at} AS load
 """
 
 MARK_EVALUATED = """

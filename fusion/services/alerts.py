@@ -120,7 +120,7 @@ def alert_of(props: dict) -> Alert:
 # -- evaluation --------------------------------------------------------------------------------
 async def pending_loads(runtime: Runtime, limit: int = 50) -> list[LoadToEvaluate]:
     """Complete loads without an evaluation marker, oldest first."""
-    records = await read(runtime, PENDING_LOADS, limit=limit)
+    records = [r["load"] for r in await read(runtime, PENDING_LOADS, limit=limit)]
     return [LoadToEvaluate(r["id"], r["kind"], r["region"], r["file_name"],
                            native_time(r["finished_at"])) for r in records]
 
