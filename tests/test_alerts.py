@@ -370,3 +370,40 @@ def test_the_command_line_adds_lists_and_removes_watchlists_and_lists_alerts(
     removed = _cli(settings, "watch", "remove", listed[0]["id"], "--owner", "cli-user")
     assert removed.exit_code == 0, removed.output
     assert json.loads(_cli(settings, "watch", "list", "--owner", "cli-user", "--json").stdout) == []
+
+
+def _write_csv(path, header: list[str], rows: list[list[str]]):
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", "utf-8")
+    return path
+
+
+def test_standing_fraud_parcels_follows_cases_and_waybills_loads(service, settings, driver,
+                                                                 tmp_path):
+    from loaders.ingest import load_files
+
+    def load_kind(kind: str, path) -> str:
+        result = load_files(driver, settings.neo4j_database, settings.home, kind, [path],
+                            REGION_A).loads[0]
+        wait_evaluated(driver, settings, result.load_id)
+        return result.load_id
+
+    Client(service.url).gql("""mutation { addStandingQuery(name: "fraud parcels",
+        kind: FRAUD_PARCELS, params: {case_type: "fraud"}) { name } }""", user="fp")
+    head = ["waybill_no", "sender_phone", "receiver_phone", "shipped_at"]
+    at = T0.isoformat()
+    waybills = [["SF0000000001", "13800138001", "13900139000", at]]
+    load_kind("waybills", _write_csv(tmp_path / "w1.csv", head, waybills))
+    assert alerts_of(driver, settings, "fp") == []  # no case yet
+    cases = [["C-1", "fraud", at, "13800138001", "suspect"],
+             ["C-2", "theft", at, "13800138002", "suspect"]]
+    load_kind("cases", _write_csv(tmp_path / "c.csv", ["case_id", "case_type", "reported_at",
+                                                        "phone", "role"], cases))
+    more = [["SF0000000002", "13800138001", "13900139000", at],
+            ["SF0000000003", "13800138002", "13900139000", at]]
+    waybills += more
+    load_kind("waybills", _write_csv(tmp_path / "w2.csv", head, more))
+    fraud_phones = {canonical_key("PHONE", c[3]) for c in cases if c[1] == "fraud"}
+    expected = [{f"PARCEL:{canonical_key('PARCEL', w[0])}"} for w in waybills
+                if canonical_key("PHONE", w[1]) in fraud_phones]
+    got = [set(a["subjects"]) for a in alerts_of(driver, settings, "fp")]
+    assert got == expected  # one alert per new result, in load order, none twice
