@@ -154,9 +154,16 @@ def growth(settings, driver, tmp: Path, watched: list[str], base: int) -> list[t
             seconds = time.perf_counter() - began
         if not any(f"VEHICLE:{watched[7]}" in a.subjects for a in created):
             raise RuntimeError(f"the delta at {factor}x raised no alert for the watched plate")
-        out.append((factor, loaded + DELTA_ROWS * len(out), seconds, len(created)))
+        out.append((factor, _stored(settings.home), seconds, len(created)))
         print(f"# growth {factor}x: {seconds:.3f} s", file=sys.stderr, flush=True)
     return out
+
+
+def _stored(home: Path) -> int:
+    """Sightings in the event store (every complete load's records)."""
+    from loaders.eventstore import scan_events
+
+    return scan_events(home, "sightings").select("row").collect().height
 
 
 def run(scale: float = 1.0) -> str:
