@@ -165,20 +165,34 @@ async def remove_watchlist(runtime: Runtime, watchlist_id: str, owner: str | Non
 def standing_params(kind: str, params: dict) -> dict:
     """The rule's parameters checked and completed with the vocabulary's defaults."""
     if kind == "COTRAVEL":
-        subjects = params.get("subjects") or []
-        if not subjects:
-            raise BadInput("A co-travel standing query names its plates or phones (subjects).")
+        subjects = params.get("subjects")
+        if not isinstance(subjects, list) or not subjects or not all(
+                isinstance(x, list | tuple) and len(x) == 2
+                and all(isinstance(y, str) for y in x) for x in subjects):
+            raise BadInput("A co-travel standing query names its plates or phones: "
+                           'params.subjects = [["VEHICLE", "<plate>"], ["PHONE", "<phone>"]].')
         normalized = normalize_entries([(k, v) for k, v in subjects])
         if any(k not in ("VEHICLE", "PHONE") for k, _ in normalized):
             raise BadInput("Co-travel subjects are plates (VEHICLE) or phones (PHONE).")
         return {"subjects": [list(x) for x in normalized],
-                "window_s": float(params.get("window_s") or CO_TRAVEL_WINDOW_S),
-                "min_meetings": int(params.get("min_meetings") or CO_TRAVEL_MIN_MEETINGS),
-                "min_sensors": int(params.get("min_sensors") or CO_TRAVEL_MIN_SENSORS)}
+                "window_s": _number(params, "window_s", CO_TRAVEL_WINDOW_S, float),
+                "min_meetings": _number(params, "min_meetings", CO_TRAVEL_MIN_MEETINGS, int),
+                "min_sensors": _number(params, "min_sensors", CO_TRAVEL_MIN_SENSORS, int)}
     if kind == "FRAUD_PARCELS":
-        case_type = str(params.get("case_type") or "fraud").strip()
-        return {"case_type": case_type}
+        case_type = params.get("case_type", "fraud")
+        if not isinstance(case_type, str) or not case_type.strip():
+            raise BadInput("params.case_type must name a case type (e.g. fraud).")
+        return {"case_type": case_type.strip()}
     raise BadInput(f"Unknown standing-query kind {kind!r}; one of {', '.join(STANDING_KINDS)}.")
+
+
+def _number(params: dict, name: str, default: float, kind: type) -> float:
+    """A positive number parameter (default when absent); BadInput otherwise."""
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (
+            kind is int and value != int(value)) or value > 10**9:
+        raise BadInput(f"params.{name} must be a positive {kind.__name__}, not {value!r}.")
+    return kind(value)
 
 
 async def add_standing_query(runtime: Runtime, owner: Owner, name: str, kind: str,
@@ -191,6 +205,8 @@ async def add_standing_query(runtime: Runtime, owner: Owner, name: str, kind: st
         raise BadInput("Name the standing query.")
     if every_s is not None and every_s < 10:
         raise BadInput("A scheduled standing query runs at most every 10 seconds.")
+    if not isinstance(params, dict):
+        raise BadInput("params must be a JSON object.")
     checked = standing_params(kind, params)
     if await read(runtime, STANDING_NAMED, name=name):
         raise BadInput(f"A standing query named {name!r} exists (names are never reused).")
