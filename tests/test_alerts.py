@@ -213,6 +213,13 @@ def test_a_load_made_while_the_service_was_down_is_evaluated_once_on_restart(
     assert len(alerts_of(driver, settings, "dan")) == 1
     assert wait_evaluated(driver, settings, result.load_id) == marker  # evaluated once
 
+    # Killed after writing the alert but before the marker: evaluated again, nothing twice.
+    driver.execute_query("MATCH (e:AlertEvaluation {load_id: $id}) DELETE e",
+                         id=result.load_id, database_=settings.neo4j_database)
+    with ThreadedService(create_app(settings), start_timeout=60):
+        again = wait_evaluated(driver, settings, result.load_id)
+    assert again["alerts"] == 0 and len(alerts_of(driver, settings, "dan")) == 1
+
 
 class _Receiver(BaseHTTPRequestHandler):
     """Fails the first ``fail`` POSTs with 503, then keeps each Idempotency-Key once."""
