@@ -33,6 +33,7 @@ from tests.alerts_support import (
     alerts_of,
     load,
     service_settings,
+    token,
     wait_evaluated,
     write_sightings,
 )
@@ -414,3 +415,11 @@ def test_standing_fraud_parcels_follows_cases_and_waybills_loads(service, settin
                 if canonical_key("PHONE", w[1]) in fraud_phones]
     got = [set(a["subjects"]) for a in alerts_of(driver, settings, "fp")]
     assert got == expected  # one alert per new result, in load order, none twice
+
+
+def test_a_subscription_posted_over_http_is_refused_cleanly(service):
+    response = Client(service.url).http.post(
+        f"{service.url}/graphql", json={"query": Subscriber.QUERY},
+        headers={"Authorization": f"Bearer {token('http-sub')}", "X-Purpose": "case 1"})
+    assert response.status_code < 500, response.text
+    assert response.status_code != 200 or response.json().get("errors")
