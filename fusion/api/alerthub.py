@@ -62,10 +62,10 @@ class AlertHub:
 
     async def tick(self) -> list[Alert]:
         """One round: evaluate owed loads and due scheduled queries; publish what is new."""
-        created = await evaluate_pending(self.runtime)
-        created += await run_scheduled(self.runtime)
-        self.publish(created)
-        return created
+        created = await evaluate_pending(self.runtime, publish=self.publish)
+        scheduled = await run_scheduled(self.runtime)
+        self.publish(scheduled)
+        return created + scheduled
 
     async def _run(self) -> None:
         try:

@@ -74,15 +74,20 @@ def evidence(delta: pl.DataFrame, rows: list[int]) -> list[dict]:
             for r in picked.drop("load_id", strict=False).to_dicts()]
 
 
-def cotravel_new_partners(home: Path, delta: pl.DataFrame, scope: frozenset[str],
-                          params: dict, known: frozenset[str]) -> list[dict]:
+def cotravel_new_partners(home: Path, delta: pl.DataFrame | None, scope: frozenset[str],
+                          params: dict, known: frozenset[str], memo: dict | None = None
+                          ) -> list[dict]:
     """Co-travel partners of the rule's subjects that this delta makes qualify, not ``known``.
 
-    ``delta`` None: a full run over every visible sighting.
+    ``delta`` None: a full run over every visible sighting. ``memo`` keeps the sightings
+    around the delta per (scope, window) for the other rules evaluated on the same delta.
     """
     targets = [(SUBJECT_TYPES[k], key) for k, key in params["subjects"]]
     window = params["window_s"]
-    near = _near_delta(home, delta, scope, window)
+    memo = {} if memo is None else memo
+    if (scope, window) not in memo:
+        memo[(scope, window)] = _near_delta(home, delta, scope, window)
+    near = memo[(scope, window)]
     if near is not None and not near.height:
         return []
     candidates = _candidates(near, targets, window) if near is not None else None

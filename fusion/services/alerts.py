@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,6 +95,10 @@ class Alert:
                 "createdAt": self.created_at.isoformat(), "state": self.state}
 
 
+# Told of new alerts as soon as they are stored (the service's subscribers and webhooks).
+Publish = Callable[[list[Alert]], None]
+
+
 @dataclass(frozen=True)
 class LoadToEvaluate:
     """A complete load not evaluated yet."""
@@ -125,15 +130,20 @@ async def pending_loads(runtime: Runtime, limit: int = 50) -> list[LoadToEvaluat
                            native_time(r["finished_at"])) for r in records]
 
 
-async def evaluate_pending(runtime: Runtime, limit: int = 50) -> list[Alert]:
-    """Evaluate every load owed an evaluation; the alerts this created, in order."""
+async def evaluate_pending(runtime: Runtime, limit: int = 50,
+                           publish: Publish | None = None) -> list[Alert]:
+    """Evaluate every load owed an evaluation; the alerts this created, in order.
+
+    ``publish`` is handed each stage's new alerts as soon as they are stored (the watchlists'
+    first: they are the cheap, urgent ones; then the standing queries')."""
     created: list[Alert] = []
     for load in await pending_loads(runtime, limit):
-        created += await evaluate_load(runtime, load)
+        created += await evaluate_load(runtime, load, publish)
     return created
 
 
-async def evaluate_load(runtime: Runtime, load: LoadToEvaluate) -> list[Alert]:
+async def evaluate_load(runtime: Runtime, load: LoadToEvaluate,
+                        publish: Publish | None = None) -> list[Alert]:
     """Evaluate one load against the watches in force when it finished; mark it evaluated."""
     began = time.perf_counter()
     watchlists = [watchlist_of(r["watchlist"])
@@ -141,24 +151,30 @@ async def evaluate_load(runtime: Runtime, load: LoadToEvaluate) -> list[Alert]:
     standing = [q for q in (standing_of(r["query"])
                             for r in await read(runtime, STANDING_AT, at=load.finished_at))
                 if load.kind in DEPENDS.get(q.kind, ())]
-    rows: list[dict] = []
-    results: list[tuple[str, list[str]]] = []
+    created: list[Alert] = []
     if watchlists or standing:
         delta = await in_worker(runtime, alertrules.load_delta, runtime.home, load.kind, load.id)
-        rows += await _watchlist_rows(runtime, load, delta, watchlists)
+        rows = await _watchlist_rows(runtime, load, delta, watchlists)
+        created += _told(publish, await _store(runtime, rows))
+        near: dict = {}  # the sightings around the delta, per scope, read once for all rules
         for query in standing:
-            row, added = await _standing_row(runtime, query, load, delta)
+            row, added = await _standing_row(runtime, query, load, delta, near)
             if row is not None:
-                rows.append(row)
-                results.append((query.name, added))
-    created = await _store(runtime, rows)
-    for name, added in results:
-        await write(runtime, ADD_STANDING_RESULTS, name=name, added=added, now=datetime.now(UTC))
+                created += _told(publish, await _store(runtime, [row]))
+                await write(runtime, ADD_STANDING_RESULTS, name=query.name, added=added,
+                            now=datetime.now(UTC))
     await write(runtime, MARK_EVALUATED, load_id=load.id, now=datetime.now(UTC),
                 alerts=len(created), seconds=time.perf_counter() - began)
     logger.info("load %s (%s) evaluated: %d alert(s) in %.3f s", load.id, load.kind,
                 len(created), time.perf_counter() - began)
     return created
+
+
+def _told(publish: Publish | None, alerts: list[Alert]) -> list[Alert]:
+    """``alerts``, after handing them to ``publish``."""
+    if publish is not None and alerts:
+        publish(alerts)
+    return alerts
 
 
 async def effective_scope(runtime: Runtime, owner: Owner, now: datetime | None = None
@@ -203,12 +219,14 @@ def _watch_row(wl: Watchlist, load: LoadToEvaluate, delta: pl.DataFrame, hit: di
 
 
 async def _standing_row(runtime: Runtime, query: StandingQuery, load: LoadToEvaluate | None,
-                        delta: pl.DataFrame | None) -> tuple[dict | None, list[str]]:
+                        delta: pl.DataFrame | None, near: dict | None = None
+                        ) -> tuple[dict | None, list[str]]:
     """The alert row of the results this delta (None: a full run) adds, and their keys."""
     scope = await effective_scope(runtime, query.owner)
     if scope is None:
         return None, []
-    found = await _standing_results(runtime, query, load, delta, scope)
+    found = await _standing_results(runtime, query, load, delta, scope,
+                                    {} if near is None else near)
     new = {f["key"]: f for f in found if f["key"] not in query.results}
     if not new:
         return None, []
@@ -223,11 +241,12 @@ async def _standing_row(runtime: Runtime, query: StandingQuery, load: LoadToEval
 
 
 async def _standing_results(runtime: Runtime, query: StandingQuery, load: LoadToEvaluate | None,
-                            delta: pl.DataFrame | None, scope: frozenset[str]) -> list[dict]:
+                            delta: pl.DataFrame | None, scope: frozenset[str], near: dict
+                            ) -> list[dict]:
     """The rule's results on the delta (or everything), each with its result ``key``."""
     if query.kind == "COTRAVEL":
         return await in_worker(runtime, alertrules.cotravel_new_partners, runtime.home, delta,
-                               scope, query.params, query.results)
+                               scope, query.params, query.results, near)
     parcels = phones = None
     if delta is not None:
         mine = delta.filter(pl.col("region").is_in(sorted(scope)))
