@@ -74,7 +74,7 @@ class Subscriber:
         ws_url = url.replace("http://", "ws://") + "/graphql"
         auth = {"Authorization": f"Bearer {token(user, regions)}", "X-Purpose": purpose}
         self.ws = ws_connect(ws_url, subprotocols=["graphql-transport-ws"],
-                             additional_headers=None if via_payload else auth)
+                             additional_headers=None if via_payload else auth).__enter__()
         self.ws.send(json.dumps({"type": "connection_init",
                                  "payload": auth if via_payload else {}}))
         ack = json.loads(self.ws.recv(timeout=10))

@@ -312,11 +312,12 @@ def test_bad_watchlist_entries_are_refused_with_the_normalizers_reason(service, 
 def test_a_websocket_without_a_valid_token_is_refused_and_audited(service, settings):
     from websockets.sync.client import connect
 
-    ws = connect(service.url.replace("http://", "ws://") + "/graphql",
-                 subprotocols=["graphql-transport-ws"])
-    ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer x"}}))
-    with pytest.raises(Exception) as closed:
-        ws.recv(timeout=10)
+    with connect(service.url.replace("http://", "ws://") + "/graphql",
+                 subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send(json.dumps({"type": "connection_init",
+                            "payload": {"Authorization": "Bearer x"}}))
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=10)
     assert getattr(closed.value, "rcvd", None) is not None and closed.value.rcvd.code == 4403
     assert any(r.get("outcome") == "denied:UNAUTHENTICATED"
                and r.get("operation_name") == "websocketConnect"
