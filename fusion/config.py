@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     )
 
     # -- alerts (docs/alerts.md) -------------------------------------------------------------------
+    alerts_enabled: bool = Field(
+        default=True,
+        description="This service process evaluates new loads for alerts (run exactly one "
+        "evaluating process per graph; others only serve).",
+    )
     alerts_poll_s: float = Field(
         default=0.5, gt=0,
         description="Seconds between the service's looks for loads whose alerts are owed.",

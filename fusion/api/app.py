@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> Starlette:
             app.state.prepared = await _prepare(services, builtins)
             hub = AlertHub(services.runtime, policy_of(settings), settings.alerts_poll_s)
             app.state.alert_hub = hub
-            hub.start()
+            if settings.alerts_enabled:
+                hub.start()
             try:
                 yield
             finally:
