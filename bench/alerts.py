@@ -164,7 +164,7 @@ def growth(settings, driver, tmp: Path, watched: list[str], base: int) -> list[t
                 began = time.perf_counter()
                 created += call(evaluate_pending)
                 runs.append(time.perf_counter() - began)
-        if [a.subjects for a in created] != [[f"VEHICLE:{watched[7]}"]]:
+        if [list(a.subjects) for a in created] != [[f"VEHICLE:{watched[7]}"]]:
             raise RuntimeError(f"the delta at {factor}x raised {created}, not one alert for "
                                "the watched plate")
         seconds = statistics.median(runs)

@@ -241,7 +241,7 @@ def native_time(value: object) -> datetime | None:
     """A driver temporal (or None) as an aware datetime."""
     if value is None:
         return None
-    native = value.tonative_time() if hasattr(value, "tonative_time") else value
+    native = value.to_native() if hasattr(value, "to_native") else value
     return native.astimezone(UTC)
 
 
