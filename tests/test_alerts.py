@@ -424,3 +424,29 @@ def test_a_subscription_posted_over_http_is_refused_cleanly(service):
         headers={"Authorization": f"Bearer {token('http-sub')}", "X-Purpose": "case 1"})
     assert response.status_code < 500, response.text
     assert response.status_code != 200 or response.json().get("errors")
+
+
+def test_a_scheduled_standing_query_runs_in_full_when_due_and_reports_once(settings, driver,
+                                                                           tmp_path):
+    from fusion.services.alerts import run_scheduled
+    from fusion.services.blocking import blocking_calls
+    from fusion.services.watchlists import Owner, add_standing_query
+    from loaders.ingest import load_files
+
+    at = T0.isoformat()
+    for kind, head, rows in (
+            ("cases", ["case_id", "case_type", "reported_at", "phone", "role"],
+             [["C-9", "fraud", at, "13800138009", "suspect"]]),
+            ("waybills", ["waybill_no", "sender_phone", "receiver_phone", "shipped_at"],
+             [["SF0000000009", "13800138009", "13900139000", at],
+              ["SF0000000010", "13900139000", "13800138009", at]])):
+        load_files(driver, settings.neo4j_database, settings.home, kind,
+                   [_write_csv(tmp_path / f"{kind}.csv", head, rows)], REGION_A)
+    with blocking_calls(settings) as call:
+        query = call(add_standing_query, Owner("sched", "case 9", (REGION_A,)), "fraud sweep",
+                     "FRAUD_PARCELS", {}, None, None, 60.0)
+        assert call(run_scheduled, query.created_at + timedelta(seconds=30)) == []  # not due
+        (alert,) = call(run_scheduled, query.created_at + timedelta(seconds=61))
+        assert alert.load_id is None and alert.subjects == (
+            f"PARCEL:{canonical_key('PARCEL', 'SF0000000009')}",)  # sent, not received
+        assert call(run_scheduled, query.created_at + timedelta(seconds=200)) == []
