@@ -177,9 +177,12 @@ def _qualifies(rows: list[tuple], a: str, b: str) -> bool:
 def test_standing_cotravel_alerts_when_a_new_partner_appears_and_not_before(
         service, settings, driver, tmp_path):
     client = Client(service.url)
-    client.gql("""mutation { addStandingQuery(name: "fox partners", kind: COTRAVEL,
-        params: {subjects: [["VEHICLE", "浙D00001"]]}, savedQuery: "coTravelOf") { name } }""",
-               user="cole")
+    add = """mutation Add($saved: String) { addStandingQuery(name: "fox partners",
+        kind: COTRAVEL, params: {subjects: [["VEHICLE", "浙D00001"]]}, savedQuery: $saved) {
+        name } }"""
+    missing = client.post(add, {"saved": "NoSuchQuery"}, user="cole")
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    client.gql(add, {"saved": "PlateCoTravellers"}, user="cole")
     target, partner = "浙D00001", "浙D00002"
     days: list[list[tuple]] = [
         [("plate", target, f"S-{k}", T0 + timedelta(hours=k)),

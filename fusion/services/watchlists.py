@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from fusion.errors import BadInput, NotFound
 from fusion.services.cypher import read, write
 from fusion.services.runtime import Runtime
+from fusion.services.saved import Viewer, get_saved_query
 from loaders.normalize import InvalidValue, canonical_key
 from queries.alerts import (
     ACTIVE_WATCHLIST_NAMED,
@@ -197,9 +198,10 @@ def _number(params: dict, name: str, default: float, kind: type) -> float:
 
 async def add_standing_query(runtime: Runtime, owner: Owner, name: str, kind: str,
                              params: dict, saved_query: str | None = None,
-                             webhook: str | None = None, every_s: float | None = None
-                             ) -> StandingQuery:
-    """Store a new standing query under a unique name."""
+                             webhook: str | None = None, every_s: float | None = None,
+                             viewer: Viewer | None = None) -> StandingQuery:
+    """Store a new standing query under a unique name. ``saved_query`` must name a saved
+    query ``viewer`` (the owner, as the saved-query service sees them) may run."""
     owner, name = check_owner(owner), name.strip()
     if not name:
         raise BadInput("Name the standing query.")
@@ -208,6 +210,8 @@ async def add_standing_query(runtime: Runtime, owner: Owner, name: str, kind: st
     if not isinstance(params, dict):
         raise BadInput("params must be a JSON object.")
     checked = standing_params(kind, params)
+    if saved_query is not None and viewer is not None:
+        await get_saved_query(runtime, viewer, saved_query)  # NotFound names it
     if await read(runtime, STANDING_NAMED, name=name):
         raise BadInput(f"A standing query named {name!r} exists (names are never reused).")
     props = {"name": name, "kind": kind, **_owner_props(owner), "params": json.dumps(checked),

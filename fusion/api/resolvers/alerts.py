@@ -19,6 +19,7 @@ from fusion.api.alertsocket import audited_subscription, hub_of
 from fusion.api.context import Context
 from fusion.api.inputs import ScopeInput
 from fusion.api.resolvers.common import check_limit
+from fusion.api.saved import viewer_of
 from fusion.api.types.alerts import (
     AlertState,
     AlertType,
@@ -108,7 +109,8 @@ async def resolve_add_standing_query(
     scope: Annotated[ScopeInput | None, strawberry.argument(
         description="Its scope (default: your home regions).")] = None,
     saved_query: Annotated[str | None, strawberry.argument(
-        description="The saved query that shows the same by hand (by name).")] = None,
+        description="The saved query that shows the same by hand (by name; one you may "
+        "run).")] = None,
     webhook: Annotated[str | None, strawberry.argument(
         description="An http(s) URL its alerts are POSTed to, signed.")] = None,
     every_s: Annotated[float | None, strawberry.argument(
@@ -118,8 +120,8 @@ async def resolve_add_standing_query(
     ctx: Context = info.context
     owner = await _owner(ctx, scope)
     created = await watch_service.add_standing_query(
-        ctx.services.runtime, owner, name, kind.value, dict(params or {}), saved_query,
-        webhook, every_s)
+        ctx.services.runtime, owner, name, kind.value, params if params is not None else {},
+        saved_query, webhook, every_s, viewer_of(ctx.caller))
     return StandingQueryType.of(created)
 
 
