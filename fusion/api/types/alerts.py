@@ -10,17 +10,29 @@ from strawberry.scalars import JSON
 
 from fusion.services.alerts import Alert
 from fusion.services.watchlists import StandingQuery, Watchlist
-from queries.model import ALERT_STATES, STANDING_KINDS, WATCH_KINDS
+from queries.model import ALERT_STATES, STANDING_KINDS, VOCABULARY, WATCH_KINDS
 
-AlertState = strawberry.enum(Enum("AlertState", {s: s for s in ALERT_STATES}),
-                             description="Triage state: NEW, then CONFIRMED or DISMISSED.")
-WatchKind = strawberry.enum(Enum("WatchKind", {s: s for s in WATCH_KINDS}),
-                            description="What a watchlist entry is: a plate (VEHICLE), a phone, "
-                            "a person (ID number) or a parcel (waybill).")
-StandingKind = strawberry.enum(Enum("StandingKind", {s: s for s in STANDING_KINDS}),
-                               description="A standing query's rule: COTRAVEL (new co-travel "
-                               "partners of subjects) or FRAUD_PARCELS (parcels sent by phones "
-                               "involved in a case of a type).")
+_STATES = {"NEW": "Raised, not triaged yet.", "CONFIRMED": "Confirmed by its owner (why kept).",
+           "DISMISSED": "Dismissed by its owner (why kept)."}
+_RULES = {"COTRAVEL": "New co-travel partners of the named plates or phones (sightings loads).",
+          "FRAUD_PARCELS": "Parcels sent by phones involved in a case of a type (waybills and "
+          "cases loads)."}
+if tuple(_STATES) != ALERT_STATES or tuple(_RULES) != STANDING_KINDS:
+    raise TypeError("alert states or standing kinds differ from queries.model")
+
+
+def _enum(name: str, descriptions: dict[str, str], description: str):
+    """A GraphQL enum with a description on every value."""
+    values = {k: strawberry.enum_value(k, description=d) for k, d in descriptions.items()}
+    return strawberry.enum(Enum(name, values), description=description)  # type: ignore[arg-type]
+
+
+AlertState = _enum("AlertState", _STATES, "Triage state: NEW, then CONFIRMED or DISMISSED.")
+WatchKind = _enum("WatchKind", {k.name: k.description for k in VOCABULARY.entities
+                                if k.name in WATCH_KINDS},
+                  "What a watchlist entry is: a plate (VEHICLE), a phone, a person (ID number) "
+                  "or a parcel (waybill).")
+StandingKind = _enum("StandingKind", _RULES, "A standing query's rule.")
 
 
 @strawberry.input(description="One watched entity, in any raw form (normalized like the loaders).")
