@@ -11,6 +11,7 @@ import click
 import typer
 from rich.console import Console
 
+from fusion.commands.alerts import alerts_app
 from fusion.commands.analyze import analyze_app
 from fusion.commands.audit import audit_app
 from fusion.commands.demo import demo
@@ -19,6 +20,7 @@ from fusion.commands.load import load
 from fusion.commands.progress import phase_reporter
 from fusion.commands.serve import serve
 from fusion.commands.token import token_app
+from fusion.commands.watch import watch_app
 from fusion.config import Settings, load_settings
 from fusion.db import connect, ensure_schema
 from fusion.errors import FusionError
@@ -121,6 +123,8 @@ def _register_commands() -> None:
     app.add_typer(analyze_app, name="analyze")
     app.command("serve")(serve)
     app.command("demo")(demo)
+    app.add_typer(watch_app, name="watch")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register_commands()

@@ -136,6 +136,29 @@ class Settings(BaseSettings):
         "before it is abandoned (TOO_COMPLEX).",
     )
 
+    # -- alerts (docs/alerts.md) -------------------------------------------------------------------
+    alerts_enabled: bool = Field(
+        default=True,
+        description="This service process evaluates new loads for alerts (run exactly one "
+        "evaluating process per graph; others only serve).",
+    )
+    alerts_poll_s: float = Field(
+        default=0.5, gt=0,
+        description="Seconds between the service's looks for loads whose alerts are owed.",
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key signing webhook POSTs; unset: generated once into "
+        "FUSION_HOME/alerts/webhook.key.",
+    )
+    alerts_webhook_attempts: int = Field(
+        default=5, ge=1, description="Webhook tries before an alert goes to the dead-letter file.",
+    )
+    alerts_webhook_backoff_s: float = Field(
+        default=1.0, gt=0,
+        description="Seconds before the second webhook try; each later wait doubles.",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -275,3 +275,11 @@ CO_TRAVEL_MIN_SIGNIFICANCE = 0.0
 PATH_MAX_HOPS = 6
 PATH_LIMIT = 3
 GANG_MIN_SIZE = 3
+
+# -- watchlists and standing queries (docs/alerts.md) ---------------------------------------------
+# Entity kinds a watchlist may hold: the ones events name (plates, phones, ID numbers, parcels).
+WATCH_KINDS = ("VEHICLE", "PHONE", "PERSON", "PARCEL")
+# Standing-query kinds: each has an incremental rule over a load's delta (fusion.services.alerts).
+STANDING_KINDS = ("COTRAVEL", "FRAUD_PARCELS")
+# Triage states of an alert: new -> confirmed | dismissed.
+ALERT_STATES = ("NEW", "CONFIRMED", "DISMISSED")

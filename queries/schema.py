@@ -12,7 +12,8 @@ from queries.model import VOCABULARY, Vocabulary
 ENTITY_LABELS = {k.label: k.constraint for k in VOCABULARY.entities}
 
 # Fusion's bookkeeping nodes: load records, saved queries, joint operations, revoked
-# tokens, the audit log's checkpoint, workspaces.
+# tokens, the audit log's checkpoint, workspaces; watchlists, standing queries, their alerts
+# and the per-load marker that a load's alerts were evaluated (docs/alerts.md).
 INTERNAL_LABELS = {
     "LoadRecord": "load_record_id",
     "SavedQuery": "saved_query_name",
@@ -20,10 +21,15 @@ INTERNAL_LABELS = {
     "RevokedToken": "revoked_token_jti",
     "AuditCheckpoint": "audit_checkpoint_key",
     "Workspace": "workspace_id",
+    "Watchlist": "watchlist_id",
+    "StandingQuery": "standing_query_name",
+    "Alert": "alert_id",
+    "AlertEvaluation": "alert_evaluation_load",
 }
 _INTERNAL_KEYS = {"LoadRecord": "id", "SavedQuery": "name", "JointOperation": "id",
                   "RevokedToken": "jti", "AuditCheckpoint": "key",
-                  "Workspace": "id"}
+                  "Workspace": "id", "Watchlist": "id", "StandingQuery": "name",
+                  "Alert": "id", "AlertEvaluation": "load_id"}
 
 
 def entity_constraints(vocabulary: Vocabulary) -> dict[str, str]:
@@ -61,6 +67,12 @@ INDEXES = {
     ),
     "cotraveled_last_at": (
         "CREATE INDEX cotraveled_last_at IF NOT EXISTS FOR ()-[r:CO_TRAVELED]-() ON (r.last_at)"
+    ),
+    "alert_owner_created": (
+        "CREATE INDEX alert_owner_created IF NOT EXISTS FOR (n:Alert) ON (n.owner, n.created_at)"
+    ),
+    "load_record_status": (
+        "CREATE INDEX load_record_status IF NOT EXISTS FOR (n:LoadRecord) ON (n.status)"
     ),
     "entity_search": search_index(VOCABULARY),
 }

@@ -109,9 +109,11 @@ class Api:
 
 
 def app_settings(base: Settings, **overrides) -> Settings:
-    """The test session's settings with the test secret."""
+    """The test session's settings with the test secret. The session-long service does not
+    evaluate alerts (it would mark the loads later test modules make; tests/test_alerts.py runs
+    its own evaluating services)."""
     return base.model_copy(update={"secret": __import__("pydantic").SecretStr(SECRET),
-                                   **overrides})
+                                   "alerts_enabled": False, **overrides})
 
 
 @pytest.fixture(scope="session")

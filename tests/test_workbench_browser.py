@@ -330,6 +330,37 @@ def test_a_missing_purpose_shows_its_error_in_place(bench, api):
     bench.shot("11-missing-purpose")
 
 
+def test_the_alerts_tab_lists_an_alert_and_confirms_it_with_a_reason(bench, api, driver):
+    from queries.alerts import MERGE_ALERTS
+
+    plate = api.truth["gangs"][0]["plates"][0]
+    props = {"id": "wb-alert-1", "owner": "wb-alerts", "source": "WATCHLIST",
+             "source_id": "wl-1", "source_name": "gang plates",
+             "summary": f"vehicle {plate} on watchlist 'gang plates' appears in 1 new record",
+             "subjects": [f"VEHICLE:{plate}"], "evidence": "[]", "load_id": None,
+             "regions": list(ALL_REGIONS), "purpose": "case 1", "joint_operation": None,
+             "created_at": datetime.now(UTC), "state": "NEW", "webhook": None}
+    driver.execute_query("MATCH (a:Alert {id: 'wb-alert-1'}) DETACH DELETE a",
+                         database_=api.settings.neo4j_database)
+    driver.execute_query(MERGE_ALERTS, rows=[{"id": props["id"], "props": props}], batch="wb",
+                         database_=api.settings.neo4j_database)
+    bench.open(api.token(user="wb-alerts"))
+    bench.page.click("[data-testid=tab-alerts]")
+    row = bench.page.wait_for_selector("[data-testid=alert-list] tr[data-alert='wb-alert-1']")
+    assert plate in row.inner_text() and "NEW" in row.inner_text()
+    bench.page.click("[data-testid=alert-confirmed]")  # no reason yet: nothing sent
+    assert "Say why" in bench.page.inner_text("[data-testid=alerts-status]")
+    bench.page.fill("[data-testid=alert-reason]", "stopped at checkpoint")
+    bench.page.click("[data-testid=alert-confirmed]")
+    bench.page.wait_for_selector("tr[data-alert='wb-alert-1'] >> text=wb-alerts: stopped at "
+                                 "checkpoint")
+    bench.shot("12-alerts-tab")
+    records, _, _ = driver.execute_query(
+        "MATCH (a:Alert {id: 'wb-alert-1'}) RETURN a.state AS s, a.triaged_by AS by",
+        database_=api.settings.neo4j_database)
+    assert (records[0]["s"], records[0]["by"]) == ("CONFIRMED", "wb-alerts")
+
+
 def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -3,7 +3,8 @@
 
 One async Neo4j driver per process, created in the lifespan together with the audit log, the
 signing secret and the metrics registry (:mod:`fusion.api.resources`). At start-up the graph's
-schema is ensured and the shipped saved queries are installed.
+schema is ensured and the shipped saved queries are installed; the alert hub
+(:mod:`fusion.api.alerthub`) evaluates new loads for the watches while the app runs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from fusion.api.alerthub import AlertHub
 from fusion.api.console import console_routes
 from fusion.api.export import export_routes
 from fusion.api.metrics import Metrics
@@ -32,6 +34,7 @@ from fusion.api.workbench import workbench_routes
 from fusion.config import Settings, load_settings
 from fusion.db import ensure_schema
 from fusion.services.saved import install_builtin_queries
+from fusion.services.webhooks import policy_of
 
 logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
@@ -51,10 +54,18 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
             app.state.services = services
             app.state.builtins = builtins
             app.state.prepared = await _prepare(services, builtins)
-            yield
+            hub = AlertHub(services.runtime, policy_of(settings), settings.alerts_poll_s)
+            app.state.alert_hub = hub
+            if settings.alerts_enabled:
+                hub.start()
+            try:
+                yield
+            finally:
+                await hub.aclose()
 
     routes = [
         Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
+        WebSocketRoute(GRAPHQL_PATH, view),  # the alertRaised subscription
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -29,6 +29,17 @@ from fusion.api.resolvers.admin import (
     resolve_create_joint_operation,
     resolve_joint_operations,
 )
+from fusion.api.resolvers.alerts import (
+    resolve_add_standing_query,
+    resolve_add_watchlist,
+    resolve_alert_raised,
+    resolve_alerts,
+    resolve_remove_standing_query,
+    resolve_remove_watchlist,
+    resolve_standing_queries,
+    resolve_triage_alert,
+    resolve_watchlists,
+)
 from fusion.api.resolvers.cotravel import (
     resolve_co_travel,
     resolve_co_travel_groups,
@@ -104,9 +115,14 @@ class Query:
     timeline_page = root(resolve_timeline_page, "timeline's whole answer, a page at a time.")
     audit_log_page = root(resolve_audit_log_page,
                           "auditLog's whole answer, a page at a time (auditors and admins).")
+    alerts = root(resolve_alerts, "Your alerts from watchlists and standing queries, newest "
+                  "first.")
+    watchlists = root(resolve_watchlists, "Your active watchlists.")
+    standing_queries = root(resolve_standing_queries, "Your active standing queries.")
 
 
-@strawberry.type(description="Changes: saved queries and joint operations.")
+@strawberry.type(description="Changes: saved queries, joint operations, workspaces, watches "
+                 "and alert triage.")
 class Mutation:
     save_query = root(resolve_save_query,
                       "Save a query (validated against this schema) under a unique name.")
@@ -121,6 +137,22 @@ class Mutation:
     save_workspace = root(resolve_save_workspace,
                           "Save a chart as a named workspace in the request's scope.")
     delete_workspace = root(resolve_delete_workspace, "Delete one of your workspaces.")
+    add_watchlist = root(resolve_add_watchlist,
+                         "Watch plates, phones, persons and parcels in new data.")
+    remove_watchlist = root(resolve_remove_watchlist, "Stop one of your watchlists.")
+    add_standing_query = root(resolve_add_standing_query,
+                              "Mark a query as standing: new results after each load alert.")
+    remove_standing_query = root(resolve_remove_standing_query,
+                                 "Stop one of your standing queries.")
+    triage_alert = root(resolve_triage_alert, "Confirm or dismiss one of your new alerts.")
+
+
+@strawberry.type(description="Pushed over WebSocket (graphql-transport-ws), same token, "
+                 "purpose and audit as HTTP.")
+class Subscription:
+    # Authorized and audited inside (fusion.api.alertsocket), denials included.
+    alert_raised = strawberry.subscription(
+        resolver=resolve_alert_raised, description="Your new alerts as they are raised.")
 
 
 class FusionSchema(strawberry.Schema):
@@ -141,6 +173,7 @@ def build_schema(settings: Settings) -> FusionSchema:
     schema = FusionSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(ENTITY_TYPES.values()),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[

@@ -4,7 +4,9 @@ Every request to /graphql — allowed, denied or failed, including bodies that a
 not JSON — is appended to the audit log, exactly once, before its response leaves (a request
 whose record cannot be written is answered UNAVAILABLE instead). The body is read and checked
 here (:mod:`fusion.api.requests`) and handed to strawberry already parsed. GET /graphql opens
-the offline console; queries are never accepted over GET.
+the offline console; queries are never accepted over GET. WebSocket connections (the
+``alertRaised`` subscription, graphql-transport-ws) are authenticated and audited by
+:mod:`fusion.api.alertsocket`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
+from fusion.api.alertsocket import SocketContext, connect
 from fusion.api.calling import REQUEST, observing
 from fusion.api.console import CONSOLE_CSP, console_html
 from fusion.api.context import Context
@@ -50,9 +53,10 @@ class FusionGraphQL(GraphQL):
         self._path = path
 
     async def run(self, request, context=None, root_value=None) -> Response:
-        if self.is_websocket_request(request):
-            await request.close(code=1008)  # no subscriptions
-            return request
+        if self.is_websocket_request(request):  # subscriptions: fusion.api.alertsocket
+            request.state.fusion_record = RequestRecord()
+            request.state.fusion_trusted = False
+            return await super().run(request)
         if request.method == "GET" and "query" not in request.query_params:
             return HTMLResponse(console_html(self._path), headers={
                 "Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff",
@@ -131,9 +135,14 @@ class FusionGraphQL(GraphQL):
     async def get_context(self, request: Request, response: Response) -> Context:
         services: Resources = self._services_of(request)
         record: RequestRecord = request.state.fusion_record
-        return Context(services=services, record=record, caller=record.caller,
+        kind = SocketContext if self.is_websocket_request(request) else Context
+        return kind(services=services, record=record, caller=record.caller,
                        loaders=Loaders(services), request=request, response=response,
                        trusted=request.state.fusion_trusted)
+
+    async def on_ws_connect(self, context: SocketContext) -> None:
+        """Authenticate and audit a WebSocket connection like an HTTP request."""
+        await connect(context)
 
     async def process_result(self, request: Request, result: ExecutionResult
                              ) -> GraphQLHTTPResponse:

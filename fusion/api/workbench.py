@@ -34,7 +34,8 @@ ASSET_ROUTE = "/workbench-assets"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _OWN_ASSETS = ("workbench.css", "app.js", "api.js", "session.js", "chart.js", "style.js",
-               "timeline.js", "map.js", "forms.js", "exporting.js", "panels.js", "util.js")
+               "timeline.js", "map.js", "forms.js", "exporting.js", "panels.js", "util.js",
+               "alerts.js")
 _VENDOR_SCRIPTS = ("cytoscape.min.js", "layout-base.js", "cose-base.js", "cytoscape-fcose.js")
 _OPERATOR_DOCUMENTS = ("SavedQueries", "RunSavedQuery")
 _ENUMS = (enums.EntityKind, enums.RelType, enums.CommunityAlgorithm, enums.ExportFormat,

@@ -2,6 +2,7 @@
 // and the saved-query forms to the public GraphQL API. Every action is one or more named GraphQL
 // requests carrying the token, the purpose and the chosen scope, so each is audited.
 
+import { AlertsPanel } from "./alerts.js";
 import { Api, ApiError, Q } from "./api.js";
 import { Chart, LAYOUTS, nodeId } from "./chart.js";
 import { exportChart } from "./exporting.js";
@@ -199,6 +200,11 @@ class Workbench {
     this.panes = { timeline: el("div", { class: "pane" }), map: el("div", { class: "pane" }),
       saved: el("div", { class: "pane" }), results: el("div", { class: "pane", "data-testid": "results" }) };
     const labels = { timeline: "Timeline", map: "Map", saved: "Saved queries", results: "Results" };
+    if (!["operator", "auditor"].includes(session.viewer.role)) {
+      this.panes.alerts = el("div", { class: "pane", "data-testid": "alerts" });
+      labels.alerts = "Alerts";
+      this.alerts = new AlertsPanel(this.panes.alerts, api, session);
+    }
     this.tabButtons = Object.fromEntries(Object.keys(this.panes).map((name) => [name,
       el("button", { type: "button", role: "tab", "data-testid": `tab-${name}`, text: labels[name], onclick: () => this.showTab(name) })]));
     const box = el("section", { class: "bottom" }, el("div", { class: "tabs", role: "tablist" }, Object.values(this.tabButtons)),
@@ -214,6 +220,7 @@ class Workbench {
     }
     if (name === "map" && this.map) this.map.fit();
     if (name === "timeline" && this.timeline) this.timeline.draw();
+    if (name === "alerts" && this.alerts) this.alerts.refresh();
   }
 
   // --- helpers ----------------------------------------------------------------------------------
