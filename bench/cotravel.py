@@ -243,7 +243,13 @@ def ours_definition_only(path: str, window: int, min_meetings: int,
                                   pl.lit(0.0).alias("expected_meetings"),
                                   pl.lit(0.0).alias("significance"))
 
-    cotravel.score_pairs = unscored  # this job's own process only
+    def unscored_coded(stats: pl.DataFrame, swept: object, window: float) -> pl.DataFrame:
+        return unscored(None, stats, window)
+
+    # This job's own process only. All pairs score through _scored (the sweep's codes), one
+    # subject through score_pairs: both must be replaced, or the baseline still scores.
+    cotravel.score_pairs = unscored
+    cotravel._scored = unscored_coded
     pairs = cotravel.co_travel_pairs(pl.scan_parquet(path), window, min_meetings, min_sensors)
     return _as_rows(pairs, "significance")
 
