@@ -3,9 +3,19 @@ and an app under uvicorn in a background thread. The API tests use it too."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 START_TIMEOUT = 300.0
 
@@ -44,3 +54,66 @@ class ThreadedService:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=60)
+
+
+@dataclass(frozen=True)
+class ServedDemo:
+    """A demo scenario served by ``fusion serve``: its address, an analyst token, its truth."""
+
+    url: str
+    token: str
+    truth: dict
+
+
+@contextlib.contextmanager
+def served_demo(prefix: str, bolt: int, http: int, heap: str, pagecache: str, scale: float,
+                ready_timeout: float) -> Iterator[ServedDemo]:
+    """The demo at ``scale`` (seed 1) in a temporary FUSION_HOME on its own managed Neo4j,
+    served by ``fusion serve`` in a subprocess; everything stopped afterwards."""
+    from fusion.auth import issue_token, load_secret
+    from fusion.commands.demo import prepare
+    from fusion.config import Settings
+    from fusion.managed import ManagedNeo4j
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as home:
+        env = {"FUSION_HOME": home, "FUSION_DB_BOLT_PORT": str(bolt),
+               "FUSION_DB_HTTP_PORT": str(http), "FUSION_DB_HEAP": heap,
+               "FUSION_DB_PAGECACHE": pagecache}
+        settings = Settings(home=Path(home), db_bolt_port=bolt, db_http_port=http,
+                            db_heap=heap, db_pagecache=pagecache, neo4j_uri=None)
+        server = ManagedNeo4j(settings)
+        server.start()
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                demo = prepare(settings, scale, seed=1)
+            truth = json.loads((demo.scenario / "truth.json").read_text("utf-8"))
+            token = issue_token(load_secret(settings), "bench", "analyst", demo.regions,
+                                timedelta(hours=2))
+            port = free_port()
+            service = subprocess.Popen(
+                [sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
+                 "--log-level", "warning"], env={**os.environ, **env})
+            try:
+                url = f"http://127.0.0.1:{port}"
+                _wait_ready(url, service, ready_timeout)
+                yield ServedDemo(url, token, truth)
+            finally:
+                service.terminate()
+                service.wait(timeout=30)
+        finally:
+            server.stop()
+
+
+def _wait_ready(url: str, service: subprocess.Popen, timeout: float) -> None:
+    """Until ``url``'s /readyz answers 200 (RuntimeError if the service exits or times out)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise RuntimeError("fusion serve exited")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError("fusion serve did not become ready")

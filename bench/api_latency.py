@@ -15,21 +15,15 @@ and other plates (CoTravel). Every response must be an answer without errors.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from bench._service import free_port
+from bench._service import served_demo
 
 BOLT, HTTP = 37797, 37584
 # The single-client level of bench.api measures the same operations on the same data.
@@ -100,54 +94,13 @@ def section(timings: dict[str, np.ndarray], where: str) -> str:
             "loopback HTTP (authentication, audit append and all).\n\n" + "\n".join(rows))
 
 
-def _wait_ready(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("fusion serve exited")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise RuntimeError("fusion serve did not become ready")
-
-
 def run(scale: float = 1.0) -> str:
     """Build the demo in a temporary FUSION_HOME, serve it, and measure."""
-    from fusion.auth import issue_token, load_secret
-    from fusion.commands.demo import prepare
-    from fusion.config import Settings
-    from fusion.managed import ManagedNeo4j
-
-    with tempfile.TemporaryDirectory(prefix="fusion-bench-latency-") as home:
-        env = {"FUSION_HOME": home, "FUSION_DB_BOLT_PORT": str(BOLT),
-               "FUSION_DB_HTTP_PORT": str(HTTP), "FUSION_DB_HEAP": "2g",
-               "FUSION_DB_PAGECACHE": "1g"}
-        settings = Settings(home=Path(home), db_bolt_port=BOLT, db_http_port=HTTP,
-                            db_heap="2g", db_pagecache="1g", neo4j_uri=None)
-        server = ManagedNeo4j(settings)
-        server.start()
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                demo = prepare(settings, 0.2 * scale, seed=1)
-            truth = json.loads((demo.scenario / "truth.json").read_text("utf-8"))
-            token = issue_token(load_secret(settings), "bench", "analyst", demo.regions,
-                                timedelta(hours=2))
-            port = free_port()
-            service = subprocess.Popen(
-                [sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
-                 "--log-level", "warning"], env={**os.environ, **env})
-            try:
-                url = f"http://127.0.0.1:{port}"
-                _wait_ready(url, service)
-                timings = measure(url, token, truth)
-            finally:
-                service.terminate()
-                service.wait(timeout=30)
-        finally:
-            server.stop()
+    with served_demo("fusion-bench-latency-", BOLT, HTTP, "2g", "1g", 0.2 * scale,
+                     ready_timeout=300) as demo:
+        timings = measure(demo.url, demo.token, demo.truth)
     return section(timings, f"Demo data (scale {0.2 * scale:g}, seed 1, "
-                   f"{len(truth['regions'])} regions).")
+                   f"{len(demo.truth['regions'])} regions).")
 
 
 def main() -> None:

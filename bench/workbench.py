@@ -16,18 +16,12 @@ page through the chart's own API, so no query is involved): 2,000 entities of ev
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from datetime import timedelta
 from pathlib import Path
 
-from bench._service import free_port
+from bench._service import served_demo
 
 BOLT, HTTP = 37831, 37832
 CHROMIUM = "/usr/bin/chromium"
@@ -178,53 +172,10 @@ def _med(xs: list[float]) -> str:
 
 def run(scale: float = 1.0) -> str:
     """Build the demo in a temporary FUSION_HOME, serve it, and measure."""
-    from fusion.auth import issue_token, load_secret
-    from fusion.commands.demo import prepare
-    from fusion.config import Settings
-    from fusion.managed import ManagedNeo4j
-
-    with tempfile.TemporaryDirectory(prefix="fusion-bench-workbench-") as home:
-        env = {"FUSION_HOME": home, "FUSION_DB_BOLT_PORT": str(BOLT),
-               "FUSION_DB_HTTP_PORT": str(HTTP), "FUSION_DB_HEAP": "1g",
-               "FUSION_DB_PAGECACHE": "512m"}
-        settings = Settings(home=Path(home), db_bolt_port=BOLT, db_http_port=HTTP,
-                            db_heap="1g", db_pagecache="512m", neo4j_uri=None)
-        server = ManagedNeo4j(settings)
-        server.start()
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                demo = prepare(settings, 0.05 * scale, seed=1)
-            truth = json.loads((demo.scenario / "truth.json").read_text("utf-8"))
-            token = issue_token(load_secret(settings), "bench", "analyst", demo.regions,
-                                timedelta(hours=2))
-            port = free_port()
-            service = subprocess.Popen(
-                [sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
-                 "--log-level", "warning"], env={**os.environ, **env})
-            try:
-                url = f"http://127.0.0.1:{port}"
-                _wait_ready(url, service)
-                timings = measure(url, token, truth)
-            finally:
-                service.terminate()
-                service.wait(timeout=30)
-        finally:
-            server.stop()
+    with served_demo("fusion-bench-workbench-", BOLT, HTTP, "1g", "512m", 0.05 * scale,
+                     ready_timeout=120) as demo:
+        timings = measure(demo.url, demo.token, demo.truth)
     return section(timings, f"Demo data (scale {0.05 * scale:g}, seed 1).")
-
-
-def _wait_ready(url: str, service: subprocess.Popen, timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.poll() is not None:
-            raise RuntimeError("fusion serve exited")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise RuntimeError("fusion serve did not become ready")
 
 
 def main() -> None:
