@@ -53,8 +53,8 @@ import polars as pl
 from algorithms._codes import factorize
 from queries.model import CO_TRAVEL_WINDOW_S
 
-__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "SMOOTH_SLOTS", "poisson_significance", "score_coded",
-           "score_pairs"]
+__all__ = ["PRIOR_SIGHTINGS", "SLOT_S", "SMOOTH_SLOTS", "cell_of", "poisson_significance",
+           "score_coded", "score_habits", "score_pairs"]
 
 SLOT_S = 300  # a cell's time slot: five minutes of the day
 SLOTS = 86_400 // SLOT_S
@@ -246,9 +246,11 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
-    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy())
+    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy(),
+              np.ones(cells.height, np.int64))
     first, last = (period[end][0] for end in ("first", "last"))
-    return _model(habits, len(subjects), dense, (first.date(), last.date()), a, b,
+    return _model(habits, len(subjects), dense.reshape(len(names), CELLS),
+                  (first.date(), last.date()), a, b,
                   float(period["total"][0]))
 
 
@@ -262,28 +264,68 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     same numbers as :func:`score_pairs` on the same sightings (the co-travel sweep, which has
     the codes already, calls this instead of reading the sightings again).
     """
-    day = micros // _DAY_US
-    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
-    c = weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
+    c = cell_of(micros)
     n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
     s = sensor.astype(np.int64)
-    dense = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).astype(float)
-    first, last = (_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max()))
-    n_subjects = int(subject.max()) + 1 if len(subject) else 0
-    tables = _model((subject.astype(np.int64), s, c), n_subjects, dense, (first, last),
-                    a.astype(np.int64), b.astype(np.int64), float(len(micros)))
+    traffic = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
+    day = micros // _DAY_US
+    period = tuple(_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max())) if len(
+        micros) else (None, None)
+    return score_habits((subject, s, c, np.ones(len(s), np.int64)), traffic, period,
+                        float(len(micros)), a, b, meetings, window)
+
+
+def cell_of(micros: np.ndarray) -> np.ndarray:
+    """Each instant's cell (UTC microseconds since the epoch): ``weekend * SLOTS + slot``."""
+    day = micros // _DAY_US
+    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
+    return weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
+
+
+def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                 traffic: np.ndarray, period: tuple[date | None, date | None], total: float,
+                 a: np.ndarray, b: np.ndarray, meetings: np.ndarray,
+                 window: float = CO_TRAVEL_WINDOW_S) -> tuple[np.ndarray, ...]:
+    """The score from aggregates, for engines that count them elsewhere (e.g. on Spark).
+
+    Parameters
+    ----------
+    habits : tuple of four int arrays
+        ``(subject, sensor, cell, count)``: sightings of (at least) the pairs' subjects per
+        subject code, sensor code and :func:`cell_of` cell; a key may repeat (counts add up).
+    traffic : numpy.ndarray
+        Shape ``(sensors, 2 * SLOTS)``: everyone's sightings in scope per sensor code and cell,
+        at least at the sensors in ``habits``.
+    period : (date, date)
+        The first and last calendar day (UTC) of the sightings in scope.
+    total : float
+        All sightings in scope.
+    a, b, meetings : int arrays
+        The pairs as subject codes, with their meetings.
+
+    Returns
+    -------
+    tuple of numpy arrays
+        ``(a_reads, b_reads, expected_meetings, significance)`` in pair order, the same
+        numbers as :func:`score_pairs` over the sightings these aggregates count.
+    """
+    u, s, c, count = (np.asarray(x, dtype=np.int64) for x in habits)
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    n_subjects = int(max(u.max(initial=-1), a.max(initial=-1), b.max(initial=-1))) + 1
+    tables = _model((u, s, c, count), n_subjects, np.asarray(traffic, dtype=float), period, a,
+                    b, total)
     return _score(tables, np.asarray(meetings), window)
 
 
-def _model(habits: tuple[np.ndarray, np.ndarray, np.ndarray], n_subjects: int,
-           traffic: np.ndarray, period: tuple[date | None, date | None], a: np.ndarray,
-           b: np.ndarray, total: float) -> _Tables:
-    """The tables of the null model: ``habits`` are (subject, sensor, cell) of each sighting
-    of the pairs' subjects, ``traffic`` the sightings per (sensor, cell) of everyone at the
-    sensors those subjects pass (flattened), ``total`` all sightings in scope."""
-    n_sensors = len(traffic) // CELLS
-    u, s, c = habits
-    key, n = _counted((u * n_sensors + s) * CELLS + c)
+def _model(habits: tuple[np.ndarray, ...], n_subjects: int, traffic: np.ndarray,
+           period: tuple[date | None, date | None], a: np.ndarray, b: np.ndarray,
+           total: float) -> _Tables:
+    """The tables of the null model: ``habits`` are (subject, sensor, cell, count) of the
+    pairs' subjects' sightings, ``traffic`` the sightings per (sensor, cell) of everyone at the
+    sensors those subjects pass, ``total`` all sightings in scope."""
+    n_sensors = traffic.size // CELLS
+    u, s, c, count = habits
+    key, n = _counted((u * n_sensors + s) * CELLS + c, count)
     share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
     weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
     owner = key // (n_sensors * CELLS)
@@ -294,11 +336,16 @@ def _model(habits: tuple[np.ndarray, np.ndarray, np.ndarray], n_subjects: int,
                    share, exposure, n_sensors)
 
 
-def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values (sorted) and how often each occurs (a value sort, no hashing)."""
-    values = np.sort(values)
+def _counted(values: np.ndarray,
+             weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and how often each occurs, or the sum of its ``weights`` (a
+    value sort, no hashing)."""
+    order = np.argsort(values, kind="stable") if weights is not None else None
+    values = values[order] if order is not None else np.sort(values)
     starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
-    return values[starts], np.diff(np.r_[starts, len(values)])
+    if weights is None:
+        return values[starts], np.diff(np.r_[starts, len(values)])
+    return values[starts], np.add.reduceat(weights[order], starts) if len(values) else values
 
 
 def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],

@@ -258,3 +258,35 @@ def test_pairs_scored_in_chunks_score_as_at_once(monkeypatch) -> None:
     chunked = co_travel_pairs(sightings, 600, 1, 1)
     assert whole.height > 4
     assert chunked["significance"].to_list() == pytest.approx(whole["significance"].to_list())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), split=st.integers(1, 4))
+def test_scores_from_aggregates_equal_the_scores_from_sightings(seed: int, split: int) -> None:
+    """score_habits over habits counted in parts (as another engine would count them, a key
+    repeated once per part) gives score_coded's numbers."""
+    sightings = random_sightings(seed)
+    codes = sightings.with_columns(
+        pl.col("subject").rank("dense").cast(pl.Int64).alias("u") - 1,
+        pl.col("sensor_id").rank("dense").cast(pl.Int64).alias("s") - 1,
+        pl.col("seen_at").dt.epoch("us").alias("t"))
+    u, s, t = (codes[c].to_numpy() for c in ("u", "s", "t"))
+    pairs = np.array([(x, y) for x in range(u.max() + 1) for y in range(x + 1, u.max() + 1)])
+    if len(pairs) == 0:
+        return
+    meetings = np.arange(len(pairs)) % 4 + 1
+    want = significance.score_coded(u, s, t, pairs[:, 0], pairs[:, 1], meetings)
+    c = significance.cell_of(t)
+    part = np.arange(len(u)) % split
+    counted = (pl.DataFrame({"u": u, "s": s, "c": c, "part": part})
+               .group_by("u", "s", "c", "part").len())
+    habits = tuple(counted[k].to_numpy() for k in ("u", "s", "c", "len"))
+    traffic = np.bincount(s * significance.CELLS + c,
+                          minlength=(s.max() + 1) * significance.CELLS)
+    day = t // (86_400 * 10**6)
+    period = tuple((datetime(1970, 1, 1) + timedelta(days=int(d))).date()
+                   for d in (day.min(), day.max()))
+    got = significance.score_habits(habits, traffic.reshape(-1, significance.CELLS), period,
+                                    float(len(t)), pairs[:, 0], pairs[:, 1], meetings)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
