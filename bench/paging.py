@@ -6,12 +6,17 @@ The sightings are bench.cotravel's synthetic ones (10M at ``--scale 1``), writte
 service's event store as one complete load (the event store's own writer; the graph holds no
 sightings: co-travel reads only the event store). The walk's first page computes the whole list
 once (timed on its own); the pages after it are slices of that held answer. Self-checks: the walk
-returns each pair once, in the service's order, and exactly the pairs
-:func:`algorithms.cotravel.co_travel_pairs` finds in this process; both exports equal the walk.
-The service's resident memory is sampled every 50 ms while it streams. Usage::
+returns each pair once, in the service's order, and exactly the pairs (every value, the
+significance figures too) :func:`algorithms.cotravel.co_travel_pairs` finds in this process;
+both exports equal the walk. Walked and exported rows are kept as frames, not Python tuples,
+so the 10M run's checks cost about the rows' columnar size. The service's resident memory is
+sampled every 50 ms during the walk and while it streams. Usage::
 
-    python -m bench --only paging [--scale 1]        # 10M sightings at the reference scale
-    python -m bench.paging [--sightings 1000000]     # JSON
+    python -m bench --only paging [--scale 10]       # 10M sightings at the reference scale
+    python -m bench.paging [--sightings 1000000] [--profile DIR]   # JSON; py-spy's collapsed
+                                                                   # stacks of the service
+
+Ports: 37807/37594, or ``FUSION_BENCH_PAGING_PORTS=BOLT,HTTP``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +41,8 @@ import polars as pl
 from bench._service import free_port
 from bench.cotravel import synthesize_sightings
 
-BOLT, HTTP = 37807, 37594
+BOLT, HTTP = (int(x) for x in os.environ.get("FUSION_BENCH_PAGING_PORTS",
+                                                "37807,37594").split(","))
 READY_TIMEOUT = 600.0
 REGION = "R1"
 LOAD_ID = "bench-paging"
@@ -48,9 +56,26 @@ QUERY = """query Walk($first: Int!, $after: String) {
   }
 }"""
 ROWS = "rows"
-ITEMS = "items { a { kind key } b { kind key } meetings distinctSensors firstAt lastAt }"
+ITEMS = ("items { a { kind key } b { kind key } meetings distinctSensors firstAt lastAt "
+         "significance expectedMeetings distinctDays leader { kind key } medianLeadSeconds "
+         "aReads bReads }")
 ITEM_PAGES = 20  # pages walked selecting `items` too (a GraphQL field per value)
 KINDS = {"plate": "VEHICLE", "phone": "PHONE"}
+# coTravelPage's rows, column by column (times as the API's text).
+ROW_SCHEMA = pl.Schema({
+    "aKind": pl.String, "aKey": pl.String, "bKind": pl.String, "bKey": pl.String,
+    "meetings": pl.Int64, "distinctSensors": pl.Int64, "firstAt": pl.String,
+    "lastAt": pl.String, "significance": pl.Float64, "expectedMeetings": pl.Float64,
+    "distinctDays": pl.Int64, "leader": pl.String, "medianLeadSeconds": pl.Float64,
+    "aReads": pl.Int64, "bReads": pl.Int64})
+_REF = pl.Struct({"kind": pl.String, "key": pl.String})
+# An exported pair, as coTravel's items show it.
+ITEM_SCHEMA = pl.Schema({
+    "a": _REF, "b": _REF, "meetings": pl.Int64, "distinctSensors": pl.Int64,
+    "firstAt": pl.String, "lastAt": pl.String, "significance": pl.Float64,
+    "expectedMeetings": pl.Float64, "distinctDays": pl.Int64, "leader": _REF,
+    "medianLeadSeconds": pl.Float64, "aReads": pl.Int64, "bReads": pl.Int64})
+SPOT = 1000  # rows compared value by value in Python (times as Python writes them)
 
 
 def write_store(home: Path, frame: pl.DataFrame, part_rows: int = 1_000_000) -> None:
@@ -72,18 +97,54 @@ def write_store(home: Path, frame: pl.DataFrame, part_rows: int = 1_000_000) -> 
                                         "region": REGION, "loaded": full.height})
 
 
-def oracle(frame: pl.DataFrame) -> list[tuple]:
-    """The pairs as this process finds them, in report order, as the walk's tuples."""
+def oracle(frame: pl.DataFrame) -> pl.DataFrame:
+    """The pairs as this process finds them, in report order, as the walk's columns (times
+    as datetimes: see :func:`typed`)."""
     from algorithms.cotravel import co_travel_pairs
 
     pairs = co_travel_pairs(frame.lazy(), WINDOW, MIN_MEETINGS, MIN_SENSORS)
-    return [(KINDS[r[0]], r[1], KINDS[r[2]], r[3], r[4], r[5], r[6].isoformat(),
-             r[7].isoformat()) for r in pairs.iter_rows()]
+    lead = pl.col("lead_s")
+    return pairs.select(
+        pl.col("a_type").replace_strict(KINDS).alias("aKind"), pl.col("a").alias("aKey"),
+        pl.col("b_type").replace_strict(KINDS).alias("bKind"), pl.col("b").alias("bKey"),
+        "meetings", pl.col("distinct_sensors").alias("distinctSensors"),
+        pl.col("first_at").alias("firstAt"), pl.col("last_at").alias("lastAt"),
+        "significance", pl.col("expected_meetings").alias("expectedMeetings"),
+        pl.col("distinct_days").alias("distinctDays"),
+        pl.when(lead > 0).then(pl.lit("a")).when(lead < 0).then(pl.lit("b")).alias("leader"),
+        lead.alias("medianLeadSeconds"), pl.col("a_reads").alias("aReads"),
+        pl.col("b_reads").alias("bReads"))
 
 
-def _tuple(item: dict) -> tuple:
-    return (item["a"]["kind"], item["a"]["key"], item["b"]["kind"], item["b"]["key"],
-            item["meetings"], item["distinctSensors"], item["firstAt"], item["lastAt"])
+def typed(rows: pl.DataFrame) -> pl.DataFrame:
+    """Walked or exported rows with their ISO 8601 times parsed (compared with the oracle's
+    datetimes: the text is checked against Python's isoformat by :func:`spot_check`)."""
+    if rows.schema["firstAt"] != pl.String:
+        return rows
+    return rows.with_columns(pl.col("firstAt", "lastAt").str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us"))
+
+
+def spot_check(walked: pl.DataFrame, expected: pl.DataFrame) -> bool:
+    """The first SPOT walked rows equal the oracle's written by Python, value by value."""
+    def row(r: tuple) -> tuple:
+        return (*r[:6], r[6].isoformat(), r[7].isoformat(), *r[8:])
+
+    return walked.head(SPOT).rows() == [row(r) for r in expected.head(SPOT).iter_rows()]
+
+
+def _array(item: dict) -> list:
+    """An item (a dict as coTravel shows it) as a row of coTravelPage's ``rows``."""
+    leader = item["leader"]
+    side = None if leader is None else "a" if leader == item["a"] else "b"
+    return [item["a"]["kind"], item["a"]["key"], item["b"]["kind"], item["b"]["key"],
+            item["meetings"], item["distinctSensors"], item["firstAt"], item["lastAt"],
+            item["significance"], item["expectedMeetings"], item["distinctDays"], side,
+            item["medianLeadSeconds"], item["aReads"], item["bReads"]]
+
+
+def _frame(rows: list[list]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row", strict=False)
 
 
 def _page(http: httpx.Client, url: str, headers: dict, selection: str, after: str | None
@@ -97,14 +158,15 @@ def _page(http: httpx.Client, url: str, headers: dict, selection: str, after: st
 
 
 def walk(http: httpx.Client, url: str, headers: dict) -> dict[str, Any]:
-    """Every page of coTravelPage (its compact ``rows``); timings, client CPU, the pairs."""
-    pairs: list[tuple] = []
+    """Every page of coTravelPage (its compact ``rows``, kept column-wise: one frame a page);
+    timings, client CPU, the pairs."""
+    parts: list[pl.DataFrame] = []
     after, pages, snapshots = None, 0, set()
     cpu0, t0 = time.process_time(), time.perf_counter()
     first_page_s = None
     while True:
         got = _page(http, url, headers, ROWS, after)
-        pairs += [tuple(r) for r in got["rows"]]
+        parts.append(_frame(got["rows"]))
         snapshots.add(got["snapshot"])
         pages += 1
         if first_page_s is None:
@@ -113,21 +175,21 @@ def walk(http: httpx.Client, url: str, headers: dict) -> dict[str, Any]:
             break
         after = got["nextCursor"]
     rest_s = time.perf_counter() - t1
-    return {"pairs": pairs, "pages": pages, "snapshots": len(snapshots),
-            "first_page_s": round(first_page_s, 2), "rest_s": round(rest_s, 2),
-            "client_cpu_s": round(time.process_time() - cpu0, 2),
+    return {"pairs": pl.concat(parts, rechunk=True), "pages": pages,
+            "snapshots": len(snapshots), "first_page_s": round(first_page_s, 2),
+            "rest_s": round(rest_s, 2), "client_cpu_s": round(time.process_time() - cpu0, 2),
             "total_count": got["totalCount"]}
 
 
-def walk_items(http: httpx.Client, url: str, headers: dict, pairs: list[tuple]
+def walk_items(http: httpx.Client, url: str, headers: dict, pairs: pl.DataFrame
                ) -> dict[str, Any]:
     """The first ITEM_PAGES pages again selecting ``items`` and ``rows``: pairs/s, and each
     page's items equal to its rows and to the walk's pairs."""
     after, got_pairs, t0, pages = None, [], time.perf_counter(), 0
     while pages < ITEM_PAGES:
         got = _page(http, url, headers, f"{ITEMS} {ROWS}", after)
-        items = [_tuple(i) for i in got["items"]]
-        if items != [tuple(r) for r in got["rows"]]:
+        items = [_array(i) for i in got["items"]]
+        if items != got["rows"]:
             raise AssertionError("a page's items differ from its rows")
         got_pairs += items
         pages += 1
@@ -136,7 +198,7 @@ def walk_items(http: httpx.Client, url: str, headers: dict, pairs: list[tuple]
         after = got["nextCursor"]
     seconds = time.perf_counter() - t0
     return {"pages": pages, "pairs_per_s": round(len(got_pairs) / seconds),
-            "equal_to_walk": got_pairs == pairs[:len(got_pairs)]}
+            "equal_to_walk": _frame(got_pairs).equals(pairs.head(len(got_pairs)))}
 
 
 class RssSampler:
@@ -188,15 +250,28 @@ def stream(http: httpx.Client, url: str, headers: dict, fmt: str, out: Path, pid
             "service_peak_rss_mb": round(rss.peak_mb)}
 
 
-def read_export(path: Path, fmt: str) -> list[tuple]:
-    """An export's rows as the walk's tuples."""
-    if fmt == "ndjson":
-        with path.open("rb") as fh:
-            return [_tuple(json.loads(line)) for line in fh]
-    frame = pl.read_parquet(path)
-    return [(r["a"]["kind"], r["a"]["key"], r["b"]["kind"], r["b"]["key"], r["meetings"],
-             r["distinctSensors"], r["firstAt"].isoformat(), r["lastAt"].isoformat())
-            for r in frame.iter_rows(named=True)]
+def read_export(path: Path, fmt: str) -> pl.DataFrame:
+    """An export's rows as the walk's columns (times parsed)."""
+    frame = (pl.read_ndjson(path, schema=ITEM_SCHEMA) if fmt == "ndjson"
+             else pl.read_parquet(path))
+    leader = pl.col("leader")
+    side = (pl.when(leader.is_null()).then(None).when(leader == pl.col("a")).then(pl.lit("a"))
+            .otherwise(pl.lit("b")))
+    return typed(frame.select(
+        pl.col("a").struct.field("kind").alias("aKind"),
+        pl.col("a").struct.field("key").alias("aKey"),
+        pl.col("b").struct.field("kind").alias("bKind"),
+        pl.col("b").struct.field("key").alias("bKey"), "meetings", "distinctSensors",
+        "firstAt", "lastAt", "significance", "expectedMeetings", "distinctDays",
+        side.alias("leader"), "medianLeadSeconds", "aReads", "bReads"))
+
+
+def ndjson_spot_check(path: Path, walked: pl.DataFrame) -> bool:
+    """The export's first SPOT lines, read by the json module, equal the walk's rows."""
+    with path.open("rb") as fh:
+        lines = [fh.readline() for _ in range(SPOT)]
+    return [_array(json.loads(line)) for line in lines if line] == [
+        list(r) for r in walked.head(SPOT).iter_rows()]
 
 
 def _env(home: Path, secret: str) -> dict[str, str]:
@@ -221,7 +296,30 @@ def _ready(url: str, server: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"fusion serve not ready:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def measure(n_sightings: int) -> dict[str, Any]:
+class Profiled:
+    """py-spy sampling process ``pid`` while the ``with`` block runs, its collapsed stacks
+    written to ``out`` (nothing when ``out`` is None)."""
+
+    def __init__(self, pid: int, out: Path | None) -> None:
+        self.pid, self.out, self.proc = pid, out, None
+
+    def __enter__(self) -> Profiled:
+        if self.out is not None:
+            spy = Path(sys.executable).with_name("py-spy")
+            self.proc = subprocess.Popen(
+                [str(spy), "record", "--pid", str(self.pid), "--rate", "200", "--nonblocking",
+                 "--format", "raw", "--output", str(self.out)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=120)
+
+
+def measure(n_sightings: int, profile: Path | None = None) -> dict[str, Any]:
     """Synthesize, store, serve, walk, stream twice, check; the figures."""
     from fusion.auth import issue_token
     from fusion.config import Settings
@@ -239,13 +337,13 @@ def measure(n_sightings: int) -> dict[str, Any]:
         neo4j = ManagedNeo4j(settings)
         neo4j.start()
         try:
-            return _serve(home, secret, Path(tmp), expected, issue_token)
+            return _serve(home, secret, Path(tmp), expected, issue_token, profile)
         finally:
             neo4j.stop()
 
 
-def _serve(home: Path, secret: str, tmp: Path, expected: list[tuple], issue_token: Any
-           ) -> dict[str, Any]:
+def _serve(home: Path, secret: str, tmp: Path, expected: pl.DataFrame, issue_token: Any,
+           profile: Path | None = None) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp / "serve.log"
@@ -260,25 +358,36 @@ def _serve(home: Path, secret: str, tmp: Path, expected: list[tuple], issue_toke
                             timedelta(hours=2))
         headers = {"Authorization": f"Bearer {token}", "X-Purpose": "bench paging"}
         with httpx.Client(timeout=900) as http:
-            walked = walk(http, url, headers)
+            with (RssSampler(server.pid) as rss,
+                  Profiled(server.pid, profile and profile / "walk.txt")):
+                walked = walk(http, url, headers)
+            walked["service_peak_rss_mb_walk"] = round(rss.peak_mb)
             items = walk_items(http, url, headers, walked["pairs"])
-            exports = {fmt: stream(http, url, headers, fmt, tmp / f"export.{fmt}", server.pid)
-                       for fmt in ("ndjson", "parquet")}
-            checks = {f"{fmt}_equals_walk": read_export(tmp / f"export.{fmt}", fmt)
-                      == walked["pairs"] for fmt in exports}
+            exports = {}
+            for fmt in ("ndjson", "parquet"):
+                with Profiled(server.pid, profile and profile / f"export-{fmt}.txt"):
+                    exports[fmt] = stream(http, url, headers, fmt, tmp / f"export.{fmt}",
+                                          server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
     pairs = walked.pop("pairs")
+    checks = {f"{fmt}_equals_walk": read_export(tmp / f"export.{fmt}", fmt).equals(typed(pairs))
+              for fmt in exports}
     rest = len(pairs) - min(PAGE, len(pairs))
     return {
         "pairs": len(pairs), **walked, "items_walk": items,
         "pairs_per_s_after_first_page": round(rest / walked["rest_s"]) if rest else None,
         "pairs_per_s_whole_walk": round(len(pairs) / (walked["first_page_s"]
                                                        + walked["rest_s"])),
-        "walk_equals_oracle_in_order": pairs == expected,
-        "each_pair_once": len(set(pairs)) == len(pairs),
-        **checks, "exports": exports, "load_avg": [round(x, 1) for x in os.getloadavg()],
+        "walk_equals_oracle_in_order": typed(pairs).equals(expected)
+        and spot_check(pairs, expected),
+        "each_pair_once": not pairs.select("aKind", "aKey", "bKind", "bKey").is_duplicated()
+        .any(),
+        **checks, "ndjson_spot_check": ndjson_spot_check(tmp / "export.ndjson", pairs),
+        "exports": exports, "bench_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_avg": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -301,14 +410,19 @@ def run(scale: float = 1.0) -> str:
         ("NDJSON MB", round(nd["bytes"] / 2**20, 1)),
         ("Parquet export rows/s", f"{pq['rows_per_s']:,}"),
         ("Parquet MB", round(pq["bytes"] / 2**20, 1)),
+        ("service peak RSS MB during the walk (the first page computes the list)",
+         f"{r['service_peak_rss_mb_walk']:,}"),
         ("**service RSS MB before / peak while streaming NDJSON**",
          f"{nd['service_rss_before_mb']:,} / {nd['service_peak_rss_mb']:,}"),
         ("service RSS MB before / peak while streaming Parquet",
          f"{pq['service_rss_before_mb']:,} / {pq['service_peak_rss_mb']:,}"),
         ("walk equals this process's co_travel_pairs, in order; each pair once",
          f"{r['walk_equals_oracle_in_order']}; {r['each_pair_once']}"),
-        ("NDJSON / Parquet equal the walk", f"{r['ndjson_equals_walk']} / "
-         f"{r['parquet_equals_walk']}"),
+        ("NDJSON / Parquet equal the walk (NDJSON's first lines read by json too)",
+         f"{r['ndjson_equals_walk']} / {r['parquet_equals_walk']} "
+         f"({r['ndjson_spot_check']})"),
+        ("benchmark process peak RSS MB (sightings, oracle, walked and exported rows)",
+         f"{r['bench_peak_rss_mb']:,}"),
         ("load average (1/5/15 min) after", " / ".join(map(str, r["load_avg"]))),
     ]
     lines = ["## Paging and streaming", "",
@@ -319,7 +433,7 @@ def run(scale: float = 1.0) -> str:
              "| measure | value |", "|---|---:|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     ok = (r["walk_equals_oracle_in_order"] and r["each_pair_once"] and r["ndjson_equals_walk"]
-          and r["parquet_equals_walk"] and r["snapshots"] == 1
+          and r["parquet_equals_walk"] and r["ndjson_spot_check"] and r["snapshots"] == 1
           and r["items_walk"]["equal_to_walk"])
     if not ok:
         raise AssertionError("paging benchmark self-check failed:\n" + "\n".join(lines))
@@ -329,8 +443,12 @@ def run(scale: float = 1.0) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sightings", type=int, default=1_000_000)
+    parser.add_argument("--profile", type=Path,
+                        help="write py-spy's collapsed stacks of the service here")
     args = parser.parse_args()
-    report = measure(args.sightings)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    report = measure(args.sightings, args.profile)
     print(json.dumps(report, indent=2, default=str))
 
 

@@ -18,8 +18,9 @@ from tests.api_support import ALL_REGIONS, Api
 
 pytest_plugins = ["tests.api_support"]
 
-PAIR = "a { kind key } b { kind key } meetings distinctSensors firstAt lastAt"
-GROUP = "members { kind key } size meetings distinctSensors firstAt lastAt"
+PAIR = ("a { kind key } b { kind key } meetings distinctSensors firstAt lastAt significance "
+        "expectedMeetings distinctDays leader { kind key } medianLeadSeconds aReads bReads")
+GROUP = "members { kind key } size meetings distinctSensors firstAt lastAt significance"
 ENTITY = "kind key label regions"
 EVENT = "at type summary entities { kind key }"
 GANG = "id size regions cohesion members { person { key } score rank } links { type count }"
@@ -27,8 +28,9 @@ AUDIT = "at user role operationName purpose scope outcome resultCount hash"
 PAGE = "nextCursor hasNextPage totalCount snapshot"
 
 FIELDS = {
-    "coTravel": ("$w: Int", "windowSeconds: $w", PAIR),
-    "coTravelGroups": ("$w: Int", "windowSeconds: $w", GROUP),
+    "coTravel": ("$w: Int, $s: Float = 0", "windowSeconds: $w, minSignificance: $s", PAIR),
+    "coTravelGroups": ("$w: Int, $s: Float = 0", "windowSeconds: $w, minSignificance: $s",
+                       GROUP),
     "search": ("$text: String!", "text: $text", ENTITY),
     "timeline": ("$ref: EntityRef!", "ref: $ref", EVENT),
     "gangs": ("$minSize: Int", "minSize: $minSize", GANG),
@@ -104,16 +106,50 @@ def test_co_travel_rows_are_the_items_values(api: Api) -> None:
     rows, after = [], None
     while True:
         got = api.gql(query, {**variables, "after": after})["coTravelPage"]
-        assert got["rows"] == [[i["a"]["kind"], i["a"]["key"], i["b"]["kind"], i["b"]["key"],
-                                i["meetings"], i["distinctSensors"], i["firstAt"], i["lastAt"]]
-                               for i in got["items"]]
+        assert got["rows"] == [_array(i) for i in got["items"]]
         rows += got["rows"]
         if not got["hasNextPage"]:
             break
         after = got["nextCursor"]
-    assert rows == [[p["a"]["kind"], p["a"]["key"], p["b"]["kind"], p["b"]["key"],
-                     p["meetings"], p["distinctSensors"], p["firstAt"], p["lastAt"]]
-                    for p in whole]
+    assert rows == [_array(p) for p in whole]
+    assert {r[11] for r in rows} >= {"a", "b"}, "the fixture must have leaders on both sides"
+
+
+def _array(item: dict) -> list:
+    """A pair's values in the order of coTravelPage's rows (leader: which side leads)."""
+    leader = item["leader"]
+    side = None if leader is None else "a" if leader == item["a"] else "b"
+    return [item["a"]["kind"], item["a"]["key"], item["b"]["kind"], item["b"]["key"],
+            item["meetings"], item["distinctSensors"], item["firstAt"], item["lastAt"],
+            item["significance"], item["expectedMeetings"], item["distinctDays"], side,
+            item["medianLeadSeconds"], item["aReads"], item["bReads"]]
+
+
+@pytest.mark.parametrize("field", ["coTravel", "coTravelGroups"])
+def test_paging_with_min_significance_is_the_filtered_unpaged_answer(api: Api,
+                                                                     field: str) -> None:
+    """The threshold is the middle of the answer's own significances, so the filter keeps
+    some items and drops others; the walk equals the unpaged field's filtered answer. (Pairs
+    are the unfiltered pairs this significant; groups are the cliques of those pairs, which
+    need not be a subset of the unfiltered groups.)"""
+    variables = _vars(api, field)
+    whole = unpaged(api, field, variables)
+    cut = sorted(i["significance"] for i in whole)[len(whole) // 2]
+    filtered = {**variables, "s": cut}
+    kept = unpaged(api, field, filtered)
+    assert kept and kept != whole
+    assert all(i["significance"] >= cut for i in kept)
+    if field == "coTravel":
+        assert kept == [i for i in whole if i["significance"] >= cut]
+    for first in (1, 3, 1000):
+        assert walk(api, field, filtered, first) == kept, first
+    if field == "coTravel":
+        got = export(api, {"list": "coTravel", "variables": {
+            "windowSeconds": variables["w"], "minSignificance": cut}})
+        assert [json.loads(line) for line in got.text.splitlines()] == kept
+    code, _ = api.error(f"query Q($s: Float) {{ {field}Page(minSignificance: $s, first: 5) "
+                        f"{{ snapshot }} }}", {"s": -1.0})
+    assert code == "BAD_INPUT"
 
 
 def test_the_audit_log_pages_for_auditors_only(api: Api) -> None:

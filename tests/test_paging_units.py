@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fusion.api.export import ndjson_chunks, pair_arrays, pair_rows, parquet_chunks
+from fusion.api.export import (
+    ROW_FIELDS,
+    ndjson_chunks,
+    pair_arrays,
+    pair_rows,
+    parquet_chunks,
+)
 from fusion.api.paging import Cursor, decode, encode, query_digest
 from fusion.auth.auditfile import lines_backwards, lines_before
 from fusion.errors import BadInput
@@ -134,15 +140,39 @@ def _pairs(n: int) -> pl.DataFrame:
         "first_at": [t0 + timedelta(seconds=i, microseconds=(0, 5, 120_000, 123_450)[i % 4])
                      for i in range(n)],
         "last_at": [t0 + timedelta(hours=1, seconds=i) for i in range(n)],
+        "distinct_days": [1 + i % 5 for i in range(n)],
+        "lead_s": [(-12.5, 0.0, 30.0)[i % 3] for i in range(n)],
+        "a_reads": [10 + i for i in range(n)], "b_reads": [20 + 2 * i for i in range(n)],
+        "expected_meetings": [1 / (i + 3) for i in range(n)],
+        "significance": [i / 7 for i in range(n)],
     }).with_columns(pl.col("first_at", "last_at").cast(pl.Datetime("us", "UTC")))
 
 
 def _expected(frame: pl.DataFrame) -> list[dict]:
+    """The pairs as the API shows them, row by row in Python (the oracle of the encoders)."""
     kinds = {"plate": "VEHICLE", "phone": "PHONE"}
-    return [{"a": {"kind": kinds[r["a_type"]], "key": r["a"]},
-             "b": {"kind": kinds[r["b_type"]], "key": r["b"]}, "meetings": r["meetings"],
-             "distinctSensors": r["distinct_sensors"], "firstAt": r["first_at"].isoformat(),
-             "lastAt": r["last_at"].isoformat()} for r in frame.iter_rows(named=True)]
+    out = []
+    for r in frame.iter_rows(named=True):
+        a = {"kind": kinds[r["a_type"]], "key": r["a"]}
+        b = {"kind": kinds[r["b_type"]], "key": r["b"]}
+        out.append({"a": a, "b": b, "meetings": r["meetings"],
+                    "distinctSensors": r["distinct_sensors"],
+                    "firstAt": r["first_at"].isoformat(), "lastAt": r["last_at"].isoformat(),
+                    "significance": r["significance"],
+                    "expectedMeetings": r["expected_meetings"],
+                    "distinctDays": r["distinct_days"],
+                    "leader": a if r["lead_s"] > 0 else b if r["lead_s"] < 0 else None,
+                    "medianLeadSeconds": r["lead_s"], "aReads": r["a_reads"],
+                    "bReads": r["b_reads"]})
+    return out
+
+
+def _array(e: dict) -> list:
+    side = None if e["leader"] is None else "a" if e["leader"] == e["a"] else "b"
+    return [e["a"]["kind"], e["a"]["key"], e["b"]["kind"], e["b"]["key"], e["meetings"],
+            e["distinctSensors"], e["firstAt"], e["lastAt"], e["significance"],
+            e["expectedMeetings"], e["distinctDays"], side, e["medianLeadSeconds"],
+            e["aReads"], e["bReads"]]
 
 
 def test_ndjson_chunks_read_back_as_the_api_shows_pairs() -> None:
@@ -151,9 +181,8 @@ def test_ndjson_chunks_read_back_as_the_api_shows_pairs() -> None:
     assert [n for n, _ in chunks] == [300, 600, 900, 1000]
     text = b"".join(c for _, c in chunks).decode()
     assert [json.loads(line) for line in text.splitlines()] == _expected(frame)
-    assert [list(r) for r in pair_arrays(frame)] == [
-        [e["a"]["kind"], e["a"]["key"], e["b"]["kind"], e["b"]["key"], e["meetings"],
-         e["distinctSensors"], e["firstAt"], e["lastAt"]] for e in _expected(frame)]
+    assert [list(r) for r in pair_arrays(frame)] == [_array(e) for e in _expected(frame)]
+    assert len(ROW_FIELDS) == len(_array(_expected(frame)[0]))
 
 
 def test_parquet_chunks_make_one_file_of_row_groups() -> None:

@@ -298,43 +298,77 @@ CHUNK_ROWS = 50_000
 STREAM_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 # The arguments of each streamed list, as its GraphQL field names them.
 STREAM_ARGUMENTS = {"coTravel": {"windowSeconds", "minMeetings", "minDistinctSensors", "since",
-                                 "until", "scope"}}
+                                 "until", "scope", "minSignificance"}}
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_INPUT": 400, "NOT_FOUND": 404,
            "TOO_COMPLEX": 422, "UNAVAILABLE": 503}
 _SUBJECT_KINDS = dict(SUBJECT_KINDS)
 _MAX_BODY = 64 * 1024
 
 
+# The figures beside the contract's eight, in the order coTravelPage's ``rows`` give them:
+# (shown name, pair_frame column).
+FIGURES = (("significance", "significance"), ("expectedMeetings", "expected_meetings"),
+           ("distinctDays", "distinct_days"), ("leader", "lead_s"),
+           ("medianLeadSeconds", "lead_s"), ("aReads", "a_reads"), ("bReads", "b_reads"))
+# coTravelPage's ``rows``: the values of each array, in order.
+ROW_FIELDS = ("aKind", "aKey", "bKind", "bKey", "meetings", "distinctSensors", "firstAt",
+              "lastAt", *(name for name, _ in FIGURES))
+
+
+def _kind(side: str) -> pl.Expr:
+    return pl.col(f"{side}_type").replace_strict(_SUBJECT_KINDS, return_dtype=pl.String)
+
+
+def _ref(side: str) -> pl.Expr:
+    return pl.struct(kind=_kind(side), key=pl.col(side))
+
+
+def _time(column: str, text: bool) -> pl.Expr:
+    """A pair_frame time as the API writes it with ``text`` (ISO 8601, microseconds unless
+    zero), else as it is."""
+    at = pl.col(column)
+    if not text:
+        return at
+    return (pl.when(at.dt.microsecond() == 0)
+            .then(at.dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"))
+            .otherwise(at.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")))
+
+
+def _figures(leader: pl.Expr) -> list[pl.Expr]:
+    """The #16 figures in FIGURES' order, ``leader`` standing for the pair's leader."""
+    return [leader.alias("leader") if name == "leader" else pl.col(column).alias(name)
+            for name, column in FIGURES]
+
+
+def _leader(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """``a`` where a usually passes first, ``b`` where b does, null where neither does."""
+    lead = pl.col("lead_s")
+    return pl.when(lead > 0).then(a).when(lead < 0).then(b).otherwise(None)
+
+
 def pair_rows(frame: pl.DataFrame, *, text_times: bool = False) -> pl.DataFrame:
     """Co-travel pairs (:func:`fusion.services.cotravel.pair_frame`) as coTravel shows them:
     ``a`` and ``b`` as ``{kind, key}``, meetings, distinctSensors, firstAt, lastAt (with
-    ``text_times``, as the API writes them: ISO 8601, microseconds unless zero)."""
-    def ref(side: str) -> pl.Expr:
-        return pl.struct(kind=pl.col(f"{side}_type").replace_strict(_SUBJECT_KINDS),
-                         key=pl.col(side)).alias(side)
-
-    def time(column: str, name: str) -> pl.Expr:
-        at = pl.col(column)
-        if not text_times:
-            return at.alias(name)
-        return (pl.when(at.dt.microsecond() == 0)
-                .then(at.dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"))
-                .otherwise(at.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")).alias(name))
-
-    return frame.select(ref("a"), ref("b"), pl.col("meetings"),
+    ``text_times``, as the API writes them: ISO 8601, microseconds unless zero), then
+    significance, expectedMeetings, distinctDays, leader (``{kind, key}`` or null),
+    medianLeadSeconds, aReads, bReads."""
+    return frame.select(_ref("a").alias("a"), _ref("b").alias("b"), pl.col("meetings"),
                         pl.col("distinct_sensors").alias("distinctSensors"),
-                        time("first_at", "firstAt"), time("last_at", "lastAt"))
+                        _time("first_at", text_times).alias("firstAt"),
+                        _time("last_at", text_times).alias("lastAt"),
+                        *_figures(_leader(_ref("a"), _ref("b"))))
 
 
 def pair_arrays(frame: pl.DataFrame) -> list[tuple]:
-    """Co-travel pairs as coTravelPage's ``rows``: (aKind, aKey, bKind, bKey, meetings,
-    distinctSensors, firstAt, lastAt), times as the API writes them (vectorized)."""
-    shown = pair_rows(frame, text_times=True)
-    return shown.select(pl.col("a").struct.field("kind").alias("ak"),
-                        pl.col("a").struct.field("key").alias("a"),
-                        pl.col("b").struct.field("kind").alias("bk"),
-                        pl.col("b").struct.field("key").alias("b"),
-                        "meetings", "distinctSensors", "firstAt", "lastAt").rows()
+    """Co-travel pairs as coTravelPage's ``rows``: one tuple of :data:`ROW_FIELDS` a pair
+    (times as the API writes them; leader as ``"a"``, ``"b"`` or None), computed column-wise
+    in one pass over the slice."""
+    return frame.select(_kind("a").alias("aKind"), pl.col("a").alias("aKey"),
+                        _kind("b").alias("bKind"), pl.col("b").alias("bKey"), "meetings",
+                        pl.col("distinct_sensors").alias("distinctSensors"),
+                        _time("first_at", True).alias("firstAt"),
+                        _time("last_at", True).alias("lastAt"),
+                        *_figures(_leader(pl.lit("a"), pl.lit("b")))).rows()
 
 
 Shape = Callable[[pl.DataFrame], pl.DataFrame]
@@ -486,12 +520,19 @@ async def _pairs(services: Any, export: _Export) -> tuple[str, pl.DataFrame]:
     def moment(name: str) -> Any:
         return None if v.get(name) is None else parse_datetime(v[name])
 
+    def real(name: str, default: float) -> float:
+        value = v.get(name, default)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise BadInput(f"{name} must be a number")
+        return float(value)
+
     return await paged.co_travel_pair_frame(
         services.runtime, scope=export.regions,
         window=number("windowSeconds", paged.cotravel.WINDOW),
         min_meetings=number("minMeetings", paged.cotravel.MIN_MEETINGS),
         min_distinct_sensors=number("minDistinctSensors", paged.cotravel.MIN_DISTINCT_SENSORS),
-        since=moment("since"), until=moment("until"))
+        since=moment("since"), until=moment("until"),
+        min_significance=real("minSignificance", paged.cotravel.MIN_SIGNIFICANCE))
 
 
 async def _stream(services: Any, export: _Export, frame: pl.DataFrame

@@ -172,7 +172,9 @@ class CoTravelPairPage:
                 for p in cotravel.pairs_of(self.frame)]
 
     @strawberry.field(description="This page's pairs as arrays [aKind, aKey, bKind, bKey, "
-                      "meetings, distinctSensors, firstAt, lastAt]: the items' values without "
-                      "a GraphQL field each (far faster for bulk clients).")
+                      "meetings, distinctSensors, firstAt, lastAt, significance, "
+                      "expectedMeetings, distinctDays, leader, medianLeadSeconds, aReads, "
+                      "bReads] (leader: \"a\", \"b\" or null): the items' values without a "
+                      "GraphQL field each (far faster for bulk clients).")
     def rows(self) -> JSON:
         return pair_arrays(self.frame)

@@ -214,10 +214,12 @@ def check_limit(limit: int | None, cap: int | None = None) -> None:
         raise BadInput("limit must be at least 1")
 
 
-def checked(window: float, subject: EntityRef | None) -> tuple[str, str] | None:
-    """BadInput unless ``window`` and ``subject`` (when given) are valid; the subject's
-    event-store key (None: all pairs)."""
+def checked(window: float, subject: EntityRef | None,
+            min_significance: float = MIN_SIGNIFICANCE) -> tuple[str, str] | None:
+    """BadInput unless ``window``, ``subject`` (when given) and ``min_significance`` are
+    valid; the subject's event-store key (None: all pairs)."""
     _check_window(window)
+    _check_significance(min_significance)
     return None if subject is None else _subject(subject)
 
 

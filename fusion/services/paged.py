@@ -49,11 +49,11 @@ class _PairList:
     def __init__(self, runtime: Runtime, scope: frozenset[str] | None,
                  subject: EntityRef | None, window: float, min_meetings: int,
                  min_distinct_sensors: int, since: datetime | None,
-                 until: datetime | None) -> None:
+                 until: datetime | None, min_significance: float) -> None:
         self.runtime = runtime
-        target = cotravel.checked(window, subject)
+        target = cotravel.checked(window, subject, min_significance)
         self.args = (scope, target, window, min_meetings, min_distinct_sensors, utc(since),
-                     utc(until))
+                     utc(until), float(min_significance))
         self.key: Hashable = ("coTravel", str(runtime.home), *self.args)
 
     def current(self) -> str:
@@ -68,7 +68,9 @@ def _pair_frame(runtime: Runtime, at: str | None, args: tuple) -> tuple[str, pl.
     version, loads = store_snapshot(runtime.home, SIGHTINGS)
     if at is not None and at != version:
         raise SnapshotGone()
-    return version, cotravel.pair_frame(runtime.home, *args, loads=loads)
+    *rest, min_significance = args
+    return version, cotravel.pair_frame(runtime.home, *rest, loads=loads,
+                                        min_significance=min_significance)
 
 
 async def _check_visible(subject: EntityRef | None, visible: cotravel.Visible | None) -> None:
@@ -82,13 +84,14 @@ async def co_travel_pair_page(
     min_meetings: int = cotravel.MIN_MEETINGS,
     min_distinct_sensors: int = cotravel.MIN_DISTINCT_SENSORS, since: datetime | None = None,
     until: datetime | None = None, visible: cotravel.Visible | None = None,
+    min_significance: float = cotravel.MIN_SIGNIFICANCE,
     convert: Callable[[pl.DataFrame], Any] = cotravel.pairs_of,
 ) -> Page[cotravel.CoTravelPair]:
     """A page of :func:`fusion.services.cotravel.co_travel_pairs`' whole answer; ``convert``
     turns the page's slice of the held frame into its items (default: CoTravelPairs; the
     identity keeps the frame, for callers that encode it whole)."""
     listed = _PairList(runtime, scope, subject, window, min_meetings, min_distinct_sensors,
-                       since, until)
+                       since, until, min_significance)
     await _check_visible(subject, visible)
     return await page(listed.key, at, first, build=listed.build, current=listed.current,
                       convert=convert)
@@ -99,12 +102,12 @@ async def co_travel_pair_frame(
     window: float = cotravel.WINDOW, min_meetings: int = cotravel.MIN_MEETINGS,
     min_distinct_sensors: int = cotravel.MIN_DISTINCT_SENSORS, since: datetime | None = None,
     until: datetime | None = None, visible: cotravel.Visible | None = None,
-    at: str | None = None,
+    min_significance: float = cotravel.MIN_SIGNIFICANCE, at: str | None = None,
 ) -> tuple[str, pl.DataFrame]:
     """Every pair as a frame (columns of :func:`fusion.services.cotravel.pair_frame`) in report
     order, with its snapshot (``at``: that snapshot's, or SnapshotGone): the bulk export."""
     listed = _PairList(runtime, scope, subject, window, min_meetings, min_distinct_sensors,
-                       since, until)
+                       since, until, min_significance)
     await _check_visible(subject, visible)
     snapshot, rows = await rows_of(listed.key, at, build=listed.build, current=listed.current)
     assert isinstance(rows, pl.DataFrame)
@@ -116,14 +119,14 @@ async def co_travel_group_page(
     window: float = cotravel.WINDOW, min_meetings: int = cotravel.MIN_MEETINGS,
     min_distinct_sensors: int = cotravel.MIN_DISTINCT_SENSORS,
     min_group_size: int = cotravel.MIN_GROUP_SIZE, since: datetime | None = None,
-    until: datetime | None = None,
+    until: datetime | None = None, min_significance: float = cotravel.MIN_SIGNIFICANCE,
 ) -> Page[cotravel.CoTravelGroup]:
     """A page of :func:`fusion.services.cotravel.co_travel_groups`' whole answer."""
-    cotravel.checked(window, None)
+    cotravel.checked(window, None, min_significance)
     if min_group_size < 2:
         raise BadInput("minGroupSize must be at least 2")
     args = (scope, window, min_meetings, min_distinct_sensors, min_group_size, utc(since),
-            utc(until))
+            utc(until), float(min_significance))
 
     def current() -> str:
         return store_snapshot(runtime.home, SIGHTINGS)[0]
@@ -140,7 +143,9 @@ def _group_list(runtime: Runtime, at: str | None, args: tuple
     version, loads = store_snapshot(runtime.home, SIGHTINGS)
     if at is not None and at != version:
         raise SnapshotGone()
-    return version, cotravel.group_list(runtime.home, *args, loads=loads)
+    *rest, min_significance = args
+    return version, cotravel.group_list(runtime.home, *rest, loads=loads,
+                                        min_significance=min_significance)
 
 
 def _held_once(read: Any) -> Any:

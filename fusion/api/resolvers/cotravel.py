@@ -109,6 +109,7 @@ async def resolve_co_travel_page(
     first: FirstArg = 100,
     after: AfterArg = None,
     scope: ScopeArg = None,
+    min_significance: SignificanceArg = service.MIN_SIGNIFICANCE,
 ) -> CoTravelPairPage:
     """coTravel's whole answer, a page at a time, in its order, from one snapshot."""
     ctx = info.context
@@ -116,7 +117,7 @@ async def resolve_co_travel_page(
     ref = None if subject is None else Ref(*subject.canonical())
     query = query_digest("coTravelPage", regions, subject=ref, window=window_seconds,
                          min_meetings=min_meetings, min_sensors=min_distinct_sensors,
-                         since=since, until=until)
+                         since=since, until=until, min_significance=min_significance)
     cursor = position(info, first, after, query)
 
     async def visible(ref: Ref) -> bool:
@@ -126,7 +127,7 @@ async def resolve_co_travel_page(
         ctx.services.runtime, at(cursor), first, scope=regions, subject=ref,
         window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible,
-        convert=lambda frame: frame)
+        min_significance=min_significance, convert=lambda frame: frame)
     return CoTravelPairPage(frame=found.items, asked={
         "window": window_seconds, "since": since, "until": until, "scope": regions},
         **page_fields(info, found, query))
@@ -144,16 +145,19 @@ async def resolve_co_travel_groups_page(
     first: FirstArg = 100,
     after: AfterArg = None,
     scope: ScopeArg = None,
+    min_significance: SignificanceArg = service.MIN_SIGNIFICANCE,
 ) -> Page[CoTravelGroup]:
     """coTravelGroups' whole answer, a page at a time, in its order, from one snapshot."""
     ctx = info.context
     regions = await ctx.scope(scope)
     query = query_digest("coTravelGroupsPage", regions, window=window_seconds,
                          min_meetings=min_meetings, min_sensors=min_distinct_sensors,
-                         min_group_size=min_group_size, since=since, until=until)
+                         min_group_size=min_group_size, since=since, until=until,
+                         min_significance=min_significance)
     cursor = position(info, first, after, query)
     found = await paged.co_travel_group_page(
         ctx.services.runtime, at(cursor), first, scope=regions, window=window_seconds,
         min_meetings=min_meetings, min_distinct_sensors=min_distinct_sensors,
-        min_group_size=min_group_size, since=since, until=until)
+        min_group_size=min_group_size, since=since, until=until,
+        min_significance=min_significance)
     return page_of(info, found, query, [CoTravelGroup.of(g, regions) for g in found.items])
