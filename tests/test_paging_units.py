@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -16,6 +17,7 @@ import pytest
 from fusion.api.export import (
     ROW_FIELDS,
     ndjson_chunks,
+    one_ahead,
     pair_arrays,
     pair_rows,
     parquet_chunks,
@@ -199,3 +201,31 @@ def test_parquet_chunks_make_one_file_of_row_groups() -> None:
     assert [n for n, _ in chunks] == [300, 600, 900, 1000, 1000]
     empty = b"".join(c for _, c in parquet_chunks(pair_rows(frame.head(0))))
     assert pl.read_parquet(io.BytesIO(empty)).height == 0
+
+
+def test_one_ahead_keeps_order_and_makes_the_next_chunk_while_one_is_used() -> None:
+    made = [threading.Event() for _ in range(4)]
+
+    def chunks():
+        for i in range(4):
+            made[i].set()
+            yield i
+
+    async def consume() -> list[int]:
+        got = []
+        async for i in one_ahead(chunks()):
+            if i < 3:  # the next chunk is made while this one is in use
+                assert await asyncio.to_thread(made[i + 1].wait, 10)
+            got.append(i)
+        return got
+
+    assert asyncio.run(consume()) == [0, 1, 2, 3]
+
+    async def leave_early() -> list[int]:
+        got = []
+        async for i in one_ahead(chunks()):
+            got.append(i)
+            break
+        return got
+
+    assert asyncio.run(leave_early()) == [0]

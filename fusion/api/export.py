@@ -40,7 +40,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 import polars as pl
@@ -66,6 +66,7 @@ from fusion.services import paged
 from fusion.services.events import SUBJECT_KINDS
 
 logger = logging.getLogger("fusion.api")
+T = TypeVar("T")
 
 Scalar = str | int | float | bool
 
@@ -544,12 +545,29 @@ async def _stream(services: Any, export: _Export, frame: pl.DataFrame
     chunks = write(frame, shape=lambda part: pair_rows(part, text_times=text_times))
     sent, outcome = 0, "failed:INTERRUPTED"
     try:
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            yield chunk[1]
-            sent = chunk[0]
+        async for rows, data in one_ahead(chunks):
+            yield data
+            sent = rows
         outcome = "allowed"
     finally:
         await _audit_quietly(services, export.audit(outcome, sent))
+
+
+async def one_ahead(chunks: Iterator[T]) -> AsyncIterator[T]:
+    """``chunks``, each computed on a worker thread while the caller uses the one before (so
+    encoding overlaps sending); at most two are held at a time."""
+    ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    try:
+        while (chunk := await ahead) is not None:
+            ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+            yield chunk
+    finally:  # the caller stopped early (client gone): the chunk under way is dropped
+        ahead.add_done_callback(_dropped)
+
+
+def _dropped(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.info("export chunk after the client left failed: %s", future.exception())
 
 
 async def _audit_quietly(services: Any, record: dict) -> None:
