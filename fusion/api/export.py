@@ -347,29 +347,39 @@ def _leader(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.when(lead > 0).then(a).when(lead < 0).then(b).otherwise(None)
 
 
+def _shown(text_times: bool) -> list[pl.Expr]:
+    """pair_frame's columns as coTravel's items show them (see :func:`pair_rows`)."""
+    return [_ref("a").alias("a"), _ref("b").alias("b"), pl.col("meetings"),
+            pl.col("distinct_sensors").alias("distinctSensors"),
+            _time("first_at", text_times).alias("firstAt"),
+            _time("last_at", text_times).alias("lastAt"),
+            *_figures(_leader(_ref("a"), _ref("b")))]
+
+
+# Built once: building polars expressions costs about as much as evaluating them on a page.
+_SHOWN = {text: _shown(text) for text in (False, True)}
+_ARRAYS = [_kind("a").alias("aKind"), pl.col("a").alias("aKey"), _kind("b").alias("bKind"),
+           pl.col("b").alias("bKey"), pl.col("meetings"),
+           pl.col("distinct_sensors").alias("distinctSensors"),
+           _time("first_at", True).alias("firstAt"), _time("last_at", True).alias("lastAt"),
+           *_figures(_leader(pl.lit("a"), pl.lit("b")))]
+
+
 def pair_rows(frame: pl.DataFrame, *, text_times: bool = False) -> pl.DataFrame:
     """Co-travel pairs (:func:`fusion.services.cotravel.pair_frame`) as coTravel shows them:
     ``a`` and ``b`` as ``{kind, key}``, meetings, distinctSensors, firstAt, lastAt (with
     ``text_times``, as the API writes them: ISO 8601, microseconds unless zero), then
     significance, expectedMeetings, distinctDays, leader (``{kind, key}`` or null),
     medianLeadSeconds, aReads, bReads."""
-    return frame.select(_ref("a").alias("a"), _ref("b").alias("b"), pl.col("meetings"),
-                        pl.col("distinct_sensors").alias("distinctSensors"),
-                        _time("first_at", text_times).alias("firstAt"),
-                        _time("last_at", text_times).alias("lastAt"),
-                        *_figures(_leader(_ref("a"), _ref("b"))))
+    return frame.select(_SHOWN[text_times])
 
 
 def pair_arrays(frame: pl.DataFrame) -> list[tuple]:
     """Co-travel pairs as coTravelPage's ``rows``: one tuple of :data:`ROW_FIELDS` a pair
     (times as the API writes them; leader as ``"a"``, ``"b"`` or None), computed column-wise
-    in one pass over the slice."""
-    return frame.select(_kind("a").alias("aKind"), pl.col("a").alias("aKey"),
-                        _kind("b").alias("bKind"), pl.col("b").alias("bKey"), "meetings",
-                        pl.col("distinct_sensors").alias("distinctSensors"),
-                        _time("first_at", True).alias("firstAt"),
-                        _time("last_at", True).alias("lastAt"),
-                        *_figures(_leader(pl.lit("a"), pl.lit("b")))).rows()
+    in one polars pass over the slice, then zipped."""
+    columns = frame.select(_ARRAYS).get_columns()
+    return list(zip(*(column.to_list() for column in columns), strict=True))
 
 
 Shape = Callable[[pl.DataFrame], pl.DataFrame]
