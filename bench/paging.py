@@ -394,7 +394,12 @@ def _serve(home: Path, secret: str, tmp: Path, expected: pl.DataFrame, issue_tok
 def run(scale: float = 1.0) -> str:
     """The benchmark at ``scale`` times 10M sightings, as a Markdown section."""
     n = int(10_000_000 * scale)
-    r = measure(n)
+    return report(measure(n), n)
+
+
+def report(r: dict[str, Any], n: int) -> str:
+    """The figures of :func:`measure` over ``n`` sightings as a Markdown section; raises
+    AssertionError (with the section) when a self-check failed."""
     nd, pq = r["exports"]["ndjson"], r["exports"]["parquet"]
     rows = [
         ("sightings / reported pairs", f"{n:,} / {r['pairs']:,}"),
@@ -448,8 +453,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    report = measure(args.sightings, args.profile)
-    print(json.dumps(report, indent=2, default=str))
+    figures = measure(args.sightings, args.profile)
+    print(json.dumps(figures, indent=2, default=str))
+    print(report(figures, args.sightings))
 
 
 if __name__ == "__main__":
