@@ -395,7 +395,9 @@ def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS, shape: Shape = _s
     rows at a time: (rows written so far, bytes)."""
     for start in range(0, rows.height, chunk):
         part = shape(rows.slice(start, chunk))
-        yield start + part.height, part.write_ndjson().encode()
+        out = io.BytesIO()  # bytes as polars writes them (its str form decodes, we re-encoded)
+        part.write_ndjson(out)
+        yield start + part.height, out.getvalue()
 
 
 class _Drain(io.RawIOBase):
