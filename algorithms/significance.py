@@ -64,6 +64,12 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
 PAIR_CHUNK = 100_000  # pairs scored at once
+_WORD = 64  # sensors per word of a subject's sensor bitmap
+_BLOCK = 1 << 18  # cell pairs compared at once
+# Near-codes: a cell's slot, plus 1000 on weekends, so near cells differ by at most
+# SMOOTH_SLOTS or (across midnight) by SLOTS - SMOOTH_SLOTS .. SLOTS - 1; padding is _FAR away.
+_WEEKEND_CODE = 1000
+_FAR = 8000
 _SUBJECT = ("subject_type", "subject")
 _DAY_US = 86_400 * 10**6
 _EPOCH = date(1970, 1, 1)
@@ -127,9 +133,7 @@ def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.nda
     expected = np.zeros(len(tables.a))
     for lo in range(0, len(tables.a), PAIR_CHUNK):  # bounds the per-pair expansions' memory
         part = slice(lo, lo + PAIR_CHUNK)
-        a, b = tables.a[part], tables.b[part]
-        expected[part] = np.maximum(_directed(tables, n_b[part], a, b, window),
-                                    _directed(tables, n_a[part], b, a, window))
+        expected[part] = np.maximum(*_expected(tables, tables.a[part], tables.b[part], window))
     return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
             poisson_significance(meetings, expected))
 
@@ -176,37 +180,36 @@ class _Tables:
     """The null model over integer codes: subjects ``u``, sensors ``s``, cells ``c`` (day type
     and slot: ``weekend * SLOTS + slot``).
 
-    ``a``, ``b``: each pair's subject codes; ``key``, ``n``: the habits, one sorted key
-    ``(u * sensors + s) * CELLS + c`` per subject and cell with its sightings; ``visited``:
-    ``u * sensors + s`` for every sensor a subject passed (sorted), whose cells are the habits
-    ``first_cell[v]`` up to ``first_cell[v + 1]``; a subject's visits are ``first_visit[u]``
-    up to ``first_visit[u + 1]``; ``N``, ``A``: per
-    subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
-    the prior's contribution); ``rate``: per (s, c), ``share / exposure`` of the smoothed cell.
+    ``a``, ``b``: each pair's subject codes. The *habits* are one row per (u, s, c), sorted,
+    with its cell ``cell``, near-code ``code`` (see ``_WEEKEND_CODE``) and sightings ``n``. A
+    *visit* is one (u, s) a subject passed, in the same order; its ``cells[v]`` habits are
+    ``first_cell[v]`` up to ``first_cell[v + 1]``. A subject's
+    sensors are a bitmap of 64-sensor *words*: one sorted ``word_key = u * words + s // 64``
+    per word with a sensor, ``word_bits`` (bit ``s % 64`` per sensor passed) and
+    ``word_visit``, the visit of its lowest sensor, so sensor ``s``'s visit is ``word_visit``
+    plus the bits below ``s``; a subject's words are ``first_word[u]`` up to
+    ``first_word[u + 1]``. ``N``, ``A``: per subject, its sightings and
+    ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of the prior's contribution);
+    ``share``: per (s, c), the smoothed cell's share of all sightings; ``exposure``: per c, the
+    smoothed cell's seconds over the period.
     """
 
     a: np.ndarray
     b: np.ndarray
-    key: np.ndarray
+    cell: np.ndarray
+    code: np.ndarray
     n: np.ndarray
-    visited: np.ndarray
     first_cell: np.ndarray
-    first_visit: np.ndarray
+    cells: np.ndarray
+    word_key: np.ndarray
+    word_bits: np.ndarray
+    word_visit: np.ndarray
+    first_word: np.ndarray
     N: np.ndarray
     A: np.ndarray
     share: np.ndarray
     exposure: np.ndarray
-    sensors: int
-
-
-def _utc(lf: pl.LazyFrame) -> pl.Expr:
-    """``seen_at`` in UTC (naive values are UTC)."""
-    dtype = lf.collect_schema()["seen_at"]
-    if not isinstance(dtype, pl.Datetime):
-        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
-    seen = pl.col("seen_at")
-    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
-        seen.dt.convert_time_zone("UTC"))
+    words: int
 
 
 def _cell(lf: pl.LazyFrame) -> pl.Expr:
@@ -327,22 +330,47 @@ def _model(habits: tuple[np.ndarray, ...], n_subjects: int, traffic: np.ndarray,
     u, s, c, count = habits
     key, n = _counted((u * n_sensors + s) * CELLS + c, count)
     share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
-    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
-    owner = key // (n_sensors * CELLS)
-    visited, cells_per_visit = _counted(key // CELLS)
-    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=n_subjects))]
-    return _Tables(a, b, key, n, visited, np.r_[0, np.cumsum(cells_per_visit)], first_visit,
-                   np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects),
-                   share, exposure, n_sensors)
+    visit = key // CELLS
+    cell = key - visit * CELLS
+    owner, sensor = visit // max(n_sensors, 1), visit % max(n_sensors, 1)
+    weight = n * share[sensor, cell] / exposure[cell]
+    first_cell = _starts(visit)
+    words = max(1, -(-n_sensors // _WORD))
+    word_key, word_bits, word_visit = _words(owner[first_cell], sensor[first_cell], words)
+    first_word = np.r_[0, np.cumsum(np.bincount(word_key // words, minlength=n_subjects))]
+    code = (cell + (cell >= SLOTS) * (_WEEKEND_CODE - SLOTS)).astype(np.int16)
+    first_cell = np.r_[first_cell, len(key)]
+    return _Tables(a, b, cell, code, n, first_cell, np.diff(first_cell), word_key, word_bits,
+                   word_visit,
+                   first_word, np.bincount(owner, n, n_subjects),
+                   np.bincount(owner, weight, n_subjects), share, exposure, words)
+
+
+def _starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+
+
+def _words(subject: np.ndarray, sensor: np.ndarray,
+           words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The subjects' sensor bitmaps from their visits (sorted by subject and sensor): key,
+    bits and first visit of each word with a sensor."""
+    key = subject * words + sensor // _WORD
+    first = _starts(key)
+    bit = np.left_shift(np.uint64(1), (sensor % _WORD).astype(np.uint64))
+    bits = np.bitwise_or.reduceat(bit, first) if len(first) else bit
+    return key[first], bits, first
 
 
 def _counted(values: np.ndarray,
              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and how often each occurs, or the sum of its ``weights`` (a
-    value sort, no hashing)."""
+    value sort, no hashing; an argsort only when some weight is not one)."""
+    if weights is not None and bool(np.all(weights == 1)):
+        weights = None
     order = np.argsort(values, kind="stable") if weights is not None else None
     values = values[order] if order is not None else np.sort(values)
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+    starts = _starts(values)
     if weights is None:
         return values[starts], np.diff(np.r_[starts, len(values)])
     return values[starts], np.add.reduceat(weights[order], starts) if len(values) else values
@@ -350,8 +378,9 @@ def _counted(values: np.ndarray,
 
 def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
              total: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per (sensor, cell), smoothed over neighbouring slots: the share of all ``total``
-    sightings, and the seconds the smoothed cell spans over the period's calendar days."""
+    """Per (sensor, cell), smoothed over neighbouring slots, the share of all ``total``
+    sightings; per cell, the seconds the smoothed cell spans over the period's calendar
+    days."""
     n_sensors = dense.shape[0]
     smoothed = _smooth(dense) / max(total, 1.0)
     first, last = period
@@ -360,11 +389,10 @@ def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
         weekdays = int(np.busday_count(first, last + timedelta(days=1)))
         weekend = (last - first).days + 1 - weekdays
     span = float((2 * SMOOTH_SLOTS + 1) * SLOT_S)
-    exposure = np.broadcast_to(np.array([weekdays, weekend], float)[None, :, None] * span,
-                               dense.shape)
+    exposure = np.repeat(np.array([weekdays, weekend], float) * span, SLOTS)
     # a day type absent from the period has no sighting either: any positive exposure will do
     exposure = np.where(exposure > 0, exposure, span)
-    return smoothed.reshape(n_sensors, CELLS), exposure.reshape(n_sensors, CELLS)
+    return smoothed.reshape(n_sensors, CELLS), exposure
 
 
 def _smooth(dense: np.ndarray) -> np.ndarray:
@@ -372,62 +400,147 @@ def _smooth(dense: np.ndarray) -> np.ndarray:
     return sum(np.roll(dense, k, axis=-1) for k in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
 
 
+# ---------------------------------------------------------------------------------------------
+# Expected meetings per pair
+
+
+def _expected(tables: _Tables, a: np.ndarray, b: np.ndarray,
+              window: float) -> tuple[np.ndarray, np.ndarray]:
+    """(expected(a -> b), expected(b -> a)) per pair: a's sightings met by chance by b, and
+    b's by a.
+
+    The prior's linear part is per subject; the rest comes only from the cells of one
+    subject near cells of the other at a sensor both passed, found once for both directions.
+    """
+    k = PRIOR_SIGHTINGS
+    n_a, n_b = tables.N[a], tables.N[b]
+    prior_a, prior_b = (2.0 * window * n * k / (n + k) for n in (n_a, n_b))
+    pair, sensor, va, vb = _shared_visits(tables, a, b)
+    (row_a, h_a, other_a), (row_b, h_b, other_b) = _met_cells(tables, va, vb)
+    to_b, to_a = pair[row_a], pair[row_b]
+    ab = prior_b * tables.A[a] + np.bincount(
+        to_b, _excess(tables, sensor[row_a], h_a, other_a, n_b[to_b], prior_b[to_b], window),
+        minlength=len(a))
+    ba = prior_a * tables.A[b] + np.bincount(
+        to_a, _excess(tables, sensor[row_b], h_b, other_b, n_a[to_a], prior_a[to_a], window),
+        minlength=len(a))
+    return ab, ba
+
+
+def _excess(tables: _Tables, sensor: np.ndarray, habit: np.ndarray, other: np.ndarray,
+            n_y: np.ndarray, prior_rate: np.ndarray, window: float) -> np.ndarray:
+    """Per habit of x's met by y's (``other``: y's sightings around it, > 0): the chance of a
+    coincidental meeting from y's own rate, less the prior's linear part already counted."""
+    k = PRIOR_SIGHTINGS
+    c = tables.cell[habit]
+    own = tables.n[habit].astype(float)
+    share, exposure = tables.share[sensor, c], tables.exposure[c]
+    rate = n_y * (other + k * share) / (n_y + k) / exposure
+    return own * -np.expm1(-2.0 * window * rate) - own * prior_rate * share / exposure
+
+
+def _shared_visits(tables: _Tables, a: np.ndarray,
+                   b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pair, sensor, a's visit, b's visit) for every sensor both ``a[pair]`` and ``b[pair]``
+    passed.
+
+    The words of the subject with fewer of them are looked up among the other's (a binary
+    search of the sorted word keys) and the two bitmaps intersected: 64 sensors at a time.
+    """
+    key, bits, words = tables.word_key, tables.word_bits, tables.words
+    count = np.diff(tables.first_word)
+    swap = count[a] > count[b]
+    x, y = np.where(swap, b, a), np.where(swap, a, b)
+    pair, mine = _expand(tables.first_word[x], count[x])
+    if len(key) == 0 or len(mine) == 0:
+        return (np.zeros(0, np.int64),) * 4
+    probe = y[pair] * words + key[mine] % words
+    theirs = np.minimum(np.searchsorted(key, probe), len(key) - 1)
+    both = np.where(key[theirs] == probe, bits[mine] & bits[theirs], np.uint64(0))
+    hit = np.flatnonzero(both)
+    row, low = _set_bits(both[hit])
+    pair, mine, theirs = pair[hit][row], mine[hit][row], theirs[hit][row]
+    below = low - np.uint64(1)
+    sensor = key[mine] % words * _WORD + np.bitwise_count(below)
+    vx = tables.word_visit[mine] + np.bitwise_count(bits[mine] & below)
+    vy = tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & below)
+    flip = swap[pair]
+    return pair, sensor, np.where(flip, vy, vx), np.where(flip, vx, vy)
+
+
+def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per set bit of each word: (the word's index, the bit alone as a word)."""
+    index = np.arange(len(words))
+    rows, lows = [index[:0]], [words[:0]]
+    while len(words):
+        low = words & (~words + np.uint64(1))
+        rows.append(index)
+        lows.append(low)
+        words = words ^ low
+        left = words != 0
+        words, index = words[left], index[left]
+    return np.concatenate(rows), np.concatenate(lows)
+
+
+def _met_cells(tables: _Tables, va: np.ndarray,
+               vb: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For a's and for b's side of each shared visit: (row, own habit, the other's sightings
+    in the smoothed cell around it) for every habit the other has sightings around.
+
+    Each visit's cells are compared with the other visit's all at once, as a small matrix:
+    rows are grouped by their two visits' cell counts rounded up to powers of two, and a
+    group's rows are compared in blocks of about ``_BLOCK`` cell pairs.
+    """
+    sizes = [np.ceil(np.log2(tables.cells[v])).astype(np.int64) for v in (va, vb)]
+    shape = sizes[0] * 64 + sizes[1]
+    order = np.argsort(shape, kind="stable")
+    first = _starts(shape[order])
+    sides: tuple[list, list] = ([], [])
+    for lo, hi in zip(first, np.r_[first[1:], len(order)], strict=True):
+        wa, wb = (1 << int(size[order[lo]]) for size in sizes)
+        step = max(1, _BLOCK // (wa * wb))
+        for start in range(lo, hi, step):
+            rows = order[start:min(start + step, hi)]
+            for side, met in zip(sides, _compare(tables, va[rows], vb[rows], wa, wb),
+                                 strict=True):
+                side.append((rows[met[0]], *met[1:]))
+    return tuple(tuple(np.concatenate(column) if column else np.zeros(0, np.int64)
+                       for column in zip(*side, strict=True)) if side else
+                 (np.zeros(0, np.int64),) * 3 for side in sides)
+
+
+def _compare(tables: _Tables, va: np.ndarray, vb: np.ndarray, wa: int,
+             wb: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For visits with at most ``wa`` and ``wb`` cells: (row, habit, other's sightings around
+    it) of a's and of b's habits that the other has sightings around."""
+    ha, code_a, n_a = _block(tables, va, wa, -_FAR)
+    hb, code_b, n_b = _block(tables, vb, wb, _FAR)
+    gap = np.abs(code_a[:, :, None] - code_b[:, None, :])
+    near = (gap <= SMOOTH_SLOTS) | ((gap >= SLOTS - SMOOTH_SLOTS) & (gap < SLOTS))
+    other_a = (near * n_b[:, None, :]).sum(axis=2).ravel()
+    other_b = (near * n_a[:, :, None]).sum(axis=1).ravel()
+    met_a, met_b = np.flatnonzero(other_a), np.flatnonzero(other_b)
+    return ((met_a // wa, ha.ravel()[met_a], other_a[met_a]),
+            (met_b // wb, hb.ravel()[met_b], other_b[met_b]))
+
+
+def _block(tables: _Tables, visit: np.ndarray, width: int,
+           far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each visit's habits as a row of ``width``: habit index, near-code and sightings,
+    padded with code ``far`` (near nothing) and no sightings."""
+    first, count = tables.first_cell[visit][:, None], tables.cells[visit][:, None]
+    step = np.arange(width)[None, :]
+    valid = step < count
+    habit = np.where(valid, first + step, first)
+    return (habit, np.where(valid, tables.code[habit], np.int16(far)),
+            np.where(valid, tables.n[habit], 0).astype(np.int32))
+
+
 def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
     k = np.repeat(np.arange(len(first)), count)
     steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
     return k, np.repeat(first, count) + steps
-
-
-def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pair, x's visit, y's visit) for every sensor both ``x[pair]`` and ``y[pair]`` passed.
-
-    Each pair's sensors are taken from the subject with fewer of them and looked up among the
-    other's by a hash join.
-    """
-    fewer = np.diff(tables.first_visit)
-    swap = fewer[x] > fewer[y]
-    lo, hi = np.where(swap, y, x), np.where(swap, x, y)
-    pair, visit = _expand(tables.first_visit[lo], fewer[lo])
-    probe = hi[pair] * tables.sensors + tables.visited[visit] % tables.sensors
-    found = (pl.DataFrame({"k": probe, "r": np.arange(len(probe))})
-             .join(pl.DataFrame({"k": tables.visited, "v": np.arange(len(tables.visited))}),
-                   on="k"))
-    r, other = found["r"].to_numpy(), found["v"].to_numpy()
-    pair, visit = pair[r], visit[r]
-    flip = swap[pair]
-    return pair, np.where(flip, other, visit), np.where(flip, visit, other)
-
-
-def _directed(tables: _Tables, n_y: np.ndarray, x: np.ndarray, y: np.ndarray,
-              window: float) -> np.ndarray:
-    """expected(x -> y) per pair (``x``, ``y``: the pairs' subject codes; ``n_y``: y's
-    sightings): x's sightings met by chance.
-
-    At each shared sensor, x's cells are paired with y's cells there (both short lists) to
-    count y's sightings in the smoothed cell around each of x's cells.
-    """
-    k = PRIOR_SIGHTINGS
-    n_y = n_y.astype(float)
-    prior_rate = 2.0 * window * n_y * k / (n_y + k)
-    linear = prior_rate * tables.A[x]
-    pair, vx, vy = _shared_sensors(tables, x, y)
-    cells = np.diff(tables.first_cell)
-    row, mine = _expand(tables.first_cell[vx], cells[vx])
-    own_row, theirs = _expand(tables.first_cell[vy[row]], cells[vy[row]])
-    c_mine, c_theirs = tables.key[mine] % CELLS, tables.key[theirs] % CELLS
-    gap = np.abs(c_mine[own_row] - c_theirs)  # different day types are SLOTS or more apart
-    near = np.minimum(gap, SLOTS - gap % SLOTS) <= SMOOTH_SLOTS
-    near &= c_mine[own_row] // SLOTS == c_theirs // SLOTS
-    other = np.bincount(own_row, tables.n[theirs] * near, minlength=len(mine))
-    pair, s = pair[row], tables.visited[vx[row]] % tables.sensors
-    own = tables.n[mine].astype(float)
-    share, exposure = tables.share[s, c_mine], tables.exposure[s, c_mine]
-    total = n_y[pair]
-    rate = total * (other + k * share) / (total + k) / exposure
-    prior = own * prior_rate[pair] * share / exposure
-    exact = np.where(other > 0, own * -np.expm1(-2.0 * window * rate), prior)
-    return linear + np.bincount(pair, exact - prior, minlength=len(x))
 
 
 # ---------------------------------------------------------------------------------------------
