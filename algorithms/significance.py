@@ -70,6 +70,10 @@ _BLOCK = 1 << 18  # cell pairs compared at once
 # SMOOTH_SLOTS or (across midnight) by SLOTS - SMOOTH_SLOTS .. SLOTS - 1; padding is _FAR away.
 _WEEKEND_CODE = 1000
 _FAR = 8000
+_SIZES = np.ceil(np.log2(np.arange(1, CELLS + 1))).astype(np.uint8)  # exponent of cells 1..
+_STEPS = np.arange(1 << int(_SIZES[-1]))
+_NO_CELLS = (np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.int32),
+             np.zeros(0, np.int64))
 _SUBJECT = ("subject_type", "subject")
 _DAY_US = 86_400 * 10**6
 _EPOCH = date(1970, 1, 1)
@@ -181,34 +185,38 @@ class _Tables:
     and slot: ``weekend * SLOTS + slot``).
 
     ``a``, ``b``: each pair's subject codes. The *habits* are one row per (u, s, c), sorted,
-    with its cell ``cell``, near-code ``code`` (see ``_WEEKEND_CODE``) and sightings ``n``. A
-    *visit* is one (u, s) a subject passed, in the same order; its ``cells[v]`` habits are
-    ``first_cell[v]`` up to ``first_cell[v + 1]``. A subject's
-    sensors are a bitmap of 64-sensor *words*: one sorted ``word_key = u * words + s // 64``
-    per word with a sensor, ``word_bits`` (bit ``s % 64`` per sensor passed) and
-    ``word_visit``, the visit of its lowest sensor, so sensor ``s``'s visit is ``word_visit``
-    plus the bits below ``s``; a subject's words are ``first_word[u]`` up to
-    ``first_word[u + 1]``. ``N``, ``A``: per subject, its sightings and
-    ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of the prior's contribution);
-    ``share``: per (s, c), the smoothed cell's share of all sightings; ``exposure``: per c, the
-    smoothed cell's seconds over the period.
+    with its near-code ``code`` (see ``_WEEKEND_CODE``) and sightings ``n`` (both padded at
+    the end, so that a visit's block of cells may be read past its last). A *visit* is one
+    (u, s) a subject passed, in the same order; its ``cells[v]`` habits are ``first_cell[v]``
+    onwards, and ``size[v]`` is ``cells[v]`` rounded up to a power of two (its exponent).
+    A subject's sensors are a bitmap of 64-sensor *words*: one sorted
+    ``word_key = u * words + s // 64`` per word with a sensor, ``word_low = s // 64``,
+    ``word_bits`` (bit ``s % 64`` per sensor passed) and ``word_visit``, the visit of its
+    lowest sensor, so sensor ``s``'s visit is ``word_visit`` plus the bits below ``s``'s;
+    subject ``u``'s ``word_count[u]`` words are ``first_word[u]`` onwards. ``N``, ``A``: per
+    subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
+    the prior's contribution); ``rate``: per ``s * CELLS + c``, ``share / exposure`` of the
+    smoothed cell (``share``: its share of all sightings); ``inverse``: per cell,
+    ``1 / exposure`` (its seconds over the period).
     """
 
     a: np.ndarray
     b: np.ndarray
-    cell: np.ndarray
     code: np.ndarray
     n: np.ndarray
     first_cell: np.ndarray
     cells: np.ndarray
+    size: np.ndarray
     word_key: np.ndarray
+    word_low: np.ndarray
     word_bits: np.ndarray
     word_visit: np.ndarray
     first_word: np.ndarray
+    word_count: np.ndarray
     N: np.ndarray
     A: np.ndarray
-    share: np.ndarray
-    exposure: np.ndarray
+    rate: np.ndarray
+    inverse: np.ndarray
     words: int
 
 
@@ -249,8 +257,7 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
-    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy(),
-              np.ones(cells.height, np.int64))
+    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy(), None)
     first, last = (period[end][0] for end in ("first", "last"))
     return _model(habits, len(subjects), dense.reshape(len(names), CELLS),
                   (first.date(), last.date()), a, b,
@@ -269,20 +276,25 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     """
     c = cell_of(micros)
     n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
-    s = sensor.astype(np.int64)
-    traffic = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
+    traffic = np.bincount(sensor.astype(np.int64) * CELLS + c,
+                          minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
     day = micros // _DAY_US
     period = tuple(_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max())) if len(
         micros) else (None, None)
-    return score_habits((subject, s, c, np.ones(len(s), np.int64)), traffic, period,
-                        float(len(micros)), a, b, meetings, window)
+    return _score_habits((subject, sensor, c, None), traffic, period, float(len(micros)), a, b,
+                         meetings, window)
 
 
 def cell_of(micros: np.ndarray) -> np.ndarray:
     """Each instant's cell (UTC microseconds since the epoch): ``weekend * SLOTS + slot``."""
-    day = micros // _DAY_US
-    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
-    return weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
+    slot = np.asarray(micros) // (SLOT_S * 10**6)  # slots since the epoch
+    if len(slot) and slot.min() >= -(2**31) and slot.max() < 2**31:
+        slot = slot.astype(np.int32)  # the rest in 32 bits: about twice as fast
+    day = slot // SLOTS
+    slot -= day * SLOTS
+    day += 3  # 1970-01-01 was a Thursday (Monday = 0)
+    day %= 7
+    return np.where(day >= 5, slot + SLOTS, slot).astype(np.int64)
 
 
 def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -312,7 +324,15 @@ def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         ``(a_reads, b_reads, expected_meetings, significance)`` in pair order, the same
         numbers as :func:`score_pairs` over the sightings these aggregates count.
     """
-    u, s, c, count = (np.asarray(x, dtype=np.int64) for x in habits)
+    return _score_habits(habits, traffic, period, total, a, b, meetings, window)
+
+
+def _score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+                  traffic: np.ndarray, period: tuple[date | None, date | None], total: float,
+                  a: np.ndarray, b: np.ndarray, meetings: np.ndarray,
+                  window: float) -> tuple[np.ndarray, ...]:
+    """:func:`score_habits`; a count of None is one sighting per habit row."""
+    u, s, c, count = (None if x is None else np.asarray(x, dtype=np.int64) for x in habits)
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     n_subjects = int(max(u.max(initial=-1), a.max(initial=-1), b.max(initial=-1))) + 1
     tables = _model((u, s, c, count), n_subjects, np.asarray(traffic, dtype=float), period, a,
@@ -323,32 +343,44 @@ def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 def _model(habits: tuple[np.ndarray, ...], n_subjects: int, traffic: np.ndarray,
            period: tuple[date | None, date | None], a: np.ndarray, b: np.ndarray,
            total: float) -> _Tables:
-    """The tables of the null model: ``habits`` are (subject, sensor, cell, count) of the
-    pairs' subjects' sightings, ``traffic`` the sightings per (sensor, cell) of everyone at the
-    sensors those subjects pass, ``total`` all sightings in scope."""
-    n_sensors = traffic.size // CELLS
+    """The tables of the null model: ``habits`` are (subject, sensor, cell, count or None for
+    one sighting each) of the pairs' subjects' sightings, ``traffic`` the sightings per
+    (sensor, cell) of everyone at the sensors those subjects pass, ``total`` all sightings in
+    scope."""
+    n_sensors = max(traffic.size // CELLS, 1)
     u, s, c, count = habits
-    key, n = _counted((u * n_sensors + s) * CELLS + c, count)
-    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
-    visit = key // CELLS
-    cell = key - visit * CELLS
-    owner, sensor = visit // max(n_sensors, 1), visit % max(n_sensors, 1)
-    weight = n * share[sensor, cell] / exposure[cell]
+    key = u.astype(np.int64)
+    key *= n_sensors
+    key += s
+    key *= CELLS
+    key += c
+    key, n = _counted(key, count)
+    share, exposure = _traffic(traffic.reshape(-1, 2, SLOTS), period, total)
+    rate = (share / exposure).ravel()
+    visit, cell = np.divmod(key, CELLS)
+    owner, sensor = np.divmod(visit, n_sensors)
+    weight = n * rate[sensor * CELLS + cell]
     first_cell = _starts(visit)
-    words = max(1, -(-n_sensors // _WORD))
+    cells = np.diff(np.r_[first_cell, len(key)])
+    words = -(-n_sensors // _WORD)
     word_key, word_bits, word_visit = _words(owner[first_cell], sensor[first_cell], words)
-    first_word = np.r_[0, np.cumsum(np.bincount(word_key // words, minlength=n_subjects))]
-    code = (cell + (cell >= SLOTS) * (_WEEKEND_CODE - SLOTS)).astype(np.int16)
-    first_cell = np.r_[first_cell, len(key)]
-    return _Tables(a, b, cell, code, n, first_cell, np.diff(first_cell), word_key, word_bits,
-                   word_visit,
-                   first_word, np.bincount(owner, n, n_subjects),
-                   np.bincount(owner, weight, n_subjects), share, exposure, words)
+    word_count = np.bincount(word_key // words, minlength=n_subjects)
+    code = np.where(cell >= SLOTS, cell + (_WEEKEND_CODE - SLOTS), cell).astype(np.int16)
+    pad = np.zeros(1 << int(_SIZES[cells.max(initial=1) - 1]), np.int16)  # a block's overrun
+    return _Tables(
+        a, b, np.r_[code, pad], np.r_[n.astype(np.int32), pad.astype(np.int32)],
+        first_cell, cells, _SIZES[cells - 1], word_key, word_key % words, word_bits,
+        word_visit, np.r_[0, np.cumsum(word_count)[:-1]], word_count,
+        np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects), rate,
+        1.0 / exposure, words)
 
 
 def _starts(values: np.ndarray) -> np.ndarray:
     """Where each run of equal values of a sorted array starts."""
-    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+    change = np.empty(len(values), dtype=bool)
+    change[:1] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return np.flatnonzero(change)
 
 
 def _words(subject: np.ndarray, sensor: np.ndarray,
@@ -365,9 +397,7 @@ def _words(subject: np.ndarray, sensor: np.ndarray,
 def _counted(values: np.ndarray,
              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and how often each occurs, or the sum of its ``weights`` (a
-    value sort, no hashing; an argsort only when some weight is not one)."""
-    if weights is not None and bool(np.all(weights == 1)):
-        weights = None
+    value sort, no hashing)."""
     order = np.argsort(values, kind="stable") if weights is not None else None
     values = values[order] if order is not None else np.sort(values)
     starts = _starts(values)
@@ -409,63 +439,71 @@ def _expected(tables: _Tables, a: np.ndarray, b: np.ndarray,
     """(expected(a -> b), expected(b -> a)) per pair: a's sightings met by chance by b, and
     b's by a.
 
-    The prior's linear part is per subject; the rest comes only from the cells of one
-    subject near cells of the other at a sensor both passed, found once for both directions.
+    With ``z_y = 2 w N_y / (N_y + k)``, a cell of x's with ``n`` sightings where y has
+    ``other`` around it adds ``n (1 - exp(-z_y (other / exposure + k rate)))``; the prior's
+    linear part ``n z_y k rate`` is summed per subject (``A``) for all of x's cells, so the
+    cells y has sightings around add the difference. Those are found once for both
+    directions, at the sensors both passed.
     """
     k = PRIOR_SIGHTINGS
     n_a, n_b = tables.N[a], tables.N[b]
-    prior_a, prior_b = (2.0 * window * n * k / (n + k) for n in (n_a, n_b))
-    pair, sensor, va, vb = _shared_visits(tables, a, b)
-    (row_a, h_a, other_a), (row_b, h_b, other_b) = _met_cells(tables, va, vb)
-    to_b, to_a = pair[row_a], pair[row_b]
-    ab = prior_b * tables.A[a] + np.bincount(
-        to_b, _excess(tables, sensor[row_a], h_a, other_a, n_b[to_b], prior_b[to_b], window),
-        minlength=len(a))
-    ba = prior_a * tables.A[b] + np.bincount(
-        to_a, _excess(tables, sensor[row_b], h_b, other_b, n_a[to_a], prior_a[to_a], window),
-        minlength=len(a))
-    return ab, ba
+    z_a, z_b = (2.0 * window * n / (n + k) for n in (n_a, n_b))
+    pair, base, va, vb = _shared_visits(tables, a, b)
+    side_a, side_b = _met_cells(tables, va, vb)
+    return (k * z_b * tables.A[a] + _excess(tables, side_a, pair, base, z_b),
+            k * z_a * tables.A[b] + _excess(tables, side_b, pair, base, z_a))
 
 
-def _excess(tables: _Tables, sensor: np.ndarray, habit: np.ndarray, other: np.ndarray,
-            n_y: np.ndarray, prior_rate: np.ndarray, window: float) -> np.ndarray:
-    """Per habit of x's met by y's (``other``: y's sightings around it, > 0): the chance of a
-    coincidental meeting from y's own rate, less the prior's linear part already counted."""
-    k = PRIOR_SIGHTINGS
-    c = tables.cell[habit]
-    own = tables.n[habit].astype(float)
-    share, exposure = tables.share[sensor, c], tables.exposure[c]
-    rate = n_y * (other + k * share) / (n_y + k) / exposure
-    return own * -np.expm1(-2.0 * window * rate) - own * prior_rate * share / exposure
+def _excess(tables: _Tables, side: tuple[np.ndarray, ...], pair: np.ndarray, base: np.ndarray,
+            z: np.ndarray) -> np.ndarray:
+    """Per pair, over x's cells that y has sightings around (``side``: shared row, near-code,
+    own sightings, y's sightings around), the chance of a coincidental meeting from y's own
+    rate less the prior's linear part already counted."""
+    row, code, own, other = side
+    to = pair[row]
+    cell = np.where(code >= _WEEKEND_CODE, code - (_WEEKEND_CODE - SLOTS), code)
+    prior = PRIOR_SIGHTINGS * tables.rate[base[row] + cell]
+    zy = z[to]
+    x = other * tables.inverse[cell]
+    x += prior
+    x *= zy
+    chance = -np.expm1(-x)
+    chance -= zy * prior
+    chance *= own
+    return np.bincount(to, chance, minlength=len(z))
 
 
 def _shared_visits(tables: _Tables, a: np.ndarray,
                    b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pair, sensor, a's visit, b's visit) for every sensor both ``a[pair]`` and ``b[pair]``
-    passed.
+    """(pair, sensor * CELLS, a's visit, b's visit) for every sensor both ``a[pair]`` and
+    ``b[pair]`` passed.
 
     The words of the subject with fewer of them are looked up among the other's (a binary
     search of the sorted word keys) and the two bitmaps intersected: 64 sensors at a time.
     """
-    key, bits, words = tables.word_key, tables.word_bits, tables.words
-    count = np.diff(tables.first_word)
-    swap = count[a] > count[b]
+    key, bits = tables.word_key, tables.word_bits
+    count_a, count_b = tables.word_count[a], tables.word_count[b]
+    swap = count_a > count_b
     x, y = np.where(swap, b, a), np.where(swap, a, b)
-    pair, mine = _expand(tables.first_word[x], count[x])
+    pair, mine = _expand(tables.first_word[x], np.minimum(count_a, count_b))
     if len(key) == 0 or len(mine) == 0:
         return (np.zeros(0, np.int64),) * 4
-    probe = y[pair] * words + key[mine] % words
-    theirs = np.minimum(np.searchsorted(key, probe), len(key) - 1)
-    both = np.where(key[theirs] == probe, bits[mine] & bits[theirs], np.uint64(0))
+    low = tables.word_low[mine]
+    probe = y[pair] * tables.words + low
+    theirs = np.searchsorted(key, probe)
+    np.minimum(theirs, len(key) - 1, out=theirs)
+    both = bits[mine] & bits[theirs]
+    both[key[theirs] != probe] = 0
     hit = np.flatnonzero(both)
-    row, low = _set_bits(both[hit])
-    pair, mine, theirs = pair[hit][row], mine[hit][row], theirs[hit][row]
-    below = low - np.uint64(1)
-    sensor = key[mine] % words * _WORD + np.bitwise_count(below)
-    vx = tables.word_visit[mine] + np.bitwise_count(bits[mine] & below)
-    vy = tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & below)
+    row, bit = _set_bits(both[hit])
+    hit = hit[row]
+    pair, mine, theirs = pair[hit], mine[hit], theirs[hit]
+    bit -= np.uint64(1)  # the bits below the sensor's
+    base = (low[hit] * _WORD + np.bitwise_count(bit)) * CELLS
+    vx = tables.word_visit[mine] + np.bitwise_count(bits[mine] & bit)
+    vy = tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & bit)
     flip = swap[pair]
-    return pair, sensor, np.where(flip, vy, vx), np.where(flip, vx, vy)
+    return pair, base, np.where(flip, vy, vx), np.where(flip, vx, vy)
 
 
 def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -477,68 +515,78 @@ def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows.append(index)
         lows.append(low)
         words = words ^ low
-        left = words != 0
+        left = np.flatnonzero(words)
         words, index = words[left], index[left]
     return np.concatenate(rows), np.concatenate(lows)
 
 
 def _met_cells(tables: _Tables, va: np.ndarray,
                vb: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """For a's and for b's side of each shared visit: (row, own habit, the other's sightings
-    in the smoothed cell around it) for every habit the other has sightings around.
+    """For a's and for b's side of each shared visit: (row, near-code, own sightings, the
+    other's sightings in the smoothed cell around it) for every cell of its own that the
+    other has sightings around.
 
     Each visit's cells are compared with the other visit's all at once, as a small matrix:
     rows are grouped by their two visits' cell counts rounded up to powers of two, and a
     group's rows are compared in blocks of about ``_BLOCK`` cell pairs.
     """
-    sizes = [np.ceil(np.log2(tables.cells[v])).astype(np.int64) for v in (va, vb)]
-    shape = sizes[0] * 64 + sizes[1]
+    shape = tables.size[va] * np.uint8(16) + tables.size[vb]
     order = np.argsort(shape, kind="stable")
     first = _starts(shape[order])
     sides: tuple[list, list] = ([], [])
     for lo, hi in zip(first, np.r_[first[1:], len(order)], strict=True):
-        wa, wb = (1 << int(size[order[lo]]) for size in sizes)
+        wa, wb = 1 << int(shape[order[lo]]) // 16, 1 << int(shape[order[lo]]) % 16
         step = max(1, _BLOCK // (wa * wb))
         for start in range(lo, hi, step):
             rows = order[start:min(start + step, hi)]
             for side, met in zip(sides, _compare(tables, va[rows], vb[rows], wa, wb),
                                  strict=True):
                 side.append((rows[met[0]], *met[1:]))
-    return tuple(tuple(np.concatenate(column) if column else np.zeros(0, np.int64)
-                       for column in zip(*side, strict=True)) if side else
-                 (np.zeros(0, np.int64),) * 3 for side in sides)
+    return tuple(tuple(np.concatenate(column) for column in zip(*side, strict=True))
+                 if side else _NO_CELLS for side in sides)
 
 
 def _compare(tables: _Tables, va: np.ndarray, vb: np.ndarray, wa: int,
              wb: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """For visits with at most ``wa`` and ``wb`` cells: (row, habit, other's sightings around
-    it) of a's and of b's habits that the other has sightings around."""
-    ha, code_a, n_a = _block(tables, va, wa, -_FAR)
-    hb, code_b, n_b = _block(tables, vb, wb, _FAR)
-    gap = np.abs(code_a[:, :, None] - code_b[:, None, :])
-    near = (gap <= SMOOTH_SLOTS) | ((gap >= SLOTS - SMOOTH_SLOTS) & (gap < SLOTS))
-    other_a = (near * n_b[:, None, :]).sum(axis=2).ravel()
-    other_b = (near * n_a[:, :, None]).sum(axis=1).ravel()
+    """For visits with at most ``wa`` and ``wb`` cells: (row, near-code, own sightings,
+    other's sightings around it) of a's and of b's cells that the other has sightings
+    around."""
+    if wa == wb == 1:  # most visits: one cell each
+        ha, hb = tables.first_cell[va], tables.first_cell[vb]
+        code_a, code_b = tables.code[ha], tables.code[hb]
+        row = np.flatnonzero(_near(code_a, code_b))
+        n_a, n_b = tables.n[ha[row]], tables.n[hb[row]]
+        return (row, code_a[row], n_a, n_b), (row, code_b[row], n_b, n_a)
+    code_a, n_a = _block(tables, va, wa, -_FAR)
+    code_b, n_b = _block(tables, vb, wb, _FAR)
+    near = _near(code_a[:, :, None], code_b[:, None, :]).view(np.int8)
+    other_a = np.einsum("rab,rb->ra", near, n_b).ravel()
+    other_b = np.einsum("rab,ra->rb", near, n_a).ravel()
     met_a, met_b = np.flatnonzero(other_a), np.flatnonzero(other_b)
-    return ((met_a // wa, ha.ravel()[met_a], other_a[met_a]),
-            (met_b // wb, hb.ravel()[met_b], other_b[met_b]))
+    return ((met_a // wa, code_a.ravel()[met_a], n_a.ravel()[met_a], other_a[met_a]),
+            (met_b // wb, code_b.ravel()[met_b], n_b.ravel()[met_b], other_b[met_b]))
 
 
 def _block(tables: _Tables, visit: np.ndarray, width: int,
-           far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each visit's habits as a row of ``width``: habit index, near-code and sightings,
-    padded with code ``far`` (near nothing) and no sightings."""
-    first, count = tables.first_cell[visit][:, None], tables.cells[visit][:, None]
-    step = np.arange(width)[None, :]
-    valid = step < count
-    habit = np.where(valid, first + step, first)
-    return (habit, np.where(valid, tables.code[habit], np.int16(far)),
-            np.where(valid, tables.n[habit], 0).astype(np.int32))
+           far: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each visit's cells as a row of ``width``: near-codes (padded with ``far``, near
+    nothing) and sightings."""
+    habit = tables.first_cell[visit][:, None] + _STEPS[:width]
+    code = tables.code[habit]
+    code[_STEPS[:width] >= tables.cells[visit][:, None]] = far
+    return code, tables.n[habit]
+
+
+def _near(code_a: np.ndarray, code_b: np.ndarray) -> np.ndarray:
+    """Whether cells are within ``SMOOTH_SLOTS`` slots of each other on the same day type
+    (the day wraps at midnight), by their near-codes."""
+    gap = np.abs(code_a - code_b)
+    return (gap <= SMOOTH_SLOTS) | ((gap >= SLOTS - SMOOTH_SLOTS) & (gap < SLOTS))
 
 
 def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
-    k = np.repeat(np.arange(len(first)), count)
+    k = np.repeat(np.arange(len(first), dtype=np.int32), count)
     steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
     return k, np.repeat(first, count) + steps
 
