@@ -64,14 +64,17 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
 PAIR_CHUNK = 100_000  # pairs scored at once
-_WORD = 64  # sensors per word of a subject's sensor bitmap
+_WORD_BITS = 6
+_WORD = 1 << _WORD_BITS  # sensors per word of a subject's sensor bitmap
+_CELL_BITS = 10  # bits that hold a cell
 _BLOCK = 1 << 18  # cell pairs compared at once
 # Near-codes: a cell's slot, plus 1000 on weekends, so near cells differ by at most
-# SMOOTH_SLOTS or (across midnight) by SLOTS - SMOOTH_SLOTS .. SLOTS - 1; padding is _FAR away.
+# SMOOTH_SLOTS or (across midnight) by SLOTS - SMOOTH_SLOTS .. SLOTS - 1; padding is _FAR from
+# them all.
 _WEEKEND_CODE = 1000
 _FAR = 8000
 _SIZES = np.ceil(np.log2(np.arange(1, CELLS + 1))).astype(np.uint8)  # exponent of cells 1..
-_STEPS = np.arange(1 << int(_SIZES[-1]))
+_WORD_TABLE = 1 << 26  # largest subjects x words looked up in a table, not by binary search
 _NO_CELLS = (np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.int32),
              np.zeros(0, np.int64))
 _SUBJECT = ("subject_type", "subject")
@@ -184,16 +187,18 @@ class _Tables:
     """The null model over integer codes: subjects ``u``, sensors ``s``, cells ``c`` (day type
     and slot: ``weekend * SLOTS + slot``).
 
-    ``a``, ``b``: each pair's subject codes. The *habits* are one row per (u, s, c), sorted,
-    with its near-code ``code`` (see ``_WEEKEND_CODE``) and sightings ``n`` (both padded at
-    the end, so that a visit's block of cells may be read past its last). A *visit* is one
-    (u, s) a subject passed, in the same order; its ``cells[v]`` habits are ``first_cell[v]``
-    onwards, and ``size[v]`` is ``cells[v]`` rounded up to a power of two (its exponent).
-    A subject's sensors are a bitmap of 64-sensor *words*: one sorted
-    ``word_key = u * words + s // 64`` per word with a sensor, ``word_low = s // 64``,
+    ``a``, ``b``: each pair's subject codes. A *visit* is one (u, s) a subject passed (sorted);
+    its cells are kept in a table of its *class*, ``e``, the exponent of its cell count
+    rounded up to a power of two: ``codes[e]`` (near-codes, see ``_WEEKEND_CODE``, padded with
+    ``_FAR``) and ``counts[e]`` (sightings, padded with 0), one row of width ``2 ** e`` per
+    visit of the class; ``place[v]`` is visit ``v``'s row there, times 16, plus ``e``.
+    A subject's sensors are a bitmap of 64-sensor *words* (``words`` of them, a power of
+    two): one sorted ``word_key = u * words + s // 64`` per word with a sensor,
+    ``word_low = s // 64``,
     ``word_bits`` (bit ``s % 64`` per sensor passed) and ``word_visit``, the visit of its
     lowest sensor, so sensor ``s``'s visit is ``word_visit`` plus the bits below ``s``'s;
-    subject ``u``'s ``word_count[u]`` words are ``first_word[u]`` onwards. ``N``, ``A``: per
+    subject ``u``'s ``word_count[u]`` words are ``first_word[u]`` onwards; ``word_at`` (when
+    not too large) is the word of each ``u * words + s // 64``, or -1. ``N``, ``A``: per
     subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
     the prior's contribution); ``rate``: per ``s * CELLS + c``, ``share / exposure`` of the
     smoothed cell (``share``: its share of all sightings); ``inverse``: per cell,
@@ -202,17 +207,16 @@ class _Tables:
 
     a: np.ndarray
     b: np.ndarray
-    code: np.ndarray
-    n: np.ndarray
-    first_cell: np.ndarray
-    cells: np.ndarray
-    size: np.ndarray
+    codes: tuple[np.ndarray, ...]
+    counts: tuple[np.ndarray, ...]
+    place: np.ndarray
     word_key: np.ndarray
     word_low: np.ndarray
     word_bits: np.ndarray
     word_visit: np.ndarray
     first_word: np.ndarray
     word_count: np.ndarray
+    word_at: np.ndarray | None
     N: np.ndarray
     A: np.ndarray
     rate: np.ndarray
@@ -274,27 +278,35 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     same numbers as :func:`score_pairs` on the same sightings (the co-travel sweep, which has
     the codes already, calls this instead of reading the sightings again).
     """
-    c = cell_of(micros)
+    c = _cells(micros)
     n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
-    traffic = np.bincount(sensor.astype(np.int64) * CELLS + c,
-                          minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
-    day = micros // _DAY_US
-    period = tuple(_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max())) if len(
-        micros) else (None, None)
+    at = sensor.astype(np.int64)
+    at *= CELLS
+    at += c
+    traffic = np.bincount(at, minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
+    del at
+    period = tuple(_EPOCH + timedelta(days=int(t) // _DAY_US) for t in (
+        micros.min(), micros.max())) if len(micros) else (None, None)
     return _score_habits((subject, sensor, c, None), traffic, period, float(len(micros)), a, b,
                          meetings, window)
 
 
 def cell_of(micros: np.ndarray) -> np.ndarray:
     """Each instant's cell (UTC microseconds since the epoch): ``weekend * SLOTS + slot``."""
-    slot = np.asarray(micros) // (SLOT_S * 10**6)  # slots since the epoch
+    return _cells(np.asarray(micros)).astype(np.int64)
+
+
+def _cells(micros: np.ndarray) -> np.ndarray:
+    """:func:`cell_of`, in 32 bits when the instants allow (all of history does)."""
+    slot = micros // (SLOT_S * 10**6)  # slots since the epoch
     if len(slot) and slot.min() >= -(2**31) and slot.max() < 2**31:
         slot = slot.astype(np.int32)  # the rest in 32 bits: about twice as fast
     day = slot // SLOTS
     slot -= day * SLOTS
     day += 3  # 1970-01-01 was a Thursday (Monday = 0)
     day %= 7
-    return np.where(day >= 5, slot + SLOTS, slot).astype(np.int64)
+    slot[day >= 5] += SLOTS
+    return slot
 
 
 def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -332,9 +344,10 @@ def _score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray |
                   a: np.ndarray, b: np.ndarray, meetings: np.ndarray,
                   window: float) -> tuple[np.ndarray, ...]:
     """:func:`score_habits`; a count of None is one sighting per habit row."""
-    u, s, c, count = (None if x is None else np.asarray(x, dtype=np.int64) for x in habits)
+    u, s, c = (np.asarray(x) for x in habits[:3])
+    count = None if habits[3] is None else np.asarray(habits[3], dtype=np.int64)
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    n_subjects = int(max(u.max(initial=-1), a.max(initial=-1), b.max(initial=-1))) + 1
+    n_subjects = max((int(x.max()) + 1 for x in (u, a, b) if len(x)), default=0)
     tables = _model((u, s, c, count), n_subjects, np.asarray(traffic, dtype=float), period, a,
                     b, total)
     return _score(tables, np.asarray(meetings), window)
@@ -347,32 +360,73 @@ def _model(habits: tuple[np.ndarray, ...], n_subjects: int, traffic: np.ndarray,
     one sighting each) of the pairs' subjects' sightings, ``traffic`` the sightings per
     (sensor, cell) of everyone at the sensors those subjects pass, ``total`` all sightings in
     scope."""
-    n_sensors = max(traffic.size // CELLS, 1)
     u, s, c, count = habits
-    key = u.astype(np.int64)
-    key *= n_sensors
-    key += s
-    key *= CELLS
-    key += c
-    key, n = _counted(key, count)
+    n_sensors = max(traffic.size // CELLS, 1)
     share, exposure = _traffic(traffic.reshape(-1, 2, SLOTS), period, total)
     rate = (share / exposure).ravel()
-    visit, cell = np.divmod(key, CELLS)
-    owner, sensor = np.divmod(visit, n_sensors)
-    weight = n * rate[sensor * CELLS + cell]
-    first_cell = _starts(visit)
-    cells = np.diff(np.r_[first_cell, len(key)])
-    words = -(-n_sensors // _WORD)
-    word_key, word_bits, word_visit = _words(owner[first_cell], sensor[first_cell], words)
-    word_count = np.bincount(word_key // words, minlength=n_subjects)
-    code = np.where(cell >= SLOTS, cell + (_WEEKEND_CODE - SLOTS), cell).astype(np.int16)
-    pad = np.zeros(1 << int(_SIZES[cells.max(initial=1) - 1]), np.int16)  # a block's overrun
+    sensor_bits = max(int(n_sensors - 1).bit_length(), _WORD_BITS)
+    if int(n_subjects).bit_length() + sensor_bits + _CELL_BITS > 63:
+        raise ValueError(f"too many subjects ({n_subjects:,}) and sensors ({n_sensors:,}) to "
+                         "score at once")
+    key = u.astype(np.int64)  # (u, s, c) in bit fields: the parts are shifts and masks
+    key <<= sensor_bits
+    key |= s
+    key <<= _CELL_BITS
+    key |= c
+    key, n = _counted(key, count)
+    code = (key & ((1 << _CELL_BITS) - 1)).astype(np.int16)
+    code[code >= SLOTS] += _WEEKEND_CODE - SLOTS
+    key >>= _CELL_BITS  # each habit's visit, (u, s)
+    first_cell = _starts(key)
+    cells = np.diff(first_cell, append=len(key))
+    words = 1 << (sensor_bits - _WORD_BITS)
+    word_key, word_bits, word_visit = _words(key[first_cell])
+    word_count = np.bincount(word_key >> (sensor_bits - _WORD_BITS), minlength=n_subjects)
+    codes, counts, place = _classes(code, n, first_cell, cells)
+    at = s.astype(np.int64)  # each sighting's rate, summed per subject: A
+    at *= CELLS
+    at += c
     return _Tables(
-        a, b, np.r_[code, pad], np.r_[n.astype(np.int32), pad.astype(np.int32)],
-        first_cell, cells, _SIZES[cells - 1], word_key, word_key % words, word_bits,
-        word_visit, np.r_[0, np.cumsum(word_count)[:-1]], word_count,
-        np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects), rate,
+        a, b, codes, counts, place, word_key, word_key & (words - 1), word_bits, word_visit,
+        np.r_[0, np.cumsum(word_count)[:-1]], word_count, _word_at(word_key, n_subjects, words),
+        np.bincount(u, count, n_subjects).astype(float),
+        np.bincount(u, rate[at] if count is None else rate[at] * count, n_subjects), rate,
         1.0 / exposure, words)
+
+
+def _classes(code: np.ndarray, n: np.ndarray, first_cell: np.ndarray,
+             cells: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...],
+                                         np.ndarray]:
+    """Each visit's cells as a padded row of its class's tables: (codes, counts, place)."""
+    size = _SIZES[cells - 1]
+    by_class = np.argsort(size, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(size, minlength=1))]
+    place = np.empty(len(cells), dtype=np.int64)
+    codes, counts = [], []
+    for e in range(len(bounds) - 1):
+        visits = by_class[bounds[e]:bounds[e + 1]]
+        place[visits] = np.arange(len(visits)) * 16 + e
+        if e == 0:  # one cell each
+            codes.append(code[first_cell[visits]][:, None])
+            counts.append(n[first_cell[visits]].astype(np.int32)[:, None])
+            continue
+        row, habit = _expand(first_cell[visits], cells[visits])
+        at = (row << e) + (habit - first_cell[visits][row])
+        codes.append(np.full((len(visits), 1 << e), _FAR, dtype=np.int16))
+        counts.append(np.zeros((len(visits), 1 << e), dtype=np.int32))
+        codes[-1].ravel()[at] = code[habit]
+        counts[-1].ravel()[at] = n[habit]
+    return tuple(codes), tuple(counts), place
+
+
+def _word_at(word_key: np.ndarray, n_subjects: int, words: int) -> np.ndarray | None:
+    """The word of each ``u * words + s // 64`` (-1: none), or None when that table would
+    take more than ``_WORD_TABLE`` entries (the words are then found by binary search)."""
+    if n_subjects * words > _WORD_TABLE:
+        return None
+    at = np.full(n_subjects * words, -1, dtype=np.int32 if len(word_key) < 2**31 else np.int64)
+    at[word_key] = np.arange(len(word_key))
+    return at
 
 
 def _starts(values: np.ndarray) -> np.ndarray:
@@ -383,13 +437,12 @@ def _starts(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(change)
 
 
-def _words(subject: np.ndarray, sensor: np.ndarray,
-           words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The subjects' sensor bitmaps from their visits (sorted by subject and sensor): key,
+def _words(visit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The subjects' sensor bitmaps from their visits (sorted ``(u, s)`` bit fields): key,
     bits and first visit of each word with a sensor."""
-    key = subject * words + sensor // _WORD
+    key = visit >> _WORD_BITS
     first = _starts(key)
-    bit = np.left_shift(np.uint64(1), (sensor % _WORD).astype(np.uint64))
+    bit = np.left_shift(np.uint64(1), (visit & (_WORD - 1)).astype(np.uint64))
     bits = np.bitwise_or.reduceat(bit, first) if len(first) else bit
     return key[first], bits, first
 
@@ -397,13 +450,16 @@ def _words(subject: np.ndarray, sensor: np.ndarray,
 def _counted(values: np.ndarray,
              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and how often each occurs, or the sum of its ``weights`` (a
-    value sort, no hashing)."""
-    order = np.argsort(values, kind="stable") if weights is not None else None
-    values = values[order] if order is not None else np.sort(values)
+    value sort, no hashing). Sorts ``values`` in place."""
+    if weights is None:
+        values.sort()
+    else:
+        order = np.argsort(values, kind="stable")
+        values, weights = values[order], weights[order]
     starts = _starts(values)
     if weights is None:
-        return values[starts], np.diff(np.r_[starts, len(values)])
-    return values[starts], np.add.reduceat(weights[order], starts) if len(values) else values
+        return values[starts], np.diff(starts, append=len(values))
+    return values[starts], np.add.reduceat(weights, starts) if len(values) else weights
 
 
 def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
@@ -448,8 +504,8 @@ def _expected(tables: _Tables, a: np.ndarray, b: np.ndarray,
     k = PRIOR_SIGHTINGS
     n_a, n_b = tables.N[a], tables.N[b]
     z_a, z_b = (2.0 * window * n / (n + k) for n in (n_a, n_b))
-    pair, base, va, vb = _shared_visits(tables, a, b)
-    side_a, side_b = _met_cells(tables, va, vb)
+    pair, base, pa, pb = _shared_visits(tables, a, b)
+    side_a, side_b = _met_cells(tables, pa, pb)
     return (k * z_b * tables.A[a] + _excess(tables, side_a, pair, base, z_b),
             k * z_a * tables.A[b] + _excess(tables, side_b, pair, base, z_a))
 
@@ -475,11 +531,12 @@ def _excess(tables: _Tables, side: tuple[np.ndarray, ...], pair: np.ndarray, bas
 
 def _shared_visits(tables: _Tables, a: np.ndarray,
                    b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pair, sensor * CELLS, a's visit, b's visit) for every sensor both ``a[pair]`` and
+    """(pair, sensor * CELLS, a's visit's place, b's) for every sensor both ``a[pair]`` and
     ``b[pair]`` passed.
 
-    The words of the subject with fewer of them are looked up among the other's (a binary
-    search of the sorted word keys) and the two bitmaps intersected: 64 sensors at a time.
+    The words of the subject with fewer of them are looked up among the other's (in
+    ``word_at``, or by binary search of the sorted word keys) and the two bitmaps
+    intersected: 64 sensors at a time.
     """
     key, bits = tables.word_key, tables.word_bits
     count_a, count_b = tables.word_count[a], tables.word_count[b]
@@ -490,18 +547,23 @@ def _shared_visits(tables: _Tables, a: np.ndarray,
         return (np.zeros(0, np.int64),) * 4
     low = tables.word_low[mine]
     probe = y[pair] * tables.words + low
-    theirs = np.searchsorted(key, probe)
-    np.minimum(theirs, len(key) - 1, out=theirs)
-    both = bits[mine] & bits[theirs]
-    both[key[theirs] != probe] = 0
+    if tables.word_at is not None:
+        theirs = tables.word_at[probe]
+        both = bits[mine] & bits[theirs]
+        both[theirs < 0] = 0
+    else:
+        theirs = np.searchsorted(key, probe)
+        np.minimum(theirs, len(key) - 1, out=theirs)
+        both = bits[mine] & bits[theirs]
+        both[key[theirs] != probe] = 0
     hit = np.flatnonzero(both)
     row, bit = _set_bits(both[hit])
     hit = hit[row]
     pair, mine, theirs = pair[hit], mine[hit], theirs[hit]
     bit -= np.uint64(1)  # the bits below the sensor's
     base = (low[hit] * _WORD + np.bitwise_count(bit)) * CELLS
-    vx = tables.word_visit[mine] + np.bitwise_count(bits[mine] & bit)
-    vy = tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & bit)
+    vx = tables.place[tables.word_visit[mine] + np.bitwise_count(bits[mine] & bit)]
+    vy = tables.place[tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & bit)]
     flip = swap[pair]
     return pair, base, np.where(flip, vy, vx), np.where(flip, vx, vy)
 
@@ -520,61 +582,52 @@ def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(rows), np.concatenate(lows)
 
 
-def _met_cells(tables: _Tables, va: np.ndarray,
-               vb: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """For a's and for b's side of each shared visit: (row, near-code, own sightings, the
-    other's sightings in the smoothed cell around it) for every cell of its own that the
-    other has sightings around.
+def _met_cells(tables: _Tables, pa: np.ndarray,
+               pb: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For a's and for b's side of each shared visit (``pa``, ``pb``: their places): (row,
+    near-code, own sightings, the other's sightings in the smoothed cell around it) for
+    every cell of its own that the other has sightings around.
 
     Each visit's cells are compared with the other visit's all at once, as a small matrix:
-    rows are grouped by their two visits' cell counts rounded up to powers of two, and a
-    group's rows are compared in blocks of about ``_BLOCK`` cell pairs.
+    rows are grouped by their two visits' classes and a group's rows compared in blocks of
+    about ``_BLOCK`` cell pairs.
     """
-    shape = tables.size[va] * np.uint8(16) + tables.size[vb]
+    shape = (pa & 15).astype(np.uint8) * np.uint8(16) + (pb & 15).astype(np.uint8)
     order = np.argsort(shape, kind="stable")
     first = _starts(shape[order])
+    sa, sb = pa >> 4, pb >> 4
     sides: tuple[list, list] = ([], [])
     for lo, hi in zip(first, np.r_[first[1:], len(order)], strict=True):
-        wa, wb = 1 << int(shape[order[lo]]) // 16, 1 << int(shape[order[lo]]) % 16
-        step = max(1, _BLOCK // (wa * wb))
+        ea, eb = divmod(int(shape[order[lo]]), 16)
+        step = max(1, _BLOCK >> (ea + eb))
         for start in range(lo, hi, step):
             rows = order[start:min(start + step, hi)]
-            for side, met in zip(sides, _compare(tables, va[rows], vb[rows], wa, wb),
+            for side, met in zip(sides, _compare(tables, sa[rows], sb[rows], ea, eb),
                                  strict=True):
                 side.append((rows[met[0]], *met[1:]))
     return tuple(tuple(np.concatenate(column) for column in zip(*side, strict=True))
                  if side else _NO_CELLS for side in sides)
 
 
-def _compare(tables: _Tables, va: np.ndarray, vb: np.ndarray, wa: int,
-             wb: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """For visits with at most ``wa`` and ``wb`` cells: (row, near-code, own sightings,
-    other's sightings around it) of a's and of b's cells that the other has sightings
-    around."""
-    if wa == wb == 1:  # most visits: one cell each
-        ha, hb = tables.first_cell[va], tables.first_cell[vb]
-        code_a, code_b = tables.code[ha], tables.code[hb]
+def _compare(tables: _Tables, sa: np.ndarray, sb: np.ndarray, ea: int,
+             eb: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For visits at rows ``sa`` of class ``ea`` and ``sb`` of class ``eb``: (row, near-code,
+    own sightings, other's sightings around it) of a's and of b's cells that the other has
+    sightings around."""
+    if ea == eb == 0:  # most visits: one cell each
+        code_a, code_b = tables.codes[0].ravel()[sa], tables.codes[0].ravel()[sb]
         row = np.flatnonzero(_near(code_a, code_b))
-        n_a, n_b = tables.n[ha[row]], tables.n[hb[row]]
+        n_a, n_b = tables.counts[0].ravel()[sa[row]], tables.counts[0].ravel()[sb[row]]
         return (row, code_a[row], n_a, n_b), (row, code_b[row], n_b, n_a)
-    code_a, n_a = _block(tables, va, wa, -_FAR)
-    code_b, n_b = _block(tables, vb, wb, _FAR)
+    code_a, n_a = tables.codes[ea][sa], tables.counts[ea][sa]
+    code_b, n_b = tables.codes[eb][sb], tables.counts[eb][sb]
+    # padding is _FAR: near padding only, whose sightings are 0
     near = _near(code_a[:, :, None], code_b[:, None, :]).view(np.int8)
     other_a = np.einsum("rab,rb->ra", near, n_b).ravel()
     other_b = np.einsum("rab,ra->rb", near, n_a).ravel()
     met_a, met_b = np.flatnonzero(other_a), np.flatnonzero(other_b)
-    return ((met_a // wa, code_a.ravel()[met_a], n_a.ravel()[met_a], other_a[met_a]),
-            (met_b // wb, code_b.ravel()[met_b], n_b.ravel()[met_b], other_b[met_b]))
-
-
-def _block(tables: _Tables, visit: np.ndarray, width: int,
-           far: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each visit's cells as a row of ``width``: near-codes (padded with ``far``, near
-    nothing) and sightings."""
-    habit = tables.first_cell[visit][:, None] + _STEPS[:width]
-    code = tables.code[habit]
-    code[_STEPS[:width] >= tables.cells[visit][:, None]] = far
-    return code, tables.n[habit]
+    return ((met_a >> ea, code_a.ravel()[met_a], n_a.ravel()[met_a], other_a[met_a]),
+            (met_b >> eb, code_b.ravel()[met_b], n_b.ravel()[met_b], other_b[met_b]))
 
 
 def _near(code_a: np.ndarray, code_b: np.ndarray) -> np.ndarray:
