@@ -594,10 +594,10 @@ def _met_cells(tables: _Tables, pa: np.ndarray,
     """
     shape = (pa & 15).astype(np.uint8) * np.uint8(16) + (pb & 15).astype(np.uint8)
     order = np.argsort(shape, kind="stable")
-    first = _starts(shape[order])
+    bounds = np.append(_starts(shape[order]), len(order))
     sa, sb = pa >> 4, pb >> 4
     sides: tuple[list, list] = ([], [])
-    for lo, hi in zip(first, np.r_[first[1:], len(order)], strict=True):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         ea, eb = divmod(int(shape[order[lo]]), 16)
         step = max(1, _BLOCK >> (ea + eb))
         for start in range(lo, hi, step):

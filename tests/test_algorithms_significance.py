@@ -336,3 +336,41 @@ def test_expected_meetings_equal_the_oracle_on_the_fast_paths_edge_cases(drawn) 
                                  flipped["expected_meetings"], strict=True):
         assert got == pytest.approx(oracle_expected(sightings, a, b, 120), rel=1e-9)
         assert back == pytest.approx(got, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=edge_sightings())
+def test_words_found_by_binary_search_score_as_by_table(drawn) -> None:
+    """Beyond ``_WORD_TABLE`` subjects x words, a subject's sensor words are found by binary
+    search: the same scores."""
+    sightings, pairs = drawn
+    by_table = score_pairs(sightings, pairs_frame(pairs, [2] * len(pairs)), 120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(significance, "_WORD_TABLE", 0)
+        by_search = score_pairs(sightings, pairs_frame(pairs, [2] * len(pairs)), 120)
+    assert by_search["expected_meetings"].to_list() == pytest.approx(
+        by_table["expected_meetings"].to_list(), rel=1e-12)
+    for (a, b), got in zip(pairs, by_search["expected_meetings"], strict=True):
+        assert got == pytest.approx(oracle_expected(sightings, a, b, 120), rel=1e-9)
+
+
+def test_a_word_missing_from_the_other_subject_shares_no_sensor(monkeypatch) -> None:
+    """B passes F001 (word 0) and A F065 (word 1, the same bit) at the same times: a binary
+    search for A's word 0 lands on its word 1, which must not count as shared."""
+    rows = [(*FILLER, f"F{k:03d}", FRIDAY + timedelta(minutes=7 * k)) for k in range(150)]
+    for day in range(5):
+        at = T0 + timedelta(days=day)
+        rows += [("plate", "B", "F001", at), ("plate", "A", "F065", at + timedelta(seconds=30))]
+    pairs = [(("plate", "B"), ("plate", "A"))]
+    monkeypatch.setattr(significance, "_WORD_TABLE", 0)
+    scored = score_pairs(frame(rows), pairs_frame(pairs, [3]), 120)
+    want = oracle_expected(frame(rows), *pairs[0], 120)
+    assert scored["expected_meetings"][0] == pytest.approx(want, rel=1e-9)
+
+
+def test_too_many_subjects_and_sensors_for_the_keys_is_a_clear_error() -> None:
+    habits = (np.array([2**50]), np.array([0]), np.array([0]), np.array([1]))
+    with pytest.raises(ValueError, match="too many subjects"):
+        significance.score_habits(habits, np.zeros((1, significance.CELLS)),
+                                  (T0.date(), T0.date()), 1.0, np.array([2**50]),
+                                  np.array([0]), np.array([1]))
