@@ -44,6 +44,8 @@ time range changes the traffic, the habits and the period like any other figure.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -63,7 +65,8 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 # a habit at 7:59 explains a meeting at 8:01.
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
-PAIR_CHUNK = 100_000  # pairs scored at once
+PAIR_CHUNK = 100_000  # pairs scored at once (per thread)
+_THREADS = min(2, len(os.sched_getaffinity(0)))
 _WORD_BITS = 6
 _WORD = 1 << _WORD_BITS  # sensors per word of a subject's sensor bitmap
 _CELL_BITS = 10  # bits that hold a cell
@@ -138,9 +141,14 @@ def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.nda
     """(a_reads, b_reads, expected_meetings, significance) per pair."""
     n_a, n_b = tables.N[tables.a], tables.N[tables.b]
     expected = np.zeros(len(tables.a))
-    for lo in range(0, len(tables.a), PAIR_CHUNK):  # bounds the per-pair expansions' memory
-        part = slice(lo, lo + PAIR_CHUNK)
-        expected[part] = np.maximum(*_expected(tables, tables.a[part], tables.b[part], window))
+    # chunks bound the per-pair expansions' memory; numpy releases the GIL in its loops, so
+    # chunks on _THREADS threads run on as many cores
+    parts = [slice(lo, lo + PAIR_CHUNK) for lo in range(0, len(tables.a), PAIR_CHUNK)]
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="significance") as pool:
+        done = pool.map(lambda part: _expected(tables, tables.a[part], tables.b[part], window),
+                        parts)
+        for part, (ab, ba) in zip(parts, done, strict=True):
+            expected[part] = np.maximum(ab, ba)
     return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
             poisson_significance(meetings, expected))
 
