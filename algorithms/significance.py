@@ -35,7 +35,10 @@ which is a sum of per-cell aggregates (group-bys), never a per-sighting list per
 Cells where ``b`` has no sighting of its own contribute only their (tiny) prior rate, taken
 linearly: ``2 w lambda`` instead of ``1 - exp(-2 w lambda)``, which is never smaller. Their sum
 is a per-subject aggregate, so the only per-pair work is at the sensors both subjects passed:
-each one's cells there, paired with the other's.
+each one's cells there, paired with the other's. That work is done once for both directions:
+a pair's shared sensors come from intersecting the two subjects' sensor bitmaps (64 sensors a
+word), and at each one the two cell lists are compared as a small matrix; pairs are scored in
+chunks, two at a time (numpy releases the GIL).
 
 Everything is a pure function of the pairs' meetings and the sightings in scope: a scope or a
 time range changes the traffic, the habits and the period like any other figure.
