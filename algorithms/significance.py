@@ -35,7 +35,10 @@ which is a sum of per-cell aggregates (group-bys), never a per-sighting list per
 Cells where ``b`` has no sighting of its own contribute only their (tiny) prior rate, taken
 linearly: ``2 w lambda`` instead of ``1 - exp(-2 w lambda)``, which is never smaller. Their sum
 is a per-subject aggregate, so the only per-pair work is at the sensors both subjects passed:
-each one's cells there, paired with the other's.
+each one's cells there, paired with the other's. That work is done once for both directions:
+a pair's shared sensors come from intersecting the two subjects' sensor bitmaps (64 sensors a
+word), and at each one the two cell lists are compared as a small matrix; pairs are scored in
+chunks, two at a time (numpy releases the GIL).
 
 Everything is a pure function of the pairs' meetings and the sightings in scope: a scope or a
 time range changes the traffic, the habits and the period like any other figure.
@@ -44,6 +47,8 @@ time range changes the traffic, the habits and the period like any other figure.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -63,7 +68,21 @@ CELLS = 2 * SLOTS  # weekday and weekend slots
 # a habit at 7:59 explains a meeting at 8:01.
 SMOOTH_SLOTS = 1
 PRIOR_SIGHTINGS = 10.0  # pseudo-sightings of the sensor-traffic prior in each subject's habits
-PAIR_CHUNK = 100_000  # pairs scored at once
+PAIR_CHUNK = 100_000  # pairs scored at once (per thread)
+_THREADS = min(2, len(os.sched_getaffinity(0)))
+_WORD_BITS = 6
+_WORD = 1 << _WORD_BITS  # sensors per word of a subject's sensor bitmap
+_CELL_BITS = 10  # bits that hold a cell
+_BLOCK = 1 << 18  # cell pairs compared at once
+# Near-codes: a cell's slot, plus 1000 on weekends, so near cells differ by at most
+# SMOOTH_SLOTS or (across midnight) by SLOTS - SMOOTH_SLOTS .. SLOTS - 1; padding is _FAR from
+# them all.
+_WEEKEND_CODE = 1000
+_FAR = 8000
+_SIZES = np.ceil(np.log2(np.arange(1, CELLS + 1))).astype(np.uint8)  # exponent of cells 1..
+_WORD_TABLE = 1 << 26  # largest subjects x words looked up in a table, not by binary search
+_NO_CELLS = (np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.int32),
+             np.zeros(0, np.int64))
 _SUBJECT = ("subject_type", "subject")
 _DAY_US = 86_400 * 10**6
 _EPOCH = date(1970, 1, 1)
@@ -125,11 +144,14 @@ def _score(tables: _Tables, meetings: np.ndarray, window: float) -> tuple[np.nda
     """(a_reads, b_reads, expected_meetings, significance) per pair."""
     n_a, n_b = tables.N[tables.a], tables.N[tables.b]
     expected = np.zeros(len(tables.a))
-    for lo in range(0, len(tables.a), PAIR_CHUNK):  # bounds the per-pair expansions' memory
-        part = slice(lo, lo + PAIR_CHUNK)
-        a, b = tables.a[part], tables.b[part]
-        expected[part] = np.maximum(_directed(tables, n_b[part], a, b, window),
-                                    _directed(tables, n_a[part], b, a, window))
+    # chunks bound the per-pair expansions' memory; numpy releases the GIL in its loops, so
+    # chunks on _THREADS threads run on as many cores
+    parts = [slice(lo, lo + PAIR_CHUNK) for lo in range(0, len(tables.a), PAIR_CHUNK)]
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="significance") as pool:
+        done = pool.map(lambda part: _expected(tables, tables.a[part], tables.b[part], window),
+                        parts)
+        for part, (ab, ba) in zip(parts, done, strict=True):
+            expected[part] = np.maximum(ab, ba)
     return (n_a.astype(np.int64), n_b.astype(np.int64), expected,
             poisson_significance(meetings, expected))
 
@@ -176,37 +198,41 @@ class _Tables:
     """The null model over integer codes: subjects ``u``, sensors ``s``, cells ``c`` (day type
     and slot: ``weekend * SLOTS + slot``).
 
-    ``a``, ``b``: each pair's subject codes; ``key``, ``n``: the habits, one sorted key
-    ``(u * sensors + s) * CELLS + c`` per subject and cell with its sightings; ``visited``:
-    ``u * sensors + s`` for every sensor a subject passed (sorted), whose cells are the habits
-    ``first_cell[v]`` up to ``first_cell[v + 1]``; a subject's visits are ``first_visit[u]``
-    up to ``first_visit[u + 1]``; ``N``, ``A``: per
+    ``a``, ``b``: each pair's subject codes. A *visit* is one (u, s) a subject passed (sorted);
+    its cells are kept in a table of its *class*, ``e``, the exponent of its cell count
+    rounded up to a power of two: ``codes[e]`` (near-codes, see ``_WEEKEND_CODE``, padded with
+    ``_FAR``) and ``counts[e]`` (sightings, padded with 0), one row of width ``2 ** e`` per
+    visit of the class; ``place[v]`` is visit ``v``'s row there, times 16, plus ``e``.
+    A subject's sensors are a bitmap of 64-sensor *words* (``words`` of them, a power of
+    two): one sorted ``word_key = u * words + s // 64`` per word with a sensor,
+    ``word_low = s // 64``,
+    ``word_bits`` (bit ``s % 64`` per sensor passed) and ``word_visit``, the visit of its
+    lowest sensor, so sensor ``s``'s visit is ``word_visit`` plus the bits below ``s``'s;
+    subject ``u``'s ``word_count[u]`` words are ``first_word[u]`` onwards; ``word_at`` (when
+    not too large) is the word of each ``u * words + s // 64``, or -1. ``N``, ``A``: per
     subject, its sightings and ``sum_c n(c) share(c) / exposure(c)`` (the per-subject half of
-    the prior's contribution); ``rate``: per (s, c), ``share / exposure`` of the smoothed cell.
+    the prior's contribution); ``rate``: per ``s * CELLS + c``, ``share / exposure`` of the
+    smoothed cell (``share``: its share of all sightings); ``inverse``: per cell,
+    ``1 / exposure`` (its seconds over the period).
     """
 
     a: np.ndarray
     b: np.ndarray
-    key: np.ndarray
-    n: np.ndarray
-    visited: np.ndarray
-    first_cell: np.ndarray
-    first_visit: np.ndarray
+    codes: tuple[np.ndarray, ...]
+    counts: tuple[np.ndarray, ...]
+    place: np.ndarray
+    word_key: np.ndarray
+    word_low: np.ndarray
+    word_bits: np.ndarray
+    word_visit: np.ndarray
+    first_word: np.ndarray
+    word_count: np.ndarray
+    word_at: np.ndarray | None
     N: np.ndarray
     A: np.ndarray
-    share: np.ndarray
-    exposure: np.ndarray
-    sensors: int
-
-
-def _utc(lf: pl.LazyFrame) -> pl.Expr:
-    """``seen_at`` in UTC (naive values are UTC)."""
-    dtype = lf.collect_schema()["seen_at"]
-    if not isinstance(dtype, pl.Datetime):
-        raise TypeError(f"seen_at must be a Datetime column, got {dtype}")
-    seen = pl.col("seen_at")
-    return seen.dt.replace_time_zone("UTC") if dtype.time_zone is None else (
-        seen.dt.convert_time_zone("UTC"))
+    rate: np.ndarray
+    inverse: np.ndarray
+    words: int
 
 
 def _cell(lf: pl.LazyFrame) -> pl.Expr:
@@ -246,8 +272,7 @@ def _tables(lf: pl.LazyFrame, keyed: pl.DataFrame) -> _Tables:
                          pl.col(side).alias("subject"))
             .join(codes, on=_SUBJECT, how="left", maintain_order="left")["u"].to_numpy()
             .astype(np.int64) for side in ("a", "b"))
-    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy(),
-              np.ones(cells.height, np.int64))
+    habits = (subject.astype(np.int64), s.astype(np.int64), cells["c"].to_numpy(), None)
     first, last = (period[end][0] for end in ("first", "last"))
     return _model(habits, len(subjects), dense.reshape(len(names), CELLS),
                   (first.date(), last.date()), a, b,
@@ -264,22 +289,35 @@ def score_coded(subject: np.ndarray, sensor: np.ndarray, micros: np.ndarray, a: 
     same numbers as :func:`score_pairs` on the same sightings (the co-travel sweep, which has
     the codes already, calls this instead of reading the sightings again).
     """
-    c = cell_of(micros)
+    c = _cells(micros)
     n_sensors = int(sensor.max()) + 1 if len(sensor) else 0
-    s = sensor.astype(np.int64)
-    traffic = np.bincount(s * CELLS + c, minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
-    day = micros // _DAY_US
-    period = tuple(_EPOCH + timedelta(days=int(d)) for d in (day.min(), day.max())) if len(
-        micros) else (None, None)
-    return score_habits((subject, s, c, np.ones(len(s), np.int64)), traffic, period,
-                        float(len(micros)), a, b, meetings, window)
+    at = sensor.astype(np.int64)
+    at *= CELLS
+    at += c
+    traffic = np.bincount(at, minlength=n_sensors * CELLS).reshape(n_sensors, CELLS)
+    del at
+    period = tuple(_EPOCH + timedelta(days=int(t) // _DAY_US) for t in (
+        micros.min(), micros.max())) if len(micros) else (None, None)
+    return _score_habits((subject, sensor, c, None), traffic, period, float(len(micros)), a, b,
+                         meetings, window)
 
 
 def cell_of(micros: np.ndarray) -> np.ndarray:
     """Each instant's cell (UTC microseconds since the epoch): ``weekend * SLOTS + slot``."""
-    day = micros // _DAY_US
-    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday (Monday = 0)
-    return weekend * SLOTS + (micros - day * _DAY_US) // (SLOT_S * 10**6)
+    return _cells(np.asarray(micros)).astype(np.int64)
+
+
+def _cells(micros: np.ndarray) -> np.ndarray:
+    """:func:`cell_of`, in 32 bits when the instants allow (all of history does)."""
+    slot = micros // (SLOT_S * 10**6)  # slots since the epoch
+    if len(slot) and slot.min() >= -(2**31) and slot.max() < 2**31:
+        slot = slot.astype(np.int32)  # the rest in 32 bits: about twice as fast
+    day = slot // SLOTS
+    slot -= day * SLOTS
+    day += 3  # 1970-01-01 was a Thursday (Monday = 0)
+    day %= 7
+    slot[day >= 5] += SLOTS
+    return slot
 
 
 def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -309,9 +347,18 @@ def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         ``(a_reads, b_reads, expected_meetings, significance)`` in pair order, the same
         numbers as :func:`score_pairs` over the sightings these aggregates count.
     """
-    u, s, c, count = (np.asarray(x, dtype=np.int64) for x in habits)
+    return _score_habits(habits, traffic, period, total, a, b, meetings, window)
+
+
+def _score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+                  traffic: np.ndarray, period: tuple[date | None, date | None], total: float,
+                  a: np.ndarray, b: np.ndarray, meetings: np.ndarray,
+                  window: float) -> tuple[np.ndarray, ...]:
+    """:func:`score_habits`; a count of None is one sighting per habit row."""
+    u, s, c = (np.asarray(x) for x in habits[:3])
+    count = None if habits[3] is None else np.asarray(habits[3], dtype=np.int64)
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    n_subjects = int(max(u.max(initial=-1), a.max(initial=-1), b.max(initial=-1))) + 1
+    n_subjects = max((int(x.max()) + 1 for x in (u, a, b) if len(x)), default=0)
     tables = _model((u, s, c, count), n_subjects, np.asarray(traffic, dtype=float), period, a,
                     b, total)
     return _score(tables, np.asarray(meetings), window)
@@ -320,38 +367,117 @@ def score_habits(habits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 def _model(habits: tuple[np.ndarray, ...], n_subjects: int, traffic: np.ndarray,
            period: tuple[date | None, date | None], a: np.ndarray, b: np.ndarray,
            total: float) -> _Tables:
-    """The tables of the null model: ``habits`` are (subject, sensor, cell, count) of the
-    pairs' subjects' sightings, ``traffic`` the sightings per (sensor, cell) of everyone at the
-    sensors those subjects pass, ``total`` all sightings in scope."""
-    n_sensors = traffic.size // CELLS
+    """The tables of the null model: ``habits`` are (subject, sensor, cell, count or None for
+    one sighting each) of the pairs' subjects' sightings, ``traffic`` the sightings per
+    (sensor, cell) of everyone at the sensors those subjects pass, ``total`` all sightings in
+    scope."""
     u, s, c, count = habits
-    key, n = _counted((u * n_sensors + s) * CELLS + c, count)
-    share, exposure = _traffic(traffic.reshape(n_sensors, 2, SLOTS), period, total)
-    weight = n * (share / exposure).ravel()[key % (n_sensors * CELLS)]
-    owner = key // (n_sensors * CELLS)
-    visited, cells_per_visit = _counted(key // CELLS)
-    first_visit = np.r_[0, np.cumsum(np.bincount(visited // n_sensors, minlength=n_subjects))]
-    return _Tables(a, b, key, n, visited, np.r_[0, np.cumsum(cells_per_visit)], first_visit,
-                   np.bincount(owner, n, n_subjects), np.bincount(owner, weight, n_subjects),
-                   share, exposure, n_sensors)
+    n_sensors = max(traffic.size // CELLS, 1)
+    share, exposure = _traffic(traffic.reshape(-1, 2, SLOTS), period, total)
+    rate = (share / exposure).ravel()
+    sensor_bits = max(int(n_sensors - 1).bit_length(), _WORD_BITS)
+    if int(n_subjects).bit_length() + sensor_bits + _CELL_BITS > 63:
+        raise ValueError(f"too many subjects ({n_subjects:,}) and sensors ({n_sensors:,}) to "
+                         "score at once")
+    key = u.astype(np.int64)  # (u, s, c) in bit fields: the parts are shifts and masks
+    key <<= sensor_bits
+    key |= s
+    key <<= _CELL_BITS
+    key |= c
+    key, n = _counted(key, count)
+    code = (key & ((1 << _CELL_BITS) - 1)).astype(np.int16)
+    code[code >= SLOTS] += _WEEKEND_CODE - SLOTS
+    key >>= _CELL_BITS  # each habit's visit, (u, s)
+    first_cell = _starts(key)
+    cells = np.diff(first_cell, append=len(key))
+    words = 1 << (sensor_bits - _WORD_BITS)
+    word_key, word_bits, word_visit = _words(key[first_cell])
+    word_count = np.bincount(word_key >> (sensor_bits - _WORD_BITS), minlength=n_subjects)
+    codes, counts, place = _classes(code, n, first_cell, cells)
+    at = s.astype(np.int64)  # each sighting's rate, summed per subject: A
+    at *= CELLS
+    at += c
+    return _Tables(
+        a, b, codes, counts, place, word_key, word_key & (words - 1), word_bits, word_visit,
+        np.r_[0, np.cumsum(word_count)[:-1]], word_count, _word_at(word_key, n_subjects, words),
+        np.bincount(u, count, n_subjects).astype(float),
+        np.bincount(u, rate[at] if count is None else rate[at] * count, n_subjects), rate,
+        1.0 / exposure, words)
+
+
+def _classes(code: np.ndarray, n: np.ndarray, first_cell: np.ndarray,
+             cells: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...],
+                                         np.ndarray]:
+    """Each visit's cells as a padded row of its class's tables: (codes, counts, place)."""
+    size = _SIZES[cells - 1]
+    by_class = np.argsort(size, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(size, minlength=1))]
+    place = np.empty(len(cells), dtype=np.int64)
+    codes, counts = [], []
+    for e in range(len(bounds) - 1):
+        visits = by_class[bounds[e]:bounds[e + 1]]
+        place[visits] = np.arange(len(visits)) * 16 + e
+        if e == 0:  # one cell each
+            codes.append(code[first_cell[visits]][:, None])
+            counts.append(n[first_cell[visits]].astype(np.int32)[:, None])
+            continue
+        row, habit = _expand(first_cell[visits], cells[visits])
+        at = (row << e) + (habit - first_cell[visits][row])
+        codes.append(np.full((len(visits), 1 << e), _FAR, dtype=np.int16))
+        counts.append(np.zeros((len(visits), 1 << e), dtype=np.int32))
+        codes[-1].ravel()[at] = code[habit]
+        counts[-1].ravel()[at] = n[habit]
+    return tuple(codes), tuple(counts), place
+
+
+def _word_at(word_key: np.ndarray, n_subjects: int, words: int) -> np.ndarray | None:
+    """The word of each ``u * words + s // 64`` (-1: none), or None when that table would
+    take more than ``_WORD_TABLE`` entries (the words are then found by binary search)."""
+    if n_subjects * words > _WORD_TABLE:
+        return None
+    at = np.full(n_subjects * words, -1, dtype=np.int32 if len(word_key) < 2**31 else np.int64)
+    at[word_key] = np.arange(len(word_key))
+    return at
+
+
+def _starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
+    change = np.empty(len(values), dtype=bool)
+    change[:1] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+def _words(visit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The subjects' sensor bitmaps from their visits (sorted ``(u, s)`` bit fields): key,
+    bits and first visit of each word with a sensor."""
+    key = visit >> _WORD_BITS
+    first = _starts(key)
+    bit = np.left_shift(np.uint64(1), (visit & (_WORD - 1)).astype(np.uint64))
+    bits = np.bitwise_or.reduceat(bit, first) if len(first) else bit
+    return key[first], bits, first
 
 
 def _counted(values: np.ndarray,
              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and how often each occurs, or the sum of its ``weights`` (a
-    value sort, no hashing)."""
-    order = np.argsort(values, kind="stable") if weights is not None else None
-    values = values[order] if order is not None else np.sort(values)
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else values
+    value sort, no hashing). Sorts ``values`` in place."""
     if weights is None:
-        return values[starts], np.diff(np.r_[starts, len(values)])
-    return values[starts], np.add.reduceat(weights[order], starts) if len(values) else values
+        values.sort()
+    else:
+        order = np.argsort(values, kind="stable")
+        values, weights = values[order], weights[order]
+    starts = _starts(values)
+    if weights is None:
+        return values[starts], np.diff(starts, append=len(values))
+    return values[starts], np.add.reduceat(weights, starts) if len(values) else weights
 
 
 def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
              total: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per (sensor, cell), smoothed over neighbouring slots: the share of all ``total``
-    sightings, and the seconds the smoothed cell spans over the period's calendar days."""
+    """Per (sensor, cell), smoothed over neighbouring slots, the share of all ``total``
+    sightings; per cell, the seconds the smoothed cell spans over the period's calendar
+    days."""
     n_sensors = dense.shape[0]
     smoothed = _smooth(dense) / max(total, 1.0)
     first, last = period
@@ -360,11 +486,10 @@ def _traffic(dense: np.ndarray, period: tuple[date | None, date | None],
         weekdays = int(np.busday_count(first, last + timedelta(days=1)))
         weekend = (last - first).days + 1 - weekdays
     span = float((2 * SMOOTH_SLOTS + 1) * SLOT_S)
-    exposure = np.broadcast_to(np.array([weekdays, weekend], float)[None, :, None] * span,
-                               dense.shape)
+    exposure = np.repeat(np.array([weekdays, weekend], float) * span, SLOTS)
     # a day type absent from the period has no sighting either: any positive exposure will do
     exposure = np.where(exposure > 0, exposure, span)
-    return smoothed.reshape(n_sensors, CELLS), exposure.reshape(n_sensors, CELLS)
+    return smoothed.reshape(n_sensors, CELLS), exposure
 
 
 def _smooth(dense: np.ndarray) -> np.ndarray:
@@ -372,62 +497,162 @@ def _smooth(dense: np.ndarray) -> np.ndarray:
     return sum(np.roll(dense, k, axis=-1) for k in range(-SMOOTH_SLOTS, SMOOTH_SLOTS + 1))
 
 
-def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
-    k = np.repeat(np.arange(len(first)), count)
-    steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
-    return k, np.repeat(first, count) + steps
+# ---------------------------------------------------------------------------------------------
+# Expected meetings per pair
 
 
-def _shared_sensors(tables: _Tables, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pair, x's visit, y's visit) for every sensor both ``x[pair]`` and ``y[pair]`` passed.
+def _expected(tables: _Tables, a: np.ndarray, b: np.ndarray,
+              window: float) -> tuple[np.ndarray, np.ndarray]:
+    """(expected(a -> b), expected(b -> a)) per pair: a's sightings met by chance by b, and
+    b's by a.
 
-    Each pair's sensors are taken from the subject with fewer of them and looked up among the
-    other's by a hash join.
-    """
-    fewer = np.diff(tables.first_visit)
-    swap = fewer[x] > fewer[y]
-    lo, hi = np.where(swap, y, x), np.where(swap, x, y)
-    pair, visit = _expand(tables.first_visit[lo], fewer[lo])
-    probe = hi[pair] * tables.sensors + tables.visited[visit] % tables.sensors
-    found = (pl.DataFrame({"k": probe, "r": np.arange(len(probe))})
-             .join(pl.DataFrame({"k": tables.visited, "v": np.arange(len(tables.visited))}),
-                   on="k"))
-    r, other = found["r"].to_numpy(), found["v"].to_numpy()
-    pair, visit = pair[r], visit[r]
-    flip = swap[pair]
-    return pair, np.where(flip, other, visit), np.where(flip, visit, other)
-
-
-def _directed(tables: _Tables, n_y: np.ndarray, x: np.ndarray, y: np.ndarray,
-              window: float) -> np.ndarray:
-    """expected(x -> y) per pair (``x``, ``y``: the pairs' subject codes; ``n_y``: y's
-    sightings): x's sightings met by chance.
-
-    At each shared sensor, x's cells are paired with y's cells there (both short lists) to
-    count y's sightings in the smoothed cell around each of x's cells.
+    With ``z_y = 2 w N_y / (N_y + k)``, a cell of x's with ``n`` sightings where y has
+    ``other`` around it adds ``n (1 - exp(-z_y (other / exposure + k rate)))``; the prior's
+    linear part ``n z_y k rate`` is summed per subject (``A``) for all of x's cells, so the
+    cells y has sightings around add the difference. Those are found once for both
+    directions, at the sensors both passed.
     """
     k = PRIOR_SIGHTINGS
-    n_y = n_y.astype(float)
-    prior_rate = 2.0 * window * n_y * k / (n_y + k)
-    linear = prior_rate * tables.A[x]
-    pair, vx, vy = _shared_sensors(tables, x, y)
-    cells = np.diff(tables.first_cell)
-    row, mine = _expand(tables.first_cell[vx], cells[vx])
-    own_row, theirs = _expand(tables.first_cell[vy[row]], cells[vy[row]])
-    c_mine, c_theirs = tables.key[mine] % CELLS, tables.key[theirs] % CELLS
-    gap = np.abs(c_mine[own_row] - c_theirs)  # different day types are SLOTS or more apart
-    near = np.minimum(gap, SLOTS - gap % SLOTS) <= SMOOTH_SLOTS
-    near &= c_mine[own_row] // SLOTS == c_theirs // SLOTS
-    other = np.bincount(own_row, tables.n[theirs] * near, minlength=len(mine))
-    pair, s = pair[row], tables.visited[vx[row]] % tables.sensors
-    own = tables.n[mine].astype(float)
-    share, exposure = tables.share[s, c_mine], tables.exposure[s, c_mine]
-    total = n_y[pair]
-    rate = total * (other + k * share) / (total + k) / exposure
-    prior = own * prior_rate[pair] * share / exposure
-    exact = np.where(other > 0, own * -np.expm1(-2.0 * window * rate), prior)
-    return linear + np.bincount(pair, exact - prior, minlength=len(x))
+    n_a, n_b = tables.N[a], tables.N[b]
+    z_a, z_b = (2.0 * window * n / (n + k) for n in (n_a, n_b))
+    pair, base, pa, pb = _shared_visits(tables, a, b)
+    side_a, side_b = _met_cells(tables, pa, pb)
+    return (k * z_b * tables.A[a] + _excess(tables, side_a, pair, base, z_b),
+            k * z_a * tables.A[b] + _excess(tables, side_b, pair, base, z_a))
+
+
+def _excess(tables: _Tables, side: tuple[np.ndarray, ...], pair: np.ndarray, base: np.ndarray,
+            z: np.ndarray) -> np.ndarray:
+    """Per pair, over x's cells that y has sightings around (``side``: shared row, near-code,
+    own sightings, y's sightings around), the chance of a coincidental meeting from y's own
+    rate less the prior's linear part already counted."""
+    row, code, own, other = side
+    to = pair[row]
+    cell = np.where(code >= _WEEKEND_CODE, code - (_WEEKEND_CODE - SLOTS), code)
+    prior = PRIOR_SIGHTINGS * tables.rate[base[row] + cell]
+    zy = z[to]
+    x = other * tables.inverse[cell]
+    x += prior
+    x *= zy
+    chance = -np.expm1(-x)
+    chance -= zy * prior
+    chance *= own
+    return np.bincount(to, chance, minlength=len(z))
+
+
+def _shared_visits(tables: _Tables, a: np.ndarray,
+                   b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pair, sensor * CELLS, a's visit's place, b's) for every sensor both ``a[pair]`` and
+    ``b[pair]`` passed.
+
+    The words of the subject with fewer of them are looked up among the other's (in
+    ``word_at``, or by binary search of the sorted word keys) and the two bitmaps
+    intersected: 64 sensors at a time.
+    """
+    key, bits = tables.word_key, tables.word_bits
+    count_a, count_b = tables.word_count[a], tables.word_count[b]
+    swap = count_a > count_b
+    x, y = np.where(swap, b, a), np.where(swap, a, b)
+    pair, mine = _expand(tables.first_word[x], np.minimum(count_a, count_b))
+    if len(key) == 0 or len(mine) == 0:
+        return (np.zeros(0, np.int64),) * 4
+    low = tables.word_low[mine]
+    probe = y[pair] * tables.words + low
+    if tables.word_at is not None:
+        theirs = tables.word_at[probe]
+        both = bits[mine] & bits[theirs]
+        both[theirs < 0] = 0
+    else:
+        theirs = np.searchsorted(key, probe)
+        np.minimum(theirs, len(key) - 1, out=theirs)
+        both = bits[mine] & bits[theirs]
+        both[key[theirs] != probe] = 0
+    hit = np.flatnonzero(both)
+    row, bit = _set_bits(both[hit])
+    hit = hit[row]
+    pair, mine, theirs = pair[hit], mine[hit], theirs[hit]
+    bit -= np.uint64(1)  # the bits below the sensor's
+    base = (low[hit] * _WORD + np.bitwise_count(bit)) * CELLS
+    vx = tables.place[tables.word_visit[mine] + np.bitwise_count(bits[mine] & bit)]
+    vy = tables.place[tables.word_visit[theirs] + np.bitwise_count(bits[theirs] & bit)]
+    flip = swap[pair]
+    return pair, base, np.where(flip, vy, vx), np.where(flip, vx, vy)
+
+
+def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per set bit of each word: (the word's index, the bit alone as a word)."""
+    index = np.arange(len(words))
+    rows, lows = [index[:0]], [words[:0]]
+    while len(words):
+        low = words & (~words + np.uint64(1))
+        rows.append(index)
+        lows.append(low)
+        words = words ^ low
+        left = np.flatnonzero(words)
+        words, index = words[left], index[left]
+    return np.concatenate(rows), np.concatenate(lows)
+
+
+def _met_cells(tables: _Tables, pa: np.ndarray,
+               pb: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For a's and for b's side of each shared visit (``pa``, ``pb``: their places): (row,
+    near-code, own sightings, the other's sightings in the smoothed cell around it) for
+    every cell of its own that the other has sightings around.
+
+    Each visit's cells are compared with the other visit's all at once, as a small matrix:
+    rows are grouped by their two visits' classes and a group's rows compared in blocks of
+    about ``_BLOCK`` cell pairs.
+    """
+    shape = (pa & 15).astype(np.uint8) * np.uint8(16) + (pb & 15).astype(np.uint8)
+    order = np.argsort(shape, kind="stable")
+    bounds = np.append(_starts(shape[order]), len(order))
+    sa, sb = pa >> 4, pb >> 4
+    sides: tuple[list, list] = ([], [])
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        ea, eb = divmod(int(shape[order[lo]]), 16)
+        step = max(1, _BLOCK >> (ea + eb))
+        for start in range(lo, hi, step):
+            rows = order[start:min(start + step, hi)]
+            for side, met in zip(sides, _compare(tables, sa[rows], sb[rows], ea, eb),
+                                 strict=True):
+                side.append((rows[met[0]], *met[1:]))
+    return tuple(tuple(np.concatenate(column) for column in zip(*side, strict=True))
+                 if side else _NO_CELLS for side in sides)
+
+
+def _compare(tables: _Tables, sa: np.ndarray, sb: np.ndarray, ea: int,
+             eb: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For visits at rows ``sa`` of class ``ea`` and ``sb`` of class ``eb``: (row, near-code,
+    own sightings, other's sightings around it) of a's and of b's cells that the other has
+    sightings around."""
+    if ea == eb == 0:  # most visits: one cell each
+        code_a, code_b = tables.codes[0].ravel()[sa], tables.codes[0].ravel()[sb]
+        row = np.flatnonzero(_near(code_a, code_b))
+        n_a, n_b = tables.counts[0].ravel()[sa[row]], tables.counts[0].ravel()[sb[row]]
+        return (row, code_a[row], n_a, n_b), (row, code_b[row], n_b, n_a)
+    code_a, n_a = tables.codes[ea][sa], tables.counts[ea][sa]
+    code_b, n_b = tables.codes[eb][sb], tables.counts[eb][sb]
+    # padding is _FAR: near padding only, whose sightings are 0
+    near = _near(code_a[:, :, None], code_b[:, None, :]).view(np.int8)
+    other_a = np.einsum("rab,rb->ra", near, n_b).ravel()
+    other_b = np.einsum("rab,ra->rb", near, n_a).ravel()
+    met_a, met_b = np.flatnonzero(other_a), np.flatnonzero(other_b)
+    return ((met_a >> ea, code_a.ravel()[met_a], n_a.ravel()[met_a], other_a[met_a]),
+            (met_b >> eb, code_b.ravel()[met_b], n_b.ravel()[met_b], other_b[met_b]))
+
+
+def _near(code_a: np.ndarray, code_b: np.ndarray) -> np.ndarray:
+    """Whether cells are within ``SMOOTH_SLOTS`` slots of each other on the same day type
+    (the day wraps at midnight), by their near-codes."""
+    gap = np.abs(code_a - code_b)
+    return (gap <= SMOOTH_SLOTS) | ((gap >= SLOTS - SMOOTH_SLOTS) & (gap < SLOTS))
+
+
+def _expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the indices first[k] .. first[k] + count[k] - 1: (k, index) pairs."""
+    k = np.repeat(np.arange(len(first), dtype=np.int32), count)
+    steps = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
+    return k, np.repeat(first, count) + steps
 
 
 # ---------------------------------------------------------------------------------------------

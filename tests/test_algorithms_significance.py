@@ -290,3 +290,87 @@ def test_scores_from_aggregates_equal_the_scores_from_sightings(seed: int, split
                                     float(len(t)), pairs[:, 0], pairs[:, 1], meetings)
     for w, g in zip(want, got, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path's edge cases against the per-sighting oracle
+
+FRIDAY = datetime(2024, 5, 10, tzinfo=UTC)
+# Sensors whose codes fall in different 64-sensor words once the filler's sensors are coded.
+SHARED = ["F000", "F001", "F063", "F064", "F127", "F128", "F149"]
+FILLER = ("phone", "F")  # passes every sensor once: codes span three words; pairs with all
+CLOCK = [timedelta(hours=23, minutes=54), timedelta(hours=23, minutes=57, seconds=30),
+         timedelta(hours=23, minutes=59, seconds=50), timedelta(seconds=20),
+         timedelta(minutes=4), timedelta(minutes=6, seconds=10), timedelta(hours=8),
+         timedelta(hours=8, minutes=5)]
+
+
+@st.composite
+def edge_sightings(draw: st.DrawFn) -> tuple[pl.DataFrame, list[tuple]]:
+    """Times around midnight (the slot wrap) on days around the weekend (the day-type
+    boundaries), sensors spread over several bitmap words, visits of one cell or many,
+    subjects that share no sensor with anyone, one subject in every pair."""
+    subjects = [("plate", f"P{i}") for i in range(draw(st.integers(2, 5)))]
+    rows = [(*FILLER, f"F{k:03d}", FRIDAY + timedelta(days=k % 4, minutes=7 * k))
+            for k in range(150)]
+    for i, subject in enumerate(subjects):
+        alone = draw(st.booleans()) and i == 0  # only sensors of its own
+        for _ in range(draw(st.integers(1, 14))):
+            sensor = f"X{i}" if alone else draw(st.sampled_from(SHARED))
+            at = (FRIDAY + timedelta(days=draw(st.integers(-1, 4)))
+                  + draw(st.sampled_from(CLOCK)) + timedelta(seconds=draw(st.integers(0, 90))))
+            rows.append((*subject, sensor, at))
+    everyone = [*subjects, FILLER]
+    pairs = [(x, y) for k, x in enumerate(everyone) for y in everyone[k + 1:]]
+    return frame(rows), pairs
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=edge_sightings())
+def test_expected_meetings_equal_the_oracle_on_the_fast_paths_edge_cases(drawn) -> None:
+    sightings, pairs = drawn
+    scored = score_pairs(sightings, pairs_frame(pairs, [2] * len(pairs)), 120)
+    flipped = score_pairs(sightings, pairs_frame([(b, a) for a, b in pairs], [2] * len(pairs)),
+                          120)
+    for (a, b), got, back in zip(pairs, scored["expected_meetings"],
+                                 flipped["expected_meetings"], strict=True):
+        assert got == pytest.approx(oracle_expected(sightings, a, b, 120), rel=1e-9)
+        assert back == pytest.approx(got, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=edge_sightings())
+def test_words_found_by_binary_search_score_as_by_table(drawn) -> None:
+    """Beyond ``_WORD_TABLE`` subjects x words, a subject's sensor words are found by binary
+    search: the same scores."""
+    sightings, pairs = drawn
+    by_table = score_pairs(sightings, pairs_frame(pairs, [2] * len(pairs)), 120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(significance, "_WORD_TABLE", 0)
+        by_search = score_pairs(sightings, pairs_frame(pairs, [2] * len(pairs)), 120)
+    assert by_search["expected_meetings"].to_list() == pytest.approx(
+        by_table["expected_meetings"].to_list(), rel=1e-12)
+    for (a, b), got in zip(pairs, by_search["expected_meetings"], strict=True):
+        assert got == pytest.approx(oracle_expected(sightings, a, b, 120), rel=1e-9)
+
+
+def test_a_word_missing_from_the_other_subject_shares_no_sensor(monkeypatch) -> None:
+    """B passes F001 (word 0) and A F065 (word 1, the same bit) at the same times: a binary
+    search for A's word 0 lands on its word 1, which must not count as shared."""
+    rows = [(*FILLER, f"F{k:03d}", FRIDAY + timedelta(minutes=7 * k)) for k in range(150)]
+    for day in range(5):
+        at = T0 + timedelta(days=day)
+        rows += [("plate", "B", "F001", at), ("plate", "A", "F065", at + timedelta(seconds=30))]
+    pairs = [(("plate", "B"), ("plate", "A"))]
+    monkeypatch.setattr(significance, "_WORD_TABLE", 0)
+    scored = score_pairs(frame(rows), pairs_frame(pairs, [3]), 120)
+    want = oracle_expected(frame(rows), *pairs[0], 120)
+    assert scored["expected_meetings"][0] == pytest.approx(want, rel=1e-9)
+
+
+def test_too_many_subjects_and_sensors_for_the_keys_is_a_clear_error() -> None:
+    habits = (np.array([2**50]), np.array([0]), np.array([0]), np.array([1]))
+    with pytest.raises(ValueError, match="too many subjects"):
+        significance.score_habits(habits, np.zeros((1, significance.CELLS)),
+                                  (T0.date(), T0.date()), 1.0, np.array([2**50]),
+                                  np.array([0]), np.array([1]))
