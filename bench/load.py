@@ -6,13 +6,19 @@ the start includes the loader's warm-up, ``loaders.warmup``), and measures end t
 normalize, validate, deduplicate, write graph and event store):
 
 - ours: ``loaders.ingest.load_files`` in a child process (its peak RSS is the child's own),
-  twice into an emptied graph and an empty event store: *first* is the source's first load
-  since the server started (calls go first, on a fresh server: what the warm-up leaves of
-  Neo4j's planning and JIT costs), *warm* the same load again, as a long-running server would
-  take it. The warm load's time is split into staging (busy seconds: split, then each
-  partition's prepare, dedup and event-store part), Neo4j's share (busy seconds: write batches
-  and the reads of what exists) and the wall time; what both did at once is the overlap, and
-  the rows over Neo4j's seconds the rate the graph writes allow;
+  three times, each into an emptied graph and an empty event store: *new store*, each
+  source's first load into the new database; then the graph is emptied and the server
+  restarted (warm-up included); *first* is the source's first load since that start (calls
+  go first: what the warm-up leaves of Neo4j's planning, JIT and page-cache costs), *warm* the
+  same load again, as a long-running server would take it. First and warm find the store
+  alike (its files as an emptied graph leaves them), so their ratio is the server's warmth
+  alone; a new store's first load also grows the store files and index trees, which a
+  reused store's loads do not. The warm load's time is split into staging (busy seconds:
+  split, then each partition's prepare, dedup and event-store part), Neo4j's share (busy
+  seconds: write batches and the reads of what exists) and the wall time; what both did at
+  once is the overlap, and the rows over Neo4j's seconds the rate the graph writes allow.
+  Each load's Neo4j seconds by part and the CPU seconds of server and loader show what the
+  first load still pays;
 - baseline: one ``MERGE`` transaction per row with per-row normalization, on a sample
   (default 2,000 rows) into an emptied graph (the server warm); its rate is records/s all
   the same. The ratio compares it with our warm load.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,10 +39,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench._apiload import tree_cpu
 from bench._machine import peak_rss_mb
 
 BOLT, HTTP = (int(x) for x in os.environ.get("FUSION_BENCH_LOAD_PORTS", "37687,37474").split(","))
 BASELINE_SAMPLE = 2_000
+# Neo4j's busy seconds of a load by part (loaders.graphwriter.PHASES, and the reads).
+PHASES = ("nodes", "relationships", "reads", "other")
 _PREFIXES = np.array(["138", "139", "150", "186", "187", "135", "136", "158", "177", "199"])
 
 
@@ -169,10 +179,15 @@ def _worker(kind: str, file: str, home: str, work: str) -> None:
         began = time.perf_counter()
         summary = load_files(driver, "neo4j", Path(work), kind, [Path(file)], "BENCH")
         took = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    phases = {name: sum(x.neo4j_phases.get(name, 0.0) for x in summary.loads)
+              for name in PHASES}
     print(json.dumps({"seconds": took, "peak_rss_mb": peak_rss_mb(),
                       "stage_s": sum(x.stage_seconds for x in summary.loads),
+                      "split_s": sum(x.split_seconds for x in summary.loads),
                       "graph_s": sum(x.graph_seconds for x in summary.loads),
                       "neo4j_s": sum(x.neo4j_seconds for x in summary.loads),
+                      "phases": phases, "cpu_s": usage.ru_utime + usage.ru_stime,
                       **summary.total.as_dict()}))
 
 
@@ -207,54 +222,58 @@ def run(scale: float = 1.0, sample: int = BASELINE_SAMPLE) -> str:
 
     rows = int(1_000_000 * scale)
     lines = ["## Loader throughput", "",
-             f"{rows:,} rows per source; *first*: the source's first load since the server "
-             "started (calls on a fresh server, warmed up at its start); *warm*: the same load "
-             f"again into the emptied graph; baseline = one MERGE transaction per row on "
+             f"{rows:,} rows per source; *new store*: the source's first load into a new "
+             "database (calls on a fresh server); then the graph is emptied and the server "
+             "restarted: *first* is the source's first load since that start (warmed up at "
+             "start), into the store as the emptied graph leaves it; *warm*: the same load "
+             "again into the emptied graph; baseline = one MERGE transaction per row on "
              f"{sample:,} rows; load average at start {os.getloadavg()[0]:.2f}; managed Neo4j "
              "5.26.", "",
-             "| source | rows | first s | first rec/s | warm s | warm rec/s | first / warm | "
-             "peak RSS MB | baseline rec/s | ratio (warm) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| source | rows | new store s | first s | first rec/s | warm s | warm rec/s | "
+             "first / warm | new store / warm | peak RSS MB | baseline rec/s | ratio (warm) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     split: list[str] = []
+    phases: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fusion-bench-") as tmp:
         tmp_path = Path(tmp)
         settings = Settings(home=tmp_path / "home", db_bolt_port=BOLT, db_http_port=HTTP,
                             neo4j_uri=None)
+        files = {}
+        for kind, make in (("calls", make_calls_csv), ("sightings", make_sightings_csv)):
+            files[kind] = make(tmp_path / f"{kind}.csv", rows)
+            print(f"# {kind}: {files[kind].stat().st_size / 1e6:.0f} MB generated",
+                  file=sys.stderr, flush=True)
         server = ManagedNeo4j(settings)
+        runs: dict[str, dict[str, dict]] = {kind: {} for kind in files}
         try:
             server.start()
+            warm_ups = [server.warm_up_seconds or 0.0]
             with connect(settings) as driver:
                 ensure_schema(driver, "neo4j")
-                for kind, make in (("calls", make_calls_csv),
-                                   ("sightings", make_sightings_csv)):
-                    file = make(tmp_path / f"{kind}.csv", rows)
-                    print(f"# {kind}: {file.stat().st_size / 1e6:.0f} MB generated",
-                          file=sys.stderr, flush=True)
-                    runs = []
+                for kind, file in files.items():
+                    runs[kind]["new store"] = _measure(server, driver, kind, file, rows,
+                                                       tmp_path / f"work-{kind}-new")
+                _wipe(driver)
+            server.stop()
+            server.start()
+            warm_ups.append(server.warm_up_seconds or 0.0)
+            with connect(settings) as driver:
+                for kind, file in files.items():
                     for attempt in ("first", "warm"):
-                        _wipe(driver)
-                        ours = _ours(kind, file, settings.home,
-                                     tmp_path / f"work-{kind}-{attempt}")
-                        if ours["read"] != rows or ours["loaded"] + ours["duplicates"] != rows:
-                            raise RuntimeError(f"unexpected accounting: {ours}")
-                        ours["elements"] = _elements(driver)
-                        runs.append(ours)
-                    if runs[0]["elements"] != runs[1]["elements"]:
-                        raise RuntimeError(f"the two loads wrote different graphs: {runs}")
+                        runs[kind][attempt] = _measure(server, driver, kind, file, rows,
+                                                       tmp_path / f"work-{kind}-{attempt}")
+                    if len({x["elements"] for x in runs[kind].values()}) != 1:
+                        raise RuntimeError(f"the loads wrote different graphs: {runs[kind]}")
                     _wipe(driver)
                     done, took = newcomer_load(driver, kind, file, sample)
-                    first, warm = (x["read"] / x["seconds"] for x in runs)
-                    base_rate = done / took
-                    lines.append(
-                        f"| {kind} | {rows:,} | {runs[0]['seconds']:.1f} | {first:,.0f} | "
-                        f"{runs[1]['seconds']:.1f} | {warm:,.0f} | "
-                        f"{runs[0]['seconds'] / runs[1]['seconds']:.2f}x | "
-                        f"{max(x['peak_rss_mb'] for x in runs):,.0f} | {base_rate:,.0f} | "
-                        f"{warm / base_rate:,.0f}x |")
+                    lines.append(_main_row(kind, rows, runs[kind], done / took))
                     print(lines[-1], file=sys.stderr, flush=True)
-                    split.append(_split_row(kind, rows, runs[1]))
+                    split.append(_split_row(kind, rows, runs[kind]["warm"]))
+                    phases += [_phase_row(kind, attempt, x)
+                               for attempt, x in runs[kind].items()]
         finally:
             server.stop()
+    warm_up_s = " s and ".join(f"{x:.1f}" for x in warm_ups)
     lines += ["", "Where the warm load's time goes: *stage* is the busy time of reading, "
               "splitting by start node, normalizing, validating, deduplicating and writing the "
               "event store; *Neo4j* the busy time of the graph writes (batches on the writer "
@@ -267,7 +286,46 @@ def run(scale: float = 1.0, sample: int = BASELINE_SAMPLE) -> str:
               "| source | stage s | Neo4j s | wall s | overlap s | nodes + relationships | "
               "elements/s | bound rec/s | warm / bound |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *split]
+    lines += ["", "What the first load after a start still pays: each load's wall time, the "
+              "split (read whole, hash by start node), staging's busy time, Neo4j's busy time "
+              "by part (node batches, relationship and aggregate batches, reads of what "
+              "exists), and CPU seconds of the Neo4j server and of the loader process (CPU "
+              "time moves less than wall time on a busy machine). The server's warm-up "
+              f"(``loaders.warmup``) took {warm_up_s} s at its two starts.", "",
+              "| source | load | wall s | split s | stage s | node writes s | "
+              "relationship writes s | reads s | Neo4j CPU s | loader CPU s |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", *phases]
     return "\n".join(lines)
+
+
+def _measure(server, driver, kind: str, file: Path, rows: int, work: Path) -> dict:
+    """One load of ``file`` into the emptied graph: the worker's figures, Neo4j's CPU seconds
+    and the elements written; the accounting checked."""
+    _wipe(driver)
+    cpu = tree_cpu(server.running_pid()) or 0.0
+    ours = _ours(kind, file, server.settings.home, work)
+    ours["neo4j_cpu_s"] = (tree_cpu(server.running_pid()) or 0.0) - cpu
+    if ours["read"] != rows or ours["loaded"] + ours["duplicates"] != rows:
+        raise RuntimeError(f"unexpected accounting: {ours}")
+    ours["elements"] = _elements(driver)
+    return ours
+
+
+def _main_row(kind: str, rows: int, runs: dict[str, dict], base_rate: float) -> str:
+    """The throughput table's row of one source."""
+    new, first, warm = (runs[x]["seconds"] for x in ("new store", "first", "warm"))
+    return (f"| {kind} | {rows:,} | {new:.1f} | {first:.1f} | {rows / first:,.0f} | "
+            f"{warm:.1f} | {rows / warm:,.0f} | {first / warm:.2f}x | {new / warm:.2f}x | "
+            f"{max(x['peak_rss_mb'] for x in runs.values()):,.0f} | {base_rate:,.0f} | "
+            f"{rows / warm / base_rate:,.0f}x |")
+
+
+def _phase_row(kind: str, attempt: str, x: dict) -> str:
+    """One row of the first-versus-warm table from a load's figures."""
+    p = x["phases"]
+    return (f"| {kind} | {attempt} | {x['seconds']:.1f} | {x['split_s']:.1f} | "
+            f"{x['stage_s']:.1f} | {p['nodes']:.1f} | {p['relationships']:.1f} | "
+            f"{p['reads']:.1f} | {x['neo4j_cpu_s']:.1f} | {x['cpu_s']:.1f} |")
 
 
 def _split_row(kind: str, rows: int, w: dict) -> str:

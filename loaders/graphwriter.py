@@ -61,6 +61,12 @@ Params = dict[str, list]
 # "relationship type does not exist" (UNRECOGNIZED) on each. The types come from fixed tables,
 # so the warnings say nothing; they would flood the terminal of every first load.
 QUIET = [NotificationDisabledClassification.UNRECOGNIZED]
+# Which part of a load each write statement is (GraphWriter.phase_seconds); others: "other".
+PHASES = {**{s: "nodes" for s in (*CREATE_NODES.values(), *UPSERT_NODES.values())},
+          **{s: "relationships" for s in (*CREATE_RELATIONSHIPS.values(),
+                                          *MERGE_RELATIONSHIPS.values(),
+                                          *CREATE_AGGREGATES.values(),
+                                          *SET_AGGREGATES.values())}}
 
 
 class GraphWriter:
@@ -82,6 +88,8 @@ class GraphWriter:
         # caller's reads of what exists (the graph side of a load, for the bench's split).
         self.write_seconds = 0.0
         self.read_seconds = 0.0
+        # write_seconds by PHASES (nodes, relationships, other): where a slow load's time went.
+        self.phase_seconds = {"nodes": 0.0, "relationships": 0.0, "other": 0.0}
         self.database = database
         self.batch_rows = batch_rows
         self.node_batch_rows = min(node_batch_rows, batch_rows)
@@ -210,7 +218,9 @@ class GraphWriter:
         with self.driver.session(database=self.database,
                                  notifications_disabled_classifications=QUIET) as session:
             written = session.execute_write(work)
-        self.write_seconds += time.perf_counter() - began
+        took = time.perf_counter() - began
+        self.write_seconds += took
+        self.phase_seconds[PHASES.get(first, "other")] += took
         if counted and written != n:
             raise DatabaseError(f"a graph write wrote {written} of {n} rows: end nodes are "
                                 "missing (was the graph changed during the load?); run the "

@@ -82,6 +82,9 @@ class LoadResult:
     stage_seconds: float = 0.0
     graph_seconds: float = 0.0
     neo4j_seconds: float = 0.0
+    # Finer: the split alone (split sources), and Neo4j's share by write phase and reads.
+    split_seconds: float = 0.0
+    neo4j_phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"load_id": self.load_id, "file": str(self.file), "sha256": self.sha256,
@@ -176,7 +179,7 @@ def _load_one(driver: Driver, database: str, home: Path, store: EventStore, sour
     if isinstance(plan, Split):
         _write_split(driver, database, store, source, plan, entry.visible, result, profile,
                      region, progress, after_batch)
-        result.stage_seconds = plan.seconds
+        result.stage_seconds, result.split_seconds = plan.seconds, plan.split_seconds
     elif not plan.reload:
         _write_graph(driver, database, store, source, plan, entry.visible, result, progress,
                      after_batch)
@@ -380,6 +383,7 @@ def _commit(store: EventStore, writer: GraphWriter, result: LoadResult) -> None:
     store.commit(result.kind, result.load_id, _manifest(result))
     writer.run(RECORD_LOAD, [_record(result, "complete")])
     result.neo4j_seconds = writer.write_seconds + writer.read_seconds
+    result.neo4j_phases = {**writer.phase_seconds, "reads": writer.read_seconds}
 
 
 def _load_graph(store: EventStore, source: Source, load_id: str) -> GraphRows:

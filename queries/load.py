@@ -24,6 +24,12 @@ distinct keys; ``$ai``, ``$bi``: each row's position in them) instead of twice p
 looked-up lists are checked against the parameters in one comparison, and every write
 statement returns its row count, which the writer compares with the batch: a missing node is
 an error, never a silently skipped row.
+
+Every statement starts with ``CYPHER replan=skip`` (:data:`PLANNED`): its plan (index seeks
+on the unique keys, whatever the counts) is the one the server's warm-up made
+(``loaders.warmup``). Without it Neo4j replans a statement whenever the graph's counts have
+moved enough (a load moves them from batch to batch), and a new plan starts over with
+interpreted expressions, several times slower than the compiled ones its tenth run gets.
 """
 
 from __future__ import annotations
@@ -81,7 +87,9 @@ def _fresh(v: str, props: tuple[str, ...], times: tuple[str, ...],
     return sets
 
 
-_ROWS = "UNWIND range(0, size($key) - 1) AS i "
+# Keep the cached plan however the counts move (see the module docstring).
+PLANNED = "CYPHER replan=skip "
+_ROWS = PLANNED + "UNWIND range(0, size($key) - 1) AS i "
 
 
 def upsert_node(label: str, spec: Props) -> str:
@@ -131,26 +139,26 @@ def _ends(a: str, b: str) -> str:
 def _rel(triple: Triple, create: bool, sets: list[str]) -> str:
     a, t, b = triple
     verb = "CREATE" if create else "MERGE"
-    return (_ends(a, b) + f"{verb} (a)-[r:{t}]->(b) SET " + ", ".join(sets)
+    return (PLANNED + _ends(a, b) + f"{verb} (a)-[r:{t}]->(b) SET " + ", ".join(sets)
             + " RETURN count(*) AS rows")
 
 
 def _exists(label: str) -> str:
-    return f"UNWIND $key AS k MATCH (n:{label} {{key: k}}) RETURN collect(k) AS keys"
+    return PLANNED + f"UNWIND $key AS k MATCH (n:{label} {{key: k}}) RETURN collect(k) AS keys"
 
 
 def _fresh_starts(triple: Triple) -> str:
     """Keys of ``$key`` with no start node yet, or one without a relationship of the type."""
     a, t, _b = triple
-    return (f"UNWIND $key AS k OPTIONAL MATCH (a:{a} {{key: k}}) "
+    return (PLANNED + f"UNWIND $key AS k OPTIONAL MATCH (a:{a} {{key: k}}) "
             f"WITH k, a WHERE a IS NULL OR NOT EXISTS {{ (a)-[:{t}]->() }} "
             "RETURN collect(k) AS keys")
 
 
 def _starts_without(triple: Triple) -> str:
     a, t, _b = triple
-    return (f"UNWIND $key AS k MATCH (a:{a} {{key: k}}) WHERE NOT EXISTS {{ (a)-[:{t}]->() }} "
-            "RETURN collect(k) AS keys")
+    return (PLANNED + f"UNWIND $key AS k MATCH (a:{a} {{key: k}}) "
+            f"WHERE NOT EXISTS {{ (a)-[:{t}]->() }} RETURN collect(k) AS keys")
 
 
 # label -> statement. Columns: key, regions, <properties> (``<t>_s``/``<t>_ns`` for times).
@@ -189,6 +197,6 @@ STARTS_WITHOUT: dict[Triple, str] = {
 # written or not (a partitioned load reads this before its own node batches have committed).
 FRESH_STARTS: dict[Triple, str] = {triple: _fresh_starts(triple) for triple in AGGREGATE_PROPERTIES}
 
-LOAD_STATUS = "MATCH (l:LoadRecord {id: $id}) RETURN l.status AS status"
+LOAD_STATUS = PLANNED + "MATCH (l:LoadRecord {id: $id}) RETURN l.status AS status"
 # Rows: {id, props}; the whole property set is replaced (status running -> complete).
-RECORD_LOAD = "UNWIND $rows AS row MERGE (l:LoadRecord {id: row.id}) SET l = row.props"
+RECORD_LOAD = PLANNED + "UNWIND $rows AS row MERGE (l:LoadRecord {id: row.id}) SET l = row.props"

@@ -45,3 +45,7 @@ def test_warm_up_runs_every_loader_statement_and_writes_nothing(empty_graph, neo
     assert _snapshot(empty_graph) == before
     records, _, _ = empty_graph.execute_query("MATCH (n) RETURN count(n) AS n")
     assert records[0]["n"] == 1
+
+
+def test_every_loader_statement_keeps_its_plan_as_counts_move():
+    assert all(text.startswith(statements.PLANNED) for text in _loader_statements())

@@ -87,6 +87,7 @@ class ManagedNeo4j:
         self.run_dir = self.root / "run"
         self.pid_file = self.run_dir / "fusion-neo4j.pid"
         self.password_file = self.root / "password"
+        self.warm_up_seconds: float | None = None  # what this object's start spent warming up
 
     # -- facts ------------------------------------------------------------------------------
     @property
@@ -162,7 +163,7 @@ class ManagedNeo4j:
         """Plan the loader's statements and let the JIT compile them (``loaders.warmup``), so
         the first load after a start runs as fast as a warm one; nothing is written."""
         with GraphDatabase.driver(self.uri, auth=(ADMIN_USER, self.password())) as driver:
-            warm_up(driver, self.settings.neo4j_database, report=report)
+            self.warm_up_seconds = warm_up(driver, self.settings.neo4j_database, report=report)
 
     def stop(self, timeout: float = 120.0) -> bool:
         """Stop gracefully (SIGTERM, then wait); returns whether a server was running."""
