@@ -51,7 +51,10 @@ class LeanConnection:
         self.timeout = timeout
         lines = [f"Host: {parts.netloc}", "Content-Type: application/json",
                  *(f"{k}: {v}" for k, v in headers.items())]
-        self._head = "\r\n".join(lines).encode()
+        try:
+            self._head = "\r\n".join(lines).encode("ascii")
+        except UnicodeEncodeError:
+            raise LeanError("header names and values must be ASCII") from None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
