@@ -7,7 +7,8 @@ materializes co-travel as ``fusion demo`` does (scale 0.2 x ``scale``), starts `
 on a free loopback port in a subprocess, issues an analyst token for every region, and drives a
 fixed, seeded mix of contract operations (Entity 40 %, Search 30 %, RelationshipPaths 20 %,
 CoTravel with a subject 10 %; documents from the shipped saved queries, arguments from the
-scenario's truth.json) from asyncio httpx clients, for a bounded time per level after a warm-up
+scenario's truth.json) from asyncio clients (bench._lean; FUSION_BENCH_API_CLIENT=httpx for
+httpx), for a bounded time per level after a warm-up
 (bench._apiload: requests/s, p50/p95, service CPU ms per request, the load generator's CPU).
 Every response must be HTTP 200 with data and no GraphQL error; a run with any error fails.
 Then the 6-hop path statement over Bolt vs RelationshipPaths over HTTP (bench._pathcost), and a
@@ -34,10 +35,11 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 
@@ -46,6 +48,7 @@ import numpy as np
 
 from bench import _pathcost as pathcost
 from bench._apiload import HEADER, Level, Measured, run_level
+from bench._lean import Answer, LeanConnection, LeanError
 from bench._service import free_port
 from fusion.services.models import EntityRef
 
@@ -61,6 +64,10 @@ READY_TIMEOUT = 300.0
 SCENARIO_SCALE = 0.2  # what `fusion demo` loads
 MIX = {"Entity": 4, "Search": 3, "RelationshipPaths": 2, "CoTravel": 1}
 SURNAMES = ("王", "李", "张", "刘", "陈", "杨")
+# The load generator's HTTP client: "lean" (bench._lean) or "httpx" (the figures before
+# 2026-12-03 used httpx, which costs the shared cores about 0.3 ms of CPU more per request).
+CLIENT = os.environ.get("FUSION_BENCH_API_CLIENT", "lean")
+Post = Callable[[dict], Awaitable["httpx.Response | Answer"]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ def documents() -> dict[str, str]:
     return {name: saved.joinpath(f"{name}.graphql").read_text(encoding="utf-8") for name in MIX}
 
 
-def _error_of(response: httpx.Response) -> str | None:
+def _error_of(response: httpx.Response | Answer) -> str | None:
     if response.status_code != 200:
         return f"HTTP {response.status_code}: {response.text[:200]}"
     body = response.json()
@@ -128,8 +135,8 @@ def _error_of(response: httpx.Response) -> str | None:
     return None if body.get("data") is not None else "no data"
 
 
-async def _client(http: httpx.AsyncClient, docs: dict[str, str], calls: list[Call],
-                  start: int, deadline: float, out: list[Sample]) -> None:
+async def _client(post: Post, docs: dict[str, str], calls: list[Call], start: int,
+                  deadline: float, out: list[Sample]) -> None:
     i = start
     while time.perf_counter() < deadline:
         call = calls[i % len(calls)]
@@ -138,27 +145,59 @@ async def _client(http: httpx.AsyncClient, docs: dict[str, str], calls: list[Cal
                    "variables": call.variables}
         began = time.perf_counter()
         try:
-            response = await http.post("/graphql", json=payload)
+            response = await post(payload)
             error = _error_of(response)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, LeanError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         out.append(Sample(call.operation, time.perf_counter() - began, error))
 
 
 async def drive(base_url: str, token: str, docs: dict[str, str], calls: list[Call],
-                concurrency: int, seconds: float) -> tuple[list[Sample], float]:
-    """Run `concurrency` clients for `seconds`; the answered samples and the wall time."""
+                concurrency: int, seconds: float, client: str = CLIENT
+                ) -> tuple[list[Sample], float]:
+    """Run `concurrency` clients for `seconds`; the answered samples and the wall time.
+
+    ``client``: ``lean`` (bench._lean, one keep-alive connection per client) or ``httpx``
+    (one AsyncClient with a pool of `concurrency` connections, as before)."""
     headers = {"Authorization": f"Bearer {token}", "X-Purpose": "BENCH load test"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     samples: list[Sample] = []
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits,
-                                 timeout=REQUEST_TIMEOUT) as http:
+    async with _posters(base_url, headers, concurrency, client) as posts:
         began = time.perf_counter()
         deadline = began + seconds
         stride = max(1, len(calls) // concurrency)
-        await asyncio.gather(*(_client(http, docs, calls, c * stride, deadline, samples)
-                               for c in range(concurrency)))
+        await asyncio.gather(*(_client(post, docs, calls, c * stride, deadline, samples)
+                               for c, post in enumerate(posts)))
         return samples, time.perf_counter() - began
+
+
+@asynccontextmanager
+async def _posters(base_url: str, headers: dict[str, str], concurrency: int, client: str
+                   ) -> AsyncIterator[list[Post]]:
+    """One POST-to-/graphql function per simulated client."""
+    if client == "httpx":
+        limits = httpx.Limits(max_connections=concurrency,
+                              max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits,
+                                     timeout=REQUEST_TIMEOUT) as http:
+            yield [partial(_httpx_post, http) for _ in range(concurrency)]
+        return
+    if client != "lean":
+        raise ValueError(f"unknown load generator client {client!r} (lean or httpx)")
+    connections = [LeanConnection(base_url, headers, REQUEST_TIMEOUT)
+                   for _ in range(concurrency)]
+    try:
+        yield [partial(_lean_post, c) for c in connections]
+    finally:
+        for c in connections:
+            await c.aclose()
+
+
+async def _httpx_post(http: httpx.AsyncClient, payload: dict) -> httpx.Response:
+    return await http.post("/graphql", json=payload)
+
+
+async def _lean_post(connection: LeanConnection, payload: dict) -> Answer:
+    return await connection.post("/graphql", payload)
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -251,16 +290,19 @@ LEVELS = (Level("Entity", ("Entity",), 1), Level("Entity", ("Entity",), 8),
           Level("mix", None, 1), Level("mix", None, 8), Level("mix", None, 32))
 # With `fusion serve --workers 2`: the levels that load the service most.
 WORKER_LEVELS = (Level("Entity", ("Entity",), 8), Level("mix", None, 8), Level("mix", None, 32))
+# The busiest level again with httpx as the load generator's client (how the figures before
+# bench._lean were taken): what the client's own CPU costs the shared cores.
+HTTPX_LEVEL = Level("mix, httpx client", None, 32)
 
 
 def measure(base_url: str, token: str, calls: list[Call], seconds: float,
-            levels: tuple[Level, ...] = LEVELS, service_pid: int | None = None
-            ) -> tuple[list[Measured], list[str], int]:
+            levels: tuple[Level, ...] = LEVELS, service_pid: int | None = None,
+            client: str = CLIENT) -> tuple[list[Measured], list[str], int]:
     """Every level: its figures, error examples, and how many requests the clients sent."""
     docs = documents()
 
     def bound(chosen: list[Call], clients: int, span: float):
-        return drive(base_url, token, docs, chosen, clients, span)
+        return drive(base_url, token, docs, chosen, clients, span, client)
 
     results, errors, sent = [], [], 0
     for level in levels:
@@ -280,11 +322,8 @@ def path_pairs(truth: dict) -> list[tuple[EntityRef, EntityRef]]:
 
 def path_overhead(base_url: str, token: str, settings, truth: dict) -> tuple[list[str], float]:
     """GraphQL over HTTP vs Cypher over Bolt for the mix's path pairs (bench._pathcost)."""
-    from fusion.db import connect
-
-    with connect(settings) as driver:
-        timings = pathcost.measure(base_url, token, driver, settings.neo4j_database,
-                                   path_pairs(truth), [r["code"] for r in truth["regions"]])
+    timings = pathcost.measure(base_url, token, settings, path_pairs(truth),
+                               [r["code"] for r in truth["regions"]])
     return pathcost.section(timings, len(path_pairs(truth)))
 
 
@@ -350,16 +389,17 @@ def soak(base_url: str, token: str, calls: list[Call], seconds: float, home: Pat
 
 def _section(scale: float, seconds: float, one: list[Measured], two: list[Measured],
              paths: list[str], ratio: float, sent: int, counted: float, soaked: Soak,
-             load: str) -> str:
+             load: str, httpx_row: list[Measured]) -> str:
     head = [
         "## GraphQL service under load", "",
         f"`fusion serve` on the demo scenario at scale {SCENARIO_SCALE * scale:g}, managed "
-        f"Neo4j 5.26 on the same 2-core machine; asyncio httpx clients in the bench's process "
-        f"over loopback, {WARMUP_SECONDS:g} s warm-up then {seconds:g} s per level; the mix is "
+        f"Neo4j 5.26 on the same 2-core machine; asyncio clients in the bench's process "
+        f"({CLIENT}: one keep-alive connection each) over loopback, {WARMUP_SECONDS:g} s "
+        f"warm-up then {seconds:g} s per level; the mix is "
         + ", ".join(f"{op} {w * 10} %" for op, w in MIX.items())
         + "; each request authenticated, scoped and audited (fsync) as in production. "
         f"Load average at the start: {load}.", "",
-        "### One process", "", *HEADER, *(m.row() for m in one), "",
+        "### One process", "", *HEADER, *(m.row() for m in [*one, *httpx_row]), "",
         f"The server's /metrics counted {counted:,.0f} GraphQL requests; the clients sent "
         f"{sent:,}.", "",
         "### `fusion serve --workers 2`", "", *HEADER, *(m.row() for m in two), "",
@@ -400,12 +440,15 @@ def run(scale: float = 1.0) -> str:
                 counted = _server_counted(url)
                 paths, ratio = path_overhead(url, token, settings, truth)
                 soaked = soak(url, token, calls, SOAK_SECONDS * scale, settings.home)
+                httpx_row, also, _ = measure(url, token, calls, seconds, (HTTPX_LEVEL,), pid,
+                                             client="httpx")
             with _served(settings, secret, log, 2) as (url, pid):
                 two, more, _ = measure(url, token, calls, seconds, WORKER_LEVELS, pid)
         finally:
             neo4j.stop()
-    section = _section(scale, seconds, one, two, paths, ratio, sent, counted, soaked, load)
-    errors += more + list(soaked.error_examples)
+    section = _section(scale, seconds, one, two, paths, ratio, sent, counted, soaked, load,
+                       httpx_row)
+    errors += more + also + list(soaked.error_examples)
     if soaked.records != soaked.sent:
         errors.append(f"soak: {soaked.sent} requests but {soaked.records} audit records")
     if counted != sent:

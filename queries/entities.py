@@ -25,13 +25,21 @@ WITH n WHERE {visible("n")}
 RETURN labels(n)[0] AS label, n.key AS key, properties(n) AS props
 """
 
-# Full-text hits in index order (best score first), filtered to scope and kinds while the index
-# streams, so hits outside scope neither appear nor use up the limit.
-SEARCH = f"""
-CALL db.index.fulltext.queryNodes('entity_search', $query) YIELD node, score
-WHERE {visible("node")} AND ($labels IS NULL OR labels(node)[0] IN $labels)
-RETURN labels(node)[0] AS label, properties(node) AS props, score
-LIMIT $limit
+# search in one statement: the nodes of $keys (the text read as a key of each kind, as in
+# NODES_BY_KEYS; rows with `exact` true) and the full-text hits in index order, best score first
+# (filtered to scope and $labels while the index streams, at most $limit; `exact` false).
+# The caller puts exact matches first and drops hits that repeat one.
+SEARCH_WITH_KEYS = "CALL () {\n" + "\n  UNION ALL\n".join(
+    f"  UNWIND coalesce($keys.{label}, []) AS k MATCH (n:{label} {{key: k}}) "
+    f"WHERE {visible('n')} RETURN n, true AS exact"
+    for label in KIND_LABELS.values()) + f"""
+  UNION ALL
+  CALL db.index.fulltext.queryNodes('entity_search', $query) YIELD node, score
+  WHERE {visible("node")} AND ($labels IS NULL OR labels(node)[0] IN $labels)
+  RETURN node AS n, false AS exact
+  LIMIT $limit
+}}
+RETURN labels(n)[0] AS label, n.key AS key, properties(n) AS props, exact
 """
 
 # name -> (from label, pattern from `a` through `r` to `b`, to label): the related-entity

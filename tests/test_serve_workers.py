@@ -1,6 +1,7 @@
 """`fusion serve --workers 2`: two processes serve the scenario from one port, both append to
 the one audit log, and `fusion audit verify` checks the whole chain (against its checkpoint in
-Neo4j), counting each worker's records — and finds an edited record of either worker."""
+Neo4j), counting each worker's records — and finds an edited record of either worker. /metrics,
+whichever worker answers, counts the requests of both."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def _verify(env: dict[str, str]) -> subprocess.CompletedProcess:
 def served(api, tmp_path: Path):
     """Requests sent to `fusion serve --workers 2` until both workers answered; then stopped.
 
-    Yields (env, audit log, requests sent, answers, expected answers)."""
+    Yields (env, audit log, requests sent, answers, expected answers, /metrics text read
+    after the last answer)."""
     home = tmp_path / "home"
     env = _env(api, home)
     port = free_port()
@@ -97,14 +99,31 @@ def served(api, tmp_path: Path):
                 answers += zip(batch, pool.map(lambda r: _post(url, token, r), batch),
                                strict=True)
                 sent += BATCH
+        # Several fresh connections: whichever worker answers must count both workers.
+        scraped = [httpx.get(f"{url}/metrics", timeout=30).text for _ in range(6)]
     finally:
         server.terminate()
         server.wait(timeout=60)
-    yield env, log, sent, answers, expected
+    yield env, log, sent, answers, expected, scraped
+
+
+def _requests_counted(text: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == "fusion_graphql_requests_total")
+
+
+def test_metrics_of_either_worker_count_the_requests_of_both(served):
+    _, log, sent, _, _, scraped = served
+    assert len(_workers(log)) == 2
+    assert all(_requests_counted(text) == sent for text in scraped)
+    assert all(text.count("fusion_build_info{") == 1 for text in scraped)
+    assert all("process_cpu_seconds_total" in text for text in scraped)
 
 
 def test_two_workers_serve_the_scenario_and_audit_verify_passes_with_both(served):
-    env, log, sent, answers, expected = served
+    env, log, sent, answers, expected, _ = served
     assert all(answer == expected[ref["key"]] for ref, answer in answers)
     workers = _workers(log)
     assert len(workers) == 2 and None not in workers
@@ -117,7 +136,7 @@ def test_two_workers_serve_the_scenario_and_audit_verify_passes_with_both(served
 
 
 def test_an_edited_record_of_either_worker_fails_audit_verify(served):
-    env, log, _, _, _ = served
+    env, log, _, _, _, _ = served
     original = log.read_text()
     lines = original.splitlines(keepends=True)
     for worker in sorted(_workers(log)):

@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,7 +26,7 @@ from starlette.routing import Route, WebSocketRoute
 from fusion.api.alerthub import AlertHub
 from fusion.api.console import console_routes
 from fusion.api.export import export_routes
-from fusion.api.metrics import Metrics
+from fusion.api.metrics import METRICS_DIR_VARIABLE, Metrics
 from fusion.api.resources import Resources, neo4j_ready, open_services
 from fusion.api.saved import builtin_rows
 from fusion.api.schema import build_schema
@@ -40,12 +41,14 @@ logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
 
 
-def create_app(settings: Settings, worker: str | None = None) -> Starlette:
+def create_app(settings: Settings, worker: str | None = None,
+               metrics_dir: Path | None = None) -> Starlette:
     """The ASGI application serving Fusion's GraphQL API with ``settings``; ``worker`` names
-    this process in its audit records when several serve one port."""
+    this process in its audit records when several serve one port, and ``metrics_dir`` is
+    the directory their metrics share (:mod:`fusion.api.metrics`)."""
     schema = build_schema(settings)
     builtins = builtin_rows(schema._schema, settings.api_max_tokens)  # invalid: fail now
-    metrics = Metrics()
+    metrics = Metrics(shared_dir=metrics_dir)
     view = FusionGraphQL(services_of, schema, GRAPHQL_PATH)
 
     @asynccontextmanager
@@ -81,8 +84,11 @@ def create_app(settings: Settings, worker: str | None = None) -> Starlette:
 
 def worker_app() -> Starlette:
     """The app of one worker process of `fusion serve --workers N` (uvicorn's factory): the
-    settings from the environment, the worker named by its process id."""
-    return create_app(load_settings(), worker=str(os.getpid()))
+    settings from the environment, the worker named by its process id, its metrics in the
+    directory the supervisor shares among the workers."""
+    shared = os.environ.get(METRICS_DIR_VARIABLE)
+    return create_app(load_settings(), worker=str(os.getpid()),
+                      metrics_dir=Path(shared) if shared else None)
 
 
 def services_of(request: Request) -> Resources:

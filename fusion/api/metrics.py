@@ -8,6 +8,12 @@ grow the registry without bound. Only authenticated requests spend the operation
 request without a valid token is counted under the one label ``_unauthenticated``, so junk
 names sent without a token cannot push real operations into ``_other``.
 
+With `fusion serve --workers N` every worker counts into files of one shared directory
+(prometheus_client's multiprocess mode: the supervisor sets ``PROMETHEUS_MULTIPROC_DIR``
+before it starts the workers, see :mod:`fusion.commands.serve`), and ``GET /metrics``, whichever
+worker answers it, sums every worker's counters and histograms; the ``process_*`` series are
+those of the answering worker.
+
 Series:
     fusion_graphql_requests_total{operation,outcome}
     fusion_graphql_request_duration_seconds{operation,outcome}   (histogram)
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,10 +39,13 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 
 from fusion import __version__
 
+# Where prometheus_client's multiprocess mode keeps the workers' counters (read at its import).
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 ANONYMOUS = "_anonymous"
 UNAUTHENTICATED = "_unauthenticated"
 OTHER = "_other"
@@ -82,8 +92,13 @@ class Metrics:
     """Request, latency and Neo4j-error metrics in a registry of this instance's own."""
 
     def __init__(self, *, max_operations: int = 200, max_outcomes: int = 50,
-                 max_error_kinds: int = 50, process: bool = True) -> None:
+                 max_error_kinds: int = 50, process: bool = True,
+                 shared_dir: Path | None = None) -> None:
+        # shared_dir: the workers' directory (PROMETHEUS_MULTIPROC_DIR, set before
+        # prometheus_client was imported); None: this process's counters alone.
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
+        self.process_registry = CollectorRegistry(auto_describe=True)
         self._operations = _LabelBudget(max_operations)
         self._outcomes = _LabelBudget(max_outcomes)
         self._kinds = _LabelBudget(max_error_kinds)
@@ -104,12 +119,12 @@ class Metrics:
             "fusion_neo4j_errors", "Errors raised by the Neo4j driver or server, by kind.",
             ["kind"], registry=self.registry)
         build = Gauge("fusion_build_info", "The running Fusion version (always 1).",
-                      ["version"], registry=self.registry)
+                      ["version"], registry=self.registry, multiprocess_mode="max")
         build.labels(version=__version__).set(1)
         if process:
-            ProcessCollector(registry=self.registry)
-            PlatformCollector(registry=self.registry)
-            GCCollector(registry=self.registry)
+            ProcessCollector(registry=self.process_registry)
+            PlatformCollector(registry=self.process_registry)
+            GCCollector(registry=self.process_registry)
 
     def observe_request(self, operation: str | None, seconds: float, outcome: str,
                         statements: int | None = None, *, authenticated: bool = True) -> None:
@@ -128,5 +143,12 @@ class Metrics:
         self.neo4j_errors.labels(kind=self._kinds.admit(label)).inc()
 
     def render(self) -> tuple[bytes, str]:
-        """The exposition text of every series, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The exposition text of every series (of every worker when they share a directory),
+        and its content type."""
+        if self.shared_dir is None:
+            counted = generate_latest(self.registry)
+        else:
+            workers = CollectorRegistry()
+            MultiProcessCollector(workers, path=str(self.shared_dir))
+            counted = generate_latest(workers)
+        return counted + generate_latest(self.process_registry), CONTENT_TYPE_LATEST

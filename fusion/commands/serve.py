@@ -2,16 +2,20 @@
 
 One process by default, on uvloop with httptools when installed (``uvicorn[standard]``).
 With ``--workers N`` uvicorn binds the socket once and starts N worker processes that accept
-from it; each builds its own app (driver, caches, metrics) and appends to the one audit log,
-whose records then name the worker (its process id) and stay one hash chain in the order
-they were written (:mod:`fusion.auth.audit`).
+from it; each builds its own app (driver, caches) and appends to the one audit log, whose
+records then name the worker (its process id) and stay one hash chain in the order they were
+written (:mod:`fusion.auth.audit`). Their metrics go to one directory under FUSION_HOME/run,
+so /metrics answers for all of them (:mod:`fusion.api.metrics`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -44,7 +48,7 @@ def run_server(settings: Settings, host: str, port: int, log_level: str = "info"
     check_workers(workers)
     check_port_free(host, port)
     if workers > 1:
-        _run_workers(host, port, log_level, announce, workers)
+        _run_workers(settings, host, port, log_level, announce, workers)
         return
     import uvicorn  # the server (0.5 s) and the API (1.5 s) load only when serving:
 
@@ -75,21 +79,38 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _run_workers(host: str, port: int, log_level: str,
+def _run_workers(settings: Settings, host: str, port: int, log_level: str,
                  announce: Callable[[], None] | None, workers: int) -> None:
     """uvicorn's supervisor: one listening socket, ``workers`` processes serving from it.
 
-    Each worker reads the settings from the environment this process was started with."""
+    Each worker reads the settings from the environment this process was started with, and
+    counts its metrics into one directory of this run that /metrics sums over (removed at
+    the end)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
+
+    from fusion.api.metrics import METRICS_DIR_VARIABLE
 
     config = uvicorn.Config(WORKER_APP, factory=True, host=host, port=port, workers=workers,
                             log_level=log_level, lifespan="on", proxy_headers=False,
                             server_header=False)
     sock = config.bind_socket()
-    if announce is not None:
-        announce()  # connections queue on the bound socket until a worker accepts them
-    Multiprocess(config, sockets=[sock]).run()
+    shared = metrics_dir(settings.home)
+    os.environ[METRICS_DIR_VARIABLE] = str(shared)   # before any worker imports prometheus
+    try:
+        if announce is not None:
+            announce()  # connections queue on the bound socket until a worker accepts them
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def metrics_dir(home: Path) -> Path:
+    """A new, empty directory for the metrics of this run's workers (FUSION_HOME/run)."""
+    shared = home / "run" / f"metrics-{os.getpid()}"
+    shutil.rmtree(shared, ignore_errors=True)   # a previous run with the same pid
+    shared.mkdir(parents=True, mode=0o700)
+    return shared
 
 
 def serve(

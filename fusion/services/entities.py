@@ -4,7 +4,6 @@ first. Also re-exports the reference and displayed-entity models
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from fusion.errors import BadInput
@@ -13,7 +12,7 @@ from fusion.services.cypher import read
 from fusion.services.models import Entity, EntityRef, PathNode
 from fusion.services.runtime import Runtime
 from loaders.normalize import InvalidValue, canonical_key
-from queries.entities import NODES_BY_KEYS, SEARCH
+from queries.entities import SEARCH_WITH_KEYS
 from queries.model import KIND_LABELS, LABEL_KINDS
 
 __all__ = ["Entity", "EntityRef", "PathNode", "exact_keys", "lucene_query", "search"]
@@ -37,33 +36,32 @@ async def search(
     check_limit(limit, limit_cap)
     query = lucene_query(text)
     keys = exact_keys(text, kinds or list(KIND_LABELS))
-    # Exact matches (one statement for every kind) and full-text hits at once: enough hits
-    # are asked for to fill `limit` even if every exact match is among them too.
-    exact, records = await asyncio.gather(
-        _by_keys(runtime, keys, scope),
-        read(runtime, SEARCH, query=query, scope=sorted(scope),
-             labels=[KIND_LABELS[k] for k in kinds] if kinds else None,
-             limit=limit + len(keys)))
-    hits = {n.ref: n for n in exact}
-    for r in records:
-        node = PathNode.from_props(r["label"], r["props"])
-        hits.setdefault(node.ref, node)
-    return list(hits.values())[:limit]
-
-
-async def _by_keys(runtime: Runtime, keys: list[EntityRef], scope: frozenset[str]
-                   ) -> list[PathNode]:
-    """The visible entities of ``keys``, in order (one statement; none for no keys)."""
-    if not keys:
-        return []
     by_label: dict[str, list[str]] = {}
     for ref in keys:
         by_label.setdefault(KIND_LABELS[ref.kind], []).append(ref.key)
-    records = await read(runtime, NODES_BY_KEYS, scope=sorted(scope),
-                         keys={label: sorted(found) for label, found in by_label.items()})
-    found = {(LABEL_KINDS[r["label"]], r["key"]): PathNode.from_props(r["label"], r["props"])
-             for r in records}
-    return [found[(ref.kind, ref.key)] for ref in keys if (ref.kind, ref.key) in found]
+    # One statement, one round trip: exact matches and enough full-text hits to fill `limit`
+    # even if every exact match is among them too.
+    records = await read(runtime, SEARCH_WITH_KEYS, query=query, scope=sorted(scope),
+                         keys={label: sorted(found) for label, found in by_label.items()},
+                         labels=[KIND_LABELS[k] for k in kinds] if kinds else None,
+                         limit=limit + len(keys))
+    return _ranked(keys, records)[:limit]
+
+
+def _ranked(keys: list[EntityRef], records: list) -> list[PathNode]:
+    """Exact matches in the order of ``keys``, then full-text hits in the order received,
+    each entity once."""
+    exact = {(LABEL_KINDS[r["label"]], r["key"]): r for r in records if r["exact"]}
+    hits = {}
+    for ref in keys:
+        if (ref.kind, ref.key) in exact:
+            r = exact[ref.kind, ref.key]
+            hits[ref] = PathNode.from_props(r["label"], r["props"])
+    for r in records:
+        if not r["exact"]:
+            node = PathNode.from_props(r["label"], r["props"])
+            hits.setdefault(node.ref, node)
+    return list(hits.values())
 
 
 def exact_keys(text: str, kinds: list[str]) -> list[EntityRef]:

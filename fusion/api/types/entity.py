@@ -7,7 +7,9 @@ An entity may arrive with its node already read (search, paths, neighbourhoods) 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +18,8 @@ from strawberry.types import Info
 from fusion.api.enums import EntityKind
 from fusion.api.nodes import Node, native_time, regions_in
 from queries.model import VOCABULARY, Vocabulary
+
+T = TypeVar("T")
 
 
 @strawberry.interface(description="Anything in the graph: a person, phone, vehicle, case, "
@@ -34,26 +38,42 @@ class Entity:
                 (self.kind.value, self.key, self.visible_in))
         return self.node
 
+    def from_node(self, info: Info, pick: Callable[[Node | None], T]) -> T | Awaitable[T]:
+        """``pick(node)``: at once when the node is known, else once it is loaded.
+
+        graphql-core awaits what a resolver returns only when it is awaitable, so a field of
+        an entity read with its node (search, paths, neighbourhoods) completes without a
+        coroutine or a task of its own; only a bare reference goes through the DataLoader.
+        """
+        if self.node is not None:
+            return pick(self.node)
+        return self._pick_loaded(info, pick)
+
+    async def _pick_loaded(self, info: Info, pick: Callable[[Node | None], T]) -> T:
+        return pick(await self.loaded(info))
+
     @strawberry.field(description="A human-readable name (a person's name; otherwise the key).")
-    async def label(self, info: Info) -> str | None:
-        node = await self.loaded(info)
-        return node.label if node else None
+    def label(self, info: Info) -> str | None:
+        return self.from_node(info, lambda node: node.label if node else None)
 
     @strawberry.field(description="Sorted regions whose records produced this entity, "
                       "those in the query's scope only.")
-    async def regions(self, info: Info) -> list[str]:
-        node = await self.loaded(info)
-        return regions_in(node.regions, self.visible_in) if node else []
+    def regions(self, info: Info) -> list[str]:
+        scope = self.visible_in
+        return self.from_node(info, lambda node: regions_in(node.regions, scope) if node else [])
 
     @strawberry.field(description="Every other property of the node, by name.")
-    async def properties(self, info: Info) -> JSON:
-        node = await self.loaded(info)
-        return node.properties if node else {}
+    def properties(self, info: Info) -> JSON:
+        return self.from_node(info, lambda node: node.properties if node else {})
 
-    async def prop(self, info: Info, name: str) -> object:
-        """One raw property of the node (None when absent)."""
-        node = await self.loaded(info)
-        return node.props.get(name) if node else None
+    def prop(self, info: Info, name: str, convert: Callable[[object], object] | None = None
+             ) -> object:
+        """One raw property of the node (None when absent), through ``convert`` if given;
+        an awaitable of it while the node is not loaded (see :meth:`from_node`)."""
+        def pick(node: Node | None) -> object:
+            value = node.props.get(name) if node else None
+            return value if convert is None else convert(value)
+        return self.from_node(info, pick)
 
     async def related(self, info: Info, name: str) -> list[Entity]:
         """Visible related entities (queries.entities.RELATED[name]), by key."""
@@ -64,8 +84,8 @@ class Entity:
 @strawberry.type(description="A person, keyed by national id number.")
 class Person(Entity):
     @strawberry.field(description="The person's name as registered.")
-    async def name(self, info: Info) -> str | None:
-        return await self.prop(info, "name")
+    def name(self, info: Info) -> str | None:
+        return self.prop(info, "name")
 
     @strawberry.field(description="Phones the person uses.")
     async def phones(self, info: Info) -> list[Phone]:
@@ -105,16 +125,16 @@ class Vehicle(Entity):
 @strawberry.type(description="A case file.")
 class Case(Entity):
     @strawberry.field(description="The case type (fraud, burglary, ...).")
-    async def case_type(self, info: Info) -> str | None:
-        return await self.prop(info, "case_type")
+    def case_type(self, info: Info) -> str | None:
+        return self.prop(info, "case_type")
 
     @strawberry.field(description="When the case was reported.")
-    async def reported_at(self, info: Info) -> datetime | None:
-        return native_time(await self.prop(info, "reported_at"))
+    def reported_at(self, info: Info) -> datetime | None:
+        return self.prop(info, "reported_at", native_time)
 
     @strawberry.field(description="The case summary as filed.")
-    async def summary(self, info: Info) -> str | None:
-        return await self.prop(info, "summary")
+    def summary(self, info: Info) -> str | None:
+        return self.prop(info, "summary")
 
     @strawberry.field(description="People involved in the case.")
     async def people(self, info: Info) -> list[Person]:
@@ -132,16 +152,16 @@ class Case(Entity):
 @strawberry.type(description="An express parcel, keyed by waybill number.")
 class Parcel(Entity):
     @strawberry.field(description="The carrier that shipped it.")
-    async def carrier(self, info: Info) -> str | None:
-        return await self.prop(info, "carrier")
+    def carrier(self, info: Info) -> str | None:
+        return self.prop(info, "carrier")
 
     @strawberry.field(description="When it was shipped.")
-    async def shipped_at(self, info: Info) -> datetime | None:
-        return native_time(await self.prop(info, "shipped_at"))
+    def shipped_at(self, info: Info) -> datetime | None:
+        return self.prop(info, "shipped_at", native_time)
 
     @strawberry.field(description="When it was delivered.")
-    async def delivered_at(self, info: Info) -> datetime | None:
-        return native_time(await self.prop(info, "delivered_at"))
+    def delivered_at(self, info: Info) -> datetime | None:
+        return self.prop(info, "delivered_at", native_time)
 
     @strawberry.field(description="Phones that sent it.")
     async def senders(self, info: Info) -> list[Phone]:
@@ -155,12 +175,12 @@ class Parcel(Entity):
 @strawberry.type(description="A checkpoint or ANPR sensor.")
 class Sensor(Entity):
     @strawberry.field(description="Latitude (WGS 84).")
-    async def lat(self, info: Info) -> float | None:
-        return await self.prop(info, "lat")
+    def lat(self, info: Info) -> float | None:
+        return self.prop(info, "lat")
 
     @strawberry.field(description="Longitude (WGS 84).")
-    async def lon(self, info: Info) -> float | None:
-        return await self.prop(info, "lon")
+    def lon(self, info: Info) -> float | None:
+        return self.prop(info, "lon")
 
 
 @strawberry.type(description="An address (normalized text).")
