@@ -22,7 +22,7 @@ from fusion.auth import AuditLog, JointOperations, load_secret
 from fusion.auth.audit import audit_path
 from fusion.auth.auditcheckpoint import CheckpointStore, checkpoint_key
 from fusion.config import Settings
-from fusion.db import target
+from fusion.db import DRIVER_OPTIONS, target
 from fusion.services.runtime import Runtime
 
 logger = logging.getLogger("fusion.api")
@@ -68,8 +68,8 @@ async def open_services(settings: Settings, metrics: object | None = None,
     """Connect to Neo4j, open the audit log (checked against its checkpoint in Neo4j; its
     records naming ``worker`` when given) and load the secret; close all on exit."""
     t = target(settings)
-    driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
-    sync_driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password))
+    driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password), **DRIVER_OPTIONS)
+    sync_driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password), **DRIVER_OPTIONS)
     path = audit_path(settings.home)
     audit = AuditLog(path, CheckpointStore(driver, settings.neo4j_database,
                                            checkpoint_key(path)), worker=worker)

@@ -25,7 +25,7 @@ import neo4j
 from neo4j import Driver, GraphDatabase
 
 from fusion.config import Settings
-from fusion.db import target
+from fusion.db import DRIVER_OPTIONS, target
 from fusion.errors import BadInput, DatabaseError, Unauthenticated
 from queries.revocations import (
     REVOKE_TOKEN,
@@ -153,7 +153,8 @@ class _Connection:
         if self._driver is None:
             t = target(settings)
             self._driver = GraphDatabase.driver(t.uri, auth=(t.user, t.password),
-                                                connection_timeout=CONNECT_TIMEOUT)
+                                                connection_timeout=CONNECT_TIMEOUT,
+                                                **DRIVER_OPTIONS)
         return self._driver
 
     def close(self) -> None:

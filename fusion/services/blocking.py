@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from neo4j import AsyncGraphDatabase
 
 from fusion.config import Settings
-from fusion.db import target
+from fusion.db import DRIVER_OPTIONS, target
 from fusion.services.runtime import Runtime
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ def blocking_calls(settings: Settings, query_timeout: float | None = None,
     ``home``: the event store to read instead of the settings' FUSION_HOME."""
     t = target(settings)
     with asyncio.Runner() as runner:
-        driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password))
+        driver = AsyncGraphDatabase.driver(t.uri, auth=(t.user, t.password), **DRIVER_OPTIONS)
         runtime = Runtime(driver=driver, database=settings.neo4j_database,
                           home=home or settings.home,
                           query_timeout=query_timeout)
