@@ -9,7 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from neo4j import GraphDatabase
 
+from fusion.db import target
 from loaders.eventstore import scan_events
 from loaders.graphwriter import GraphWriter, _rel_params, rel_rows
 from loaders.ingest import load_files
@@ -225,10 +227,12 @@ def test_graph_writer_reads_log_no_warning_about_types_the_graph_lacks(empty_gra
     statement = ("UNWIND $key AS k MATCH (a:Phone {key: k}) "
                  "WHERE NOT EXISTS { (a)-[:FUSION_TEST_NEVER_CREATED]->() } "
                  "RETURN collect(k) AS keys")
+    t = target(neo4j_settings)
     with caplog.at_level(logging.INFO, logger="neo4j"):
-        empty_graph.execute_query(statement, key=["x"],
-                                  database_=neo4j_settings.neo4j_database)
-        assert any("does not exist" in r.getMessage() for r in caplog.records)  # Neo4j warns
+        # a driver without fusion.db's options: Neo4j warns
+        with GraphDatabase.driver(t.uri, auth=(t.user, t.password)) as plain:
+            plain.execute_query(statement, key=["x"], database_=neo4j_settings.neo4j_database)
+        assert any("does not exist" in r.getMessage() for r in caplog.records)
         caplog.clear()
         with GraphWriter(empty_graph, neo4j_settings.neo4j_database) as writer:
             assert writer._read_keys(statement, pl.Series(["x"])) == set()
