@@ -37,6 +37,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from neo4j import Driver
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -47,11 +48,14 @@ from algorithms.cotravel_parts import CELL_COLUMNS, PARTIAL_SCHEMA, mapper, sort
 from algorithms.utc import utc
 from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
+from fusion.services.materialize import CoTravelRun, replace_co_traveled
 from loaders.eventstore import EventStore
+from loaders.private import private_dir
 from loaders.sources import source_for
 from queries.model import CO_TRAVEL_MIN_MEETINGS, CO_TRAVEL_MIN_SENSORS, CO_TRAVEL_WINDOW_S
 
-__all__ = ["SparkOptions", "spark_co_travel_pairs", "spark_session"]
+__all__ = ["SparkOptions", "materialize_co_travel_spark", "read_pairs", "spark_co_travel_pairs",
+           "spark_session"]
 
 # Cells per partition are chosen so a partition holds about this many (halo-included) rows:
 # the executor's Python worker sweeps one partition at a time (~0.5 GB at this size).
@@ -218,11 +222,46 @@ def spark_co_travel_pairs(
     partials = cells.mapInArrow(
         mapper(window_us, with_regions, schema), _spark_schema(schema))
     pairs = _reduce(partials, min_meetings, min_distinct_sensors, with_regions)
-    progress.phase("Finding co-travelling pairs on Spark", None)
+    progress.phase(f"Finding co-travelling pairs on Spark ({parts} partitions; tasks done)",
+                   None)
     with _stage_progress(spark, progress):
         pairs.write.mode("overwrite").parquet(str(out))
+        counted = sightings.count()
     found = pl.scan_parquet(out / "*.parquet").select(pl.len()).collect().item()
-    return SparkRun(rows, found, parts, out, round(time.monotonic() - began, 3))
+    return SparkRun(counted, found, parts, out, round(time.monotonic() - began, 3))
+
+
+def materialize_co_travel_spark(
+    driver: Driver,
+    database: str,
+    home: Path,
+    options: SparkOptions,
+    *,
+    window: float = CO_TRAVEL_WINDOW_S,
+    min_meetings: int = CO_TRAVEL_MIN_MEETINGS,
+    min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: Progress | None = None,
+) -> CoTravelRun:
+    """:func:`fusion.services.materialize.materialize_co_travel`, the pairs found on Spark.
+
+    The job's Parquet output (pairs with their meetings' regions) is kept under
+    ``home/cotravel/spark-pairs`` (replaced by the next run) and written to Neo4j as the
+    in-process run writes it.
+    """
+    progress = progress or NoProgress()
+    began = time.monotonic()
+    out = private_dir(home / "cotravel", home) / "spark-pairs"
+    with spark_session(options) as spark:
+        job = spark_co_travel_pairs(
+            spark, home, out, scope=None, window=window, min_meetings=min_meetings,
+            min_distinct_sensors=min_distinct_sensors, since=since, until=until,
+            with_regions=True, options=options, progress=progress)
+    rows = read_pairs(out)
+    run = CoTravelRun(job.sightings, rows.height, 0, 0, float(window), min_meetings,
+                      min_distinct_sensors, utc(since), utc(until), 0.0)
+    return replace_co_traveled(driver, database, rows, run, began, progress)
 
 
 def read_pairs(path: Path) -> pl.DataFrame:

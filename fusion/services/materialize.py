@@ -14,7 +14,7 @@ an operator's job of bounded write transactions with a progress display, not a r
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from queries.model import (
     SUBJECT_LABELS,
 )
 
-__all__ = ["CoTravelRun", "materialize_co_travel"]
+__all__ = ["CoTravelRun", "materialize_co_travel", "replace_co_traveled"]
 
 BATCH_ROWS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,13 +87,25 @@ def materialize_co_travel(
     regions = meeting_regions(co_travel_meetings(sightings, pairs, window, carry=["regions"],
                                                  since=since, until=until))
     rows = pairs.join(regions, on=list(PAIR_KEYS), how="left")
+    run = CoTravelRun(counted, pairs.height, 0, 0, float(window), min_meetings,
+                      min_distinct_sensors, since, until, 0.0)
+    return replace_co_traveled(driver, database, rows, run, began, progress)
+
+
+def replace_co_traveled(driver: Driver, database: str, rows: pl.DataFrame, run: CoTravelRun,
+                        began: float, progress: Progress) -> CoTravelRun:
+    """Delete every ``CO_TRAVELED`` and write ``rows`` (pairs with their meetings' regions).
+
+    ``run`` names the parameters the rows were computed with (any engine); the result is
+    ``run`` with the counts deleted and created and the seconds since ``began``.
+    """
     deleted = delete_co_traveled(driver, database, progress)
-    params = {"window_s": float(window), "min_meetings": min_meetings,
-              "min_distinct_sensors": min_distinct_sensors, "since": since, "until": until,
-              "computed_at": datetime.now(UTC)}
+    params = {"window_s": run.window_s, "min_meetings": run.min_meetings,
+              "min_distinct_sensors": run.min_distinct_sensors, "since": run.since,
+              "until": run.until, "computed_at": datetime.now(UTC)}
     created = _create(driver, database, rows, params, progress)
-    return CoTravelRun(counted, pairs.height, deleted, created, float(window), min_meetings,
-                       min_distinct_sensors, since, until, round(time.monotonic() - began, 3))
+    return replace(run, deleted=deleted, created=created,
+                   seconds=round(time.monotonic() - began, 3))
 
 
 def _count_sightings(sightings: pl.LazyFrame, since: datetime | None,
