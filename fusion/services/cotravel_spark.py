@@ -152,9 +152,14 @@ def spark_session(options: SparkOptions) -> Iterator[SparkSession]:
 
 
 def _submitted_conf() -> dict[str, str]:
-    """Settings spark-submit passed to this process (empty when run directly)."""
-    from pyspark import SparkConf
+    """Settings spark-submit passed to this process (none when run directly).
 
+    spark-submit sets them as the JVM's system properties; the gateway to that JVM is opened
+    first (the session then reuses it), so a SparkConf can read them.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())
 
 
