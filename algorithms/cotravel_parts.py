@@ -200,7 +200,10 @@ def arrow_partition_meetings(batches: Iterable[pa.RecordBatch], window_us: int,
     The batches of one partition are swept together (its cells arrive whole, in any number
     of batches); the result is cast to ``schema``.
     """
-    table = pa.Table.from_batches(list(batches))
+    batches = list(batches)
+    if not batches:  # an empty partition (more partitions than cells)
+        return
+    table = pa.Table.from_batches(batches)
     if table.num_rows == 0:
         return
     frame = pl.from_arrow(table)
