@@ -39,6 +39,7 @@ from algorithms.cotravel import (
     PAIR_SCHEMA,
     SUBJECT_COLUMNS,
     Sightings,
+    _changes,
     _check_thresholds,
     _chunks,
     _concat,
@@ -164,10 +165,17 @@ def _met(subject: np.ndarray, owned: np.ndarray, end: np.ndarray,
         i, j = i[keep], j[keep]
         mine = np.r_[i[owned[i]], j[owned[j]]].astype(np.uint64)
         theirs = np.r_[subject[j[owned[i]]], subject[i[owned[j]]]].astype(np.uint64)
-        found.append(np.unique((mine << np.uint64(subject_bits)) | theirs))
-    record = np.unique(_concat(found, np.uint64))
+        found.append(_distinct((mine << np.uint64(subject_bits)) | theirs))
+    record = _distinct(_concat(found, np.uint64))
     mask = np.uint64((1 << subject_bits) - 1)
     return (record >> np.uint64(subject_bits)).astype(np.int64), (record & mask).astype(np.int64)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values by a value sort (numpy's hash-based unique is many times slower
+    on these packed records)."""
+    values.sort()
+    return values[_changes(values)]
 
 
 def _partials(met: pl.DataFrame, subjects: pl.DataFrame, sensors: pl.DataFrame,
@@ -178,7 +186,9 @@ def _partials(met: pl.DataFrame, subjects: pl.DataFrame, sensors: pl.DataFrame,
             pl.col("t").min().alias("first_us"), pl.col("t").max().alias("last_us")]
     if with_regions:
         aggs.append(pl.col("regions").explode().unique().sort().alias("regions"))
-    grouped = met.group_by("lo", "hi", "sensor").agg(aggs)
+    grouped = _sorted_groups(met, len(subjects), len(sensors)) if not with_regions else None
+    if grouped is None:
+        grouped = met.group_by("lo", "hi", "sensor").agg(aggs)
     a, b = subjects[grouped["lo"]], subjects[grouped["hi"]]
     out = pl.DataFrame({
         "a_type": a["subject_type"], "a": a["subject"], "b_type": b["subject_type"],
@@ -186,6 +196,28 @@ def _partials(met: pl.DataFrame, subjects: pl.DataFrame, sensors: pl.DataFrame,
         **{name: grouped[name] for name in ("n_a", "n_b", "first_us", "last_us")},
     }, schema=PARTIAL_SCHEMA)
     return out.with_columns(grouped["regions"]) if with_regions else out
+
+
+def _sorted_groups(met: pl.DataFrame, n_subjects: int, n_sensors: int) -> pl.DataFrame | None:
+    """The per (lo, hi, sensor) sums by one sort of a packed key and ``reduceat`` (several
+    times faster than a three-column group-by); None when the key does not fit 63 bits."""
+    sb, nb = max(1, (n_subjects - 1).bit_length()), max(1, (n_sensors - 1).bit_length())
+    if 2 * sb + nb > 63:
+        return None
+    lo, hi, sensor = (met[name].to_numpy() for name in ("lo", "hi", "sensor"))
+    key = (lo << (sb + nb)) | (hi << nb) | sensor
+    ordered = pl.DataFrame({"key": key, "is_lo": met["is_lo"], "t": met["t"]}).sort("key")
+    key = ordered["key"].to_numpy()
+    starts = np.flatnonzero(_changes(key))
+    is_lo, t = ordered["is_lo"].to_numpy(), ordered["t"].to_numpy()
+    n_a = np.add.reduceat(is_lo, starts, dtype=np.int64)
+    group = key[starts]
+    return pl.DataFrame({
+        "lo": group >> (sb + nb), "hi": (group >> nb) & ((1 << sb) - 1),
+        "sensor": group & ((1 << nb) - 1), "n_a": n_a,
+        "n_b": np.diff(np.r_[starts, len(key)]) - n_a,
+        "first_us": np.minimum.reduceat(t, starts), "last_us": np.maximum.reduceat(t, starts),
+    })
 
 
 def _empty_partials(with_regions: bool) -> pl.DataFrame:
