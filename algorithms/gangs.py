@@ -6,6 +6,7 @@ Potts model by default, so a gang is a group whose members share, on average, mo
 ``resolution`` of link weight per pair, judged on its own and not against the size of the
 graph around it (modularity would merge small gangs into their surroundings as the scope
 grows). Within each gang, members are ranked as key players by betweenness centrality.
+A :class:`Community` is that pure result, person keys only; the service's gang shows it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ from algorithms.links import (
 from queries.model import GANG_MIN_SIZE
 
 __all__ = [
-    "DEFAULT_WEIGHTS", "LINK_KINDS", "Gang", "GangMember", "LinkWeights", "detect_gangs",
+    "DEFAULT_WEIGHTS", "LINK_KINDS", "Community", "LinkWeights", "Member", "detect_gangs",
     "gang_of", "gangs_from_links", "person_graph", "person_links",
 ]
 
 
 @dataclass(frozen=True)
-class GangMember:
-    """A member, with key-player ``score`` (betweenness within the gang) and 1-based ``rank``."""
+class Member:
+    """A community's member (a person key), with key-player ``score`` (betweenness within the
+    gang) and 1-based ``rank``."""
 
     key: str
     score: float
@@ -47,11 +49,16 @@ class GangMember:
 
 
 @dataclass(frozen=True)
-class Gang:
-    """One gang. ``links`` holds the evidence counts per kind on links inside the gang."""
+class Community:
+    """One gang as community detection finds it: member keys ranked as key players, cohesion,
+    ``links`` (the evidence counts per kind on links inside the gang) and regions.
+
+    The pure result; :class:`fusion.services.gangs.Gang` shows it (members as people with
+    names and regions) to the API and the CLI.
+    """
 
     id: str
-    members: tuple[GangMember, ...]
+    members: tuple[Member, ...]
     cohesion: float
     links: Mapping[str, int]
     regions: tuple[str, ...] = field(default=())
@@ -80,7 +87,7 @@ def detect_gangs(
     regions: Mapping[str, Iterable[str]] | None = None,
     weight: str = "weight",
     objective: str | None = None,
-) -> list[Gang]:
+) -> list[Community]:
     """Gangs of a weighted person graph, members ranked as key players.
 
     Parameters
@@ -109,9 +116,9 @@ def detect_gangs(
 
     Returns
     -------
-    list of Gang
-        Largest first, then by id. ``Gang.id`` is ``"G-"`` and the first 12 hex digits of the
-        SHA-1 of the sorted member keys joined by newlines: stable while membership is.
+    list of Community
+        Largest first, then by id. ``Community.id`` is ``"G-"`` and the first 12 hex digits of
+        the SHA-1 of the sorted member keys joined by newlines: stable while membership is.
         ``cohesion`` is the share of the members' total link weight on links inside the gang
         (1.0: no link leaves it). Members are ranked by betweenness centrality within the
         gang's own subgraph (shortest paths with ``distance = 1 / weight``, normalized as
@@ -150,7 +157,7 @@ def gangs_from_links(
     min_size: int = GANG_MIN_SIZE,
     regions: Mapping[str, Iterable[str]] | None = None,
     objective: str | None = None,
-) -> list[Gang]:
+) -> list[Community]:
     """:func:`detect_gangs` straight from a links frame, without building a networkx graph.
 
     Same answer as ``detect_gangs(person_graph(links, weights), ...)``; the fast path for
@@ -168,12 +175,12 @@ def gangs_from_links(
                    objective)
 
 
-def gang_of(gangs: Iterable[Gang], person_key: str) -> Gang | None:
+def gang_of(gangs: Iterable[Community], person_key: str) -> Community | None:
     """The gang with ``person_key`` as a member, or None.
 
     Examples
     --------
-    >>> g = Gang("G-1", (GangMember("P1", 0.0, 1),), 1.0, {})
+    >>> g = Community("G-1", (Member("P1", 0.0, 1),), 1.0, {})
     >>> gang_of([g], "P1").id, gang_of([g], "P2")
     ('G-1', None)
     """
@@ -183,7 +190,7 @@ def gang_of(gangs: Iterable[Gang], person_key: str) -> Gang | None:
 def _detect(
     links: PersonGraph, algorithm: str, resolution: float, seed: int, min_size: int,
     regions: Mapping[str, Iterable[str]] | None, objective: str | None,
-) -> list[Gang]:
+) -> list[Community]:
     """Partition, keep communities of ``min_size`` or more, describe each."""
     if min_size < 1:
         raise ValueError(f"min_size must be at least 1, got {min_size}")
@@ -215,13 +222,13 @@ def _internal_edges(links: PersonGraph, groups: list[list[int]], n: int) -> list
 def _gang(
     links: PersonGraph, members: list[int], strength: np.ndarray, internal: np.ndarray,
     regions: Mapping[str, Iterable[str]] | None,
-) -> Gang:
+) -> Community:
     """One gang: id, ranked members, cohesion, evidence counts, regions."""
     keys = [links.keys[v] for v in members]
     total = float(strength[members].sum())
     evidence = {k: int(links.counts[k][internal].sum()) for k in LINK_KINDS}
     local = np.searchsorted(np.asarray(members), links.edges[internal])  # members are sorted
-    return Gang(
+    return Community(
         id=gang_id(keys),
         members=_ranked(keys, local, links.weight[internal]),
         cohesion=2 * float(links.weight[internal].sum()) / total if total else 0.0,
@@ -236,7 +243,7 @@ def gang_id(keys: Iterable[str]) -> str:
     return "G-" + digest.hexdigest()[:12]
 
 
-def _ranked(keys: list[str], edges: np.ndarray, weight: np.ndarray) -> tuple[GangMember, ...]:
+def _ranked(keys: list[str], edges: np.ndarray, weight: np.ndarray) -> tuple[Member, ...]:
     """Members by betweenness (distance 1/weight), weighted degree, then key."""
     n = len(keys)
     sub = ig.Graph(n=n, edges=edges.reshape(-1, 2))
@@ -246,4 +253,4 @@ def _ranked(keys: list[str], edges: np.ndarray, weight: np.ndarray) -> tuple[Gan
     degree = np.zeros(n)
     np.add.at(degree, edges.ravel(), np.repeat(weight, 2))
     order = sorted(range(n), key=lambda v: (-between[v], -degree[v], keys[v]))
-    return tuple(GangMember(keys[v], float(between[v]), r) for r, v in enumerate(order, 1))
+    return tuple(Member(keys[v], float(between[v]), r) for r, v in enumerate(order, 1))

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta  # noqa: F401 (UTC: the examples use it)
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 import polars as pl
 
 from algorithms._codes import factorize
 
-__all__ = ["CONTACT_COLUMNS", "Hop", "TimePath", "time_respecting_paths"]
+__all__ = ["CONTACT_COLUMNS", "Hop", "TimePath", "Timed", "time_respecting_paths"]
 
 CONTACT_COLUMNS = ("type", "u", "v", "at")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,28 @@ class Hop:
     contact: int
 
 
-@dataclass(frozen=True)
-class TimePath:
-    """A route (``nodes`` in walking order) with its earliest-arriving witness ``hops``."""
+class Timed(Protocol):
+    """What a path's hop has at the least: the time it happened."""
 
-    nodes: tuple[Hashable, ...]
-    hops: tuple[Hop, ...]
+    @property
+    def at(self) -> datetime: ...
+
+
+NodeT = TypeVar("NodeT")
+HopT = TypeVar("HopT", bound=Timed)
+
+
+@dataclass(frozen=True)
+class TimePath(Generic[NodeT, HopT]):
+    """A route (``nodes`` in walking order) with its earliest-arriving witness ``hops``.
+
+    The one time-respecting path model, generic in what names an entity and a hop: this
+    module's answers are ``TimePath[Hashable, Hop]``; the service shows them with entities and
+    events (``fusion.services.models.TimedPath``, ``TimePath[PathNode, TimedHop]``).
+    """
+
+    nodes: tuple[NodeT, ...]
+    hops: tuple[HopT, ...]
 
     @property
     def length(self) -> int:
@@ -67,7 +83,7 @@ class TimePath:
 
     @property
     def arrival(self) -> datetime:
-        """Time of the last contact."""
+        """Time of the last hop."""
         return self.hops[-1].at
 
 
@@ -99,7 +115,7 @@ def time_respecting_paths(
     max_hops: int = 4,
     max_gap: float | timedelta | None = None,
     limit: int | None = 3,
-) -> list[TimePath]:
+) -> list[TimePath[Hashable, Hop]]:
     """Fewest-hop time-respecting routes from ``source`` to ``target``.
 
     Parameters
@@ -307,7 +323,7 @@ def _predecessors(c: _Contacts, h: int, level: np.ndarray, gap: int | None) -> n
 
 
 def _routes(c: _Contacts, frame: pl.DataFrame, ids: list, level: np.ndarray, target: int,
-            gap: int | None, limit: int | None) -> list[TimePath]:
+            gap: int | None, limit: int | None) -> list[TimePath[Hashable, Hop]]:
     """Distinct routes into ``target`` at the final level, earliest arrival first."""
     arrivals = np.flatnonzero(level < 0)
     arrivals = arrivals[np.lexsort((arrivals, c.time[arrivals]))]
@@ -350,7 +366,7 @@ def _sort_key(route: tuple, ids: list) -> tuple:
 
 
 def _path(c: _Contacts, frame: pl.DataFrame, ids: list, route: tuple,
-          walk: tuple[int, ...]) -> TimePath:
+          walk: tuple[int, ...]) -> TimePath[Hashable, Hop]:
     """A route and its witness walk as a TimePath."""
     nodes = tuple(ids[x] for x in route[0::2])
     hops = []

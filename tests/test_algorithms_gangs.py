@@ -36,7 +36,7 @@ def planted_labels(G: nx.Graph) -> dict:
     return {v: min(G.nodes[v]["community"]) for v in G}
 
 
-def found_labels(found: list[gangs.Gang]) -> dict:
+def found_labels(found: list[gangs.Community]) -> dict:
     return {m.key: g.id for g in found for m in g.members}
 
 
@@ -49,7 +49,7 @@ def random_links(seed: int, n_people: int = 30, n_links: int = 80) -> pl.DataFra
     return pl.DataFrame(rows, schema=["a", "b", "kind", "count"], orient="row")
 
 
-def described(found: list[gangs.Gang]) -> list[tuple]:
+def described(found: list[gangs.Community]) -> list[tuple]:
     return [(g.id, g.members, g.cohesion, dict(g.links), g.regions) for g in found]
 
 

@@ -7,13 +7,15 @@ import pytest
 
 from fusion.api.nodes import Node, Rel, regions_in
 from fusion.api.scoped import _covered, _requests, _shown
+from fusion.services.models import EntityRef
 
 A, B = "330100", "440300"
 SCOPE = frozenset({A})
 
 
 def _called(regions: list[str], count: int = 5) -> Rel:
-    return Rel("CALLED", "PHONE", "+8613800000001", "PHONE", "+8613800000002",
+    return Rel("CALLED", EntityRef("PHONE", "+8613800000001"),
+               EntityRef("PHONE", "+8613800000002"),
                {"count": count, "total_duration_s": 100, "first_at": "2024-09-16T00:00:00+00:00",
                 "last_at": "2024-09-17T00:00:00+00:00", "regions": regions})
 
@@ -31,8 +33,8 @@ def test_a_node_in_scope_lists_only_scope_regions():
 
 @pytest.mark.parametrize(("regions", "covered"), [([A], True), ([A, B], False), (None, False)])
 def test_stored_figures_count_only_when_every_region_is_in_scope(regions, covered):
-    rel = _called(regions) if regions is not None else Rel("CALLED", "PHONE", "x", "PHONE",
-                                                            "y", {"count": 1})
+    rel = _called(regions) if regions is not None else Rel(
+        "CALLED", EntityRef("PHONE", "x"), EntityRef("PHONE", "y"), {"count": 1})
     assert _covered(rel, SCOPE) is covered
 
 
@@ -49,7 +51,7 @@ def test_a_recounted_relationship_takes_the_in_scope_figures():
 
 
 def test_nothing_in_scope_gives_zero_counts_and_no_times():
-    rel = Rel("CO_TRAVELED", "VEHICLE", "浙A1", "VEHICLE", "粤B2",
+    rel = Rel("CO_TRAVELED", EntityRef("VEHICLE", "浙A1"), EntityRef("VEHICLE", "粤B2"),
               {"meetings": 4, "distinct_sensors": 4, "first_at": "2024-09-16T00:00:00+00:00",
                "last_at": "2024-09-18T00:00:00+00:00", "regions": [A, B], "window_s": 120.0})
     shown = _shown(rel, SCOPE, None, True).properties
@@ -59,7 +61,7 @@ def test_nothing_in_scope_gives_zero_counts_and_no_times():
 
 
 def test_co_travel_recounts_use_the_run_window_and_range():
-    rel = Rel("CO_TRAVELED", "VEHICLE", "浙A1", "VEHICLE", "粤B2",
+    rel = Rel("CO_TRAVELED", EntityRef("VEHICLE", "浙A1"), EntityRef("VEHICLE", "粤B2"),
               {"regions": [A, B], "window_s": 60.0, "since": "2024-09-16T00:00:00+00:00",
                "until": None})
     (key, (window, since, until)), = _requests([rel])["co_traveled"]

@@ -19,7 +19,6 @@ from starlette.testclient import TestClient
 
 from fusion.api import enums
 from fusion.api.console import IMMUTABLE
-from fusion.api.saved import SAVED_DIR
 from fusion.api.workbench import (
     ASSET_ROUTE,
     workbench_assets,
@@ -27,6 +26,7 @@ from fusion.api.workbench import (
     workbench_html,
     workbench_routes,
 )
+from fusion.services.saved import SAVED_DIR
 
 FOLDER = files("fusion.resources").joinpath("workbench")
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,12 +22,13 @@ from starlette.routing import Route
 from fusion.api.console import console_routes
 from fusion.api.metrics import Metrics
 from fusion.api.resources import Resources, neo4j_ready, open_services
-from fusion.api.saved import builtin_rows, install_builtin_queries
+from fusion.api.saved import builtin_rows
 from fusion.api.schema import build_schema
 from fusion.api.view import FusionGraphQL
 from fusion.api.workbench import workbench_routes
 from fusion.config import Settings
 from fusion.db import ensure_schema
+from fusion.services.saved import install_builtin_queries
 
 logger = logging.getLogger("fusion.api")
 GRAPHQL_PATH = "/graphql"
@@ -71,7 +72,7 @@ async def _prepare(services: Resources, builtins: list[dict]) -> bool:
     """Ensure constraints and indexes, install the shipped saved queries; False if Neo4j is down."""
     try:
         await asyncio.to_thread(ensure_schema, services.sync_driver, services.database)
-        count = await install_builtin_queries(services, builtins)
+        count = await install_builtin_queries(services.runtime, builtins)
     except Exception:  # Neo4j not up yet: /readyz retries
         logger.warning("Neo4j not ready at start-up; /readyz will retry", exc_info=True)
         return False

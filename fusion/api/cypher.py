@@ -1,56 +1,27 @@
-"""Running Cypher for a request: the per-request transaction timeout and error mapping.
+"""Cypher a resolver runs itself, through the service layer's one runner.
 
-A statement that outlives ``FUSION_QUERY_TIMEOUT`` is stopped by Neo4j and reported as
-TOO_COMPLEX; an unreachable database as UNAVAILABLE. Other driver errors propagate (and are
-masked for the client by :mod:`fusion.api.errors`).
-
-Each statement is counted on the request it runs for (:data:`REQUEST`, set by
-:mod:`fusion.api.view`), so the metrics show how many statements each operation costs.
+:func:`fusion.services.cypher.run` holds the transaction timeout and the error mapping (a
+statement that outlives ``FUSION_QUERY_TIMEOUT`` is TOO_COMPLEX, an unreachable database
+UNAVAILABLE; other driver errors propagate and are masked for the client by
+:mod:`fusion.api.errors`). The request's observer (:func:`fusion.api.calling.observing`, set
+once per request by :mod:`fusion.api.view`) counts each statement on the request and each
+failure in the metrics, whether a resolver or a service ran it.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 import neo4j
-from neo4j import Query, RoutingControl
-from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable, SessionExpired
+from neo4j import RoutingControl
 
-from fusion.api.requests import RequestRecord
 from fusion.api.resources import Resources
-from fusion.errors import TooComplex
-from fusion.services.runtime import unavailable
-
-# The request whose resolvers run in this context (None outside a request).
-REQUEST: ContextVar[RequestRecord | None] = ContextVar("fusion_request", default=None)
+from fusion.services.cypher import run
 
 
 async def run_cypher(services: Resources, statement: str, write: bool = False,
                      **params: object) -> list[neo4j.Record]:
     """The records of one auto-retried read (or write) transaction."""
     routing = RoutingControl.WRITE if write else RoutingControl.READ
-    record = REQUEST.get()
-    if record is not None:
-        record.statements += 1
-    try:
-        records, _, _ = await services.driver.execute_query(
-            Query(statement, timeout=services.settings.query_timeout), params,
-            database_=services.database, routing_=routing)
-    except (ServiceUnavailable, SessionExpired, OSError) as err:
-        _count_error(services, "unavailable")
-        raise unavailable(err) from err
-    except ClientError as err:
-        if err.code and "TransactionTimedOut" in err.code:
-            _count_error(services, "timeout")
-            raise TooComplex(
-                f"The query took longer than {services.settings.query_timeout:g} s; "
-                "narrow it (fewer hops, a smaller limit or time range).") from err
-        _count_error(services, "client")
-        raise
-    except DriverError:
-        _count_error(services, "driver")
-        raise
-    return records
+    return await run(services.runtime, statement, routing, params)
 
 
 async def read(services: Resources, statement: str, **params: object) -> list[neo4j.Record]:
@@ -61,8 +32,3 @@ async def read(services: Resources, statement: str, **params: object) -> list[ne
 async def write(services: Resources, statement: str, **params: object) -> list[neo4j.Record]:
     """The records of a write statement."""
     return await run_cypher(services, statement, write=True, **params)
-
-
-def _count_error(services: Resources, kind: str) -> None:
-    if services.metrics is not None:
-        services.metrics.neo4j_error(kind)

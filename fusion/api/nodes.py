@@ -1,4 +1,5 @@
-"""Graph elements as the API hands them out: plain, JSON-safe values."""
+"""Graph elements as the API hands them out: the service's models (fusion.services.models)
+with their properties made JSON-safe."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from fusion.services.models import PathNode, PathRel
 from fusion.services.values import json_value, native_time
-from queries.model import KIND_LABELS, LABEL_KINDS
+from queries.model import KIND_LABELS
 
 # Properties every node has, shown as their own fields rather than in `properties`.
 _OWN_FIELDS = ("key", "label", "regions")
@@ -27,22 +28,18 @@ def json_properties(props: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class Node:
-    """One entity node: kind, key, label, regions and its other properties."""
+class Node(PathNode):
+    """One entity as the API hands it out: the service's entity (kind, key, label, regions and
+    ``props``, all its stored properties) with ``properties``, the others made JSON-safe."""
 
-    kind: str
-    key: str
-    label: str | None
-    regions: tuple[str, ...]
-    properties: dict = field(hash=False, compare=False)
-    raw: dict = field(hash=False, compare=False, repr=False)
+    properties: dict = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_props(cls, label_name: str, props: dict) -> Node:
         """A Node from its Neo4j label and properties."""
-        return cls(kind=LABEL_KINDS[label_name], key=props["key"], label=props.get("label"),
-                   regions=tuple(props.get("regions") or ()),
-                   properties=json_properties(props), raw=dict(props))
+        whole = PathNode.from_props(label_name, props)
+        return cls(whole.kind, whole.key, whole.label, whole.regions, whole.props,
+                   json_properties(props))
 
     @classmethod
     def of(cls, node: PathNode) -> Node:
@@ -62,36 +59,23 @@ class Node:
 
 
 @dataclass(frozen=True)
-class Rel:
-    """One relationship between two entities, by kind and key."""
-
-    type: str
-    from_kind: str
-    from_key: str
-    to_kind: str
-    to_key: str
-    properties: dict = field(hash=False, compare=False)
-
-    @classmethod
-    def from_record(cls, record) -> Rel:
-        """A Rel from a row with type, from_label, from, to_label, to, props."""
-        return cls(record["type"], LABEL_KINDS[record["from_label"]], record["from"],
-                   LABEL_KINDS[record["to_label"]], record["to"],
-                   {k: json_value(v) for k, v in sorted(record["props"].items())})
+class Rel(PathRel):
+    """One relationship as the API hands it out: the service's relationship (type, its own
+    start and end, properties) with its properties JSON-safe and sorted by name."""
 
     @classmethod
     def of(cls, rel: PathRel) -> Rel:
-        """The API relationship of a service's relationship (properties JSON-safe, sorted)."""
-        return cls(rel.type, rel.source.kind, rel.source.key, rel.target.kind, rel.target.key,
+        """The API relationship of a service's relationship."""
+        return cls(rel.type, rel.source, rel.target,
                    {k: json_value(v) for k, v in sorted(rel.properties.items())})
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         """(type, from kind, from key, to kind, to key)."""
-        return self.type, self.from_kind, self.from_key, self.to_kind, self.to_key
+        return self.type, self.source.kind, self.source.key, self.target.kind, self.target.key
 
     def as_export(self) -> dict:
         """The relationship as fusion.api.export expects it."""
-        return {"type": self.type, "from": {"kind": self.from_kind, "key": self.from_key},
-                "to": {"kind": self.to_kind, "key": self.to_key},
+        return {"type": self.type, "from": {"kind": self.source.kind, "key": self.source.key},
+                "to": {"kind": self.target.kind, "key": self.target.key},
                 "properties": self.properties}

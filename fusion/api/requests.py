@@ -10,7 +10,7 @@ The record is filled as the request goes: the body (document, variables, operati
 sent, the caller once authenticated, the scopes resolvers resolved, and finally the outcome —
 ``allowed``, ``denied:<CODE>`` (authentication, role, scope or purpose refused it) or
 ``failed:<CODE>`` — and the number of top-level result items. ``statements`` counts the
-Cypher statements run for it through :func:`fusion.api.cypher.run_cypher`.
+Cypher statements run for it (:func:`fusion.api.calling.observing`).
 """
 
 from __future__ import annotations

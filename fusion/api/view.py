@@ -18,9 +18,9 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
+from fusion.api.calling import REQUEST, observing
 from fusion.api.console import CONSOLE_CSP, console_html
 from fusion.api.context import Context
-from fusion.api.cypher import REQUEST
 from fusion.api.dataloaders import Loaders
 from fusion.api.errors import error_body, fusion_code
 from fusion.api.requests import BodyTooLarge, RequestRecord, parse_body, read_body
@@ -59,11 +59,8 @@ class FusionGraphQL(GraphQL):
         services: Resources = self._services_of(request)
         record = RequestRecord()
         request.state.fusion_record = record
-        token = REQUEST.set(record)
-        try:
+        with observing(services, record):
             response = await self._answer(request, services, record)
-        finally:
-            REQUEST.reset(token)
         return await self._audited(services, record, response)
 
     async def _answer(self, request: Request, services: Resources, record: RequestRecord

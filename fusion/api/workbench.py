@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from fusion.api import enums
 from fusion.api.console import Asset, asset_response, manifest_assets, read_assets
-from fusion.api.saved import SAVED_DIR
+from fusion.services.saved import SAVED_DIR
 
 ASSET_ROUTE = "/workbench-assets"
 DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -3,6 +3,12 @@
 The generator uses this to *state* what its planted sightings add up to (meetings and
 distinct sensors per pair), so the truth file is computed, not asserted. It is a per-sensor
 sort-and-sweep, linear in the number of sightings plus the number of close pairs.
+
+It deliberately does not reuse :mod:`algorithms.meetings` or :mod:`algorithms.cotravel`: the
+truth file's ``cotravel_pairs``, ``cotravel_groups`` and near misses are the oracle the tests
+check the product's co-travel against (tests/test_scenario_cotravel.py, the analyses' and the
+API's scenario tests), and an oracle must stay independent of the code it checks. Two
+implementations of the meeting rule here are the point, not a duplicate to merge.
 """
 
 from __future__ import annotations

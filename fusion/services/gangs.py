@@ -7,8 +7,9 @@ vehicles, cases, parcels, relationships and events never contribute a link.
 :func:`algorithms.gangs.gangs_from_links` then finds the communities and ranks their members;
 the members' names and regions are read back for display. Arguments are checked here, once;
 the graph is read over the runtime's async driver and the community detection runs in a worker
-thread through :func:`fusion.services.runtime.in_worker`. :class:`Gang` is the one gang model: the
-GraphQL types and the CLI show it.
+thread through :func:`fusion.services.runtime.in_worker`. :class:`Gang` is the one gang model the
+GraphQL types and the CLI show: the algorithm's :class:`algorithms.gangs.Community` (person keys)
+with its members as people (:meth:`Gang.of`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ class GangLink:
 
 @dataclass(frozen=True)
 class Gang:
-    """A gang: stable id, ranked members, cohesion, regions, evidence counts per link kind."""
+    """A gang: stable id, ranked members, cohesion, regions, evidence counts per link kind.
+
+    A community of :mod:`algorithms.gangs` shown: its members are people (name and regions),
+    and its regions are theirs. Build one with :meth:`of`.
+    """
 
     id: str
     members: tuple[GangMember, ...]
@@ -69,6 +74,15 @@ class Gang:
     def keys(self) -> frozenset[str]:
         """Member person keys."""
         return frozenset(m.person.key for m in self.members)
+
+    @classmethod
+    def of(cls, found: algo.Community, people: Mapping[str, Entity]) -> Gang:
+        """The gang of a community; ``people`` shows its members (bare when absent)."""
+        members = tuple(
+            GangMember(people.get(m.key, Entity("PERSON", m.key, None, ())), m.score, m.rank)
+            for m in found.members)
+        regions = tuple(sorted({g for m in members for g in m.person.regions}))
+        return cls(found.id, members, found.cohesion, regions, dict(found.links))
 
 
 async def gangs(
@@ -90,7 +104,7 @@ async def gangs(
     found = await in_worker(runtime, algo.gangs_from_links, links, checked, name, resolution,
                             seed, min_size)
     people = await _people(runtime, sorted({k for g in found for k in g.keys}))
-    return [_gang(g, people) for g in found]
+    return [Gang.of(g, people) for g in found]
 
 
 async def gang_of(
@@ -150,10 +164,3 @@ async def _people(runtime: Runtime, keys: list[str]) -> dict[str, Entity]:
     return {r["key"]: Entity("PERSON", r["key"], r["label"], tuple(r["regions"] or ()))
             for r in records}
 
-
-def _gang(found: algo.Gang, people: dict[str, Entity]) -> Gang:
-    members = tuple(
-        GangMember(people.get(m.key, Entity("PERSON", m.key, None, ())), m.score, m.rank)
-        for m in found.members)
-    regions = tuple(sorted({g for m in members for g in m.person.regions}))
-    return Gang(found.id, members, found.cohesion, regions, dict(found.links))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from algorithms.temporal import TimePath
 from fusion.errors import BadInput
 from loaders.normalize import InvalidValue, canonical_key
 from queries.model import KIND_LABELS, LABEL_KINDS
@@ -90,22 +91,9 @@ class TimedHop:
     at: datetime
 
 
-@dataclass(frozen=True)
-class TimedPath:
-    """A route (entities in walking order) and the events of its earliest-arriving walk."""
-
-    nodes: tuple[PathNode, ...]
-    hops: tuple[TimedHop, ...]
-
-    @property
-    def length(self) -> int:
-        """Number of hops."""
-        return len(self.hops)
-
-    @property
-    def arrival(self) -> datetime:
-        """Time of the last event."""
-        return self.hops[-1].at
+# A time-respecting route (entities in walking order) and the events of its earliest-arriving
+# walk: the algorithm's one path model, with entities and events for its nodes and hops.
+TimedPath = TimePath[PathNode, TimedHop]
 
 
 @dataclass(frozen=True)

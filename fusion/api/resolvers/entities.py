@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.calling import observed, ref_of
+from fusion.api.calling import ref_of
 from fusion.api.enums import EntityKind
 from fusion.api.inputs import EntityRef, ScopeInput
 from fusion.api.nodes import Node
@@ -47,10 +47,9 @@ async def resolve_search(
     """Exact key matches first, then full-text hits by score, all within scope."""
     ctx = info.context
     regions = await ctx.scope(scope)
-    with observed(ctx.services):
-        hits = await search(ctx.services.runtime, text,
-                            kinds=[k.value for k in kinds] if kinds else None, limit=limit,
-                            scope=regions, limit_cap=ctx.settings.api_max_results)
+    hits = await search(ctx.services.runtime, text,
+                        kinds=[k.value for k in kinds] if kinds else None, limit=limit,
+                        scope=regions, limit_cap=ctx.settings.api_max_results)
     nodes = [Node.of(n) for n in hits]
     ctx.loaders.prime(nodes, regions)  # every hit is visible in scope, with its properties
     return [entity_of(n, regions) for n in nodes]

@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.calling import observed, ref_of
+from fusion.api.calling import ref_of
 from fusion.api.enums import RelType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel
@@ -33,12 +33,11 @@ async def resolve_neighborhood(
     """The centre, up to ``limit`` visible entities within ``hops``, and their relationships."""
     ctx = info.context
     regions = await ctx.scope(scope)
-    with observed(ctx.services):
-        found = await neighbourhood(
-            ctx.services.runtime, ref_of(ref), hops=hops,
-            rel_types=None if rel_types is None else [t.value for t in rel_types],
-            limit=limit, scope=regions, hop_limit=ctx.settings.api_max_hops,
-            limit_cap=ctx.settings.api_max_results)
+    found = await neighbourhood(
+        ctx.services.runtime, ref_of(ref), hops=hops,
+        rel_types=None if rel_types is None else [t.value for t in rel_types],
+        limit=limit, scope=regions, hop_limit=ctx.settings.api_max_hops,
+        limit_cap=ctx.settings.api_max_results)
     nodes = [Node.of(n) for n in found.nodes]
     rels = await scoped_rels(ctx, [Rel.of(r) for r in found.rels], regions)
     by_key = {(n.kind, n.key): n for n in nodes}

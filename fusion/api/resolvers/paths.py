@@ -16,7 +16,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.calling import observed, ref_of
+from fusion.api.calling import ref_of
 from fusion.api.enums import ExportFormat, RelType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import Node, Rel
@@ -82,12 +82,11 @@ async def _paths(ctx, regions: frozenset[str], from_: EntityRef, to: EntityRef,
     """The service's paths (their nodes primed in the node DataLoader); NOT_FOUND when an
     end is not visible in ``regions``."""
     ends = ref_of(from_), ref_of(to)
-    with observed(ctx.services):
-        found = await relationship_paths(
-            ctx.services.runtime, *ends, max_hops=max_hops,
-            rel_types=None if rel_types is None else [t.value for t in rel_types],
-            limit=limit, scope=regions, properties=True,
-            hop_limit=ctx.settings.api_max_hops, limit_cap=ctx.settings.api_max_results)
+    found = await relationship_paths(
+        ctx.services.runtime, *ends, max_hops=max_hops,
+        rel_types=None if rel_types is None else [t.value for t in rel_types],
+        limit=limit, scope=regions, properties=True,
+        hop_limit=ctx.settings.api_max_hops, limit_cap=ctx.settings.api_max_results)
     # A path's nodes are visible in scope (the statement's filters), its ends among them.
     ctx.loaders.prime((Node.of(n) for p in found for n in p.nodes), regions)
     loaded = await asyncio.gather(*(ctx.loaders.node.load((e.kind, e.key, regions))

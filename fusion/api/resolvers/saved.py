@@ -1,4 +1,6 @@
-"""savedQueries, runSavedQuery, saveQuery, approveSavedQuery and revokeSavedQueryApproval."""
+"""savedQueries, runSavedQuery, saveQuery, approveSavedQuery and revokeSavedQueryApproval: each
+a call of the saved-query service (:mod:`fusion.services.saved`) as the caller's viewer, with
+the schema's document check as its hook; running one executes it here, against the schema."""
 
 from __future__ import annotations
 
@@ -10,23 +12,17 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from fusion.api.requests import result_count
-from fusion.api.saved import (
-    approve_saved_query,
-    first_error,
-    get_saved_query,
-    list_saved_queries,
-    parse_saved,
-    revoke_saved_query_approval,
-    save_query,
-)
+from fusion.api.saved import document_check, first_error, parse_saved, viewer_of
 from fusion.api.types.admin import SavedQueryType
 from fusion.errors import BadInput
+from fusion.services import saved as service
 
 
 async def resolve_saved_queries(info: Info) -> list[SavedQueryType]:
     """The saved queries the caller may see, by name."""
     ctx = info.context
-    return [SavedQueryType.of(q) for q in await list_saved_queries(ctx.services, ctx.caller)]
+    found = await service.list_saved_queries(ctx.services.runtime, viewer_of(ctx.caller))
+    return [SavedQueryType.of(q) for q in found]
 
 
 async def resolve_run_saved_query(
@@ -41,7 +37,7 @@ async def resolve_run_saved_query(
         raise BadInput("A saved query cannot run another saved query.")
     if variables is not None and not isinstance(variables, dict):
         raise BadInput("variables must be an object keyed by variable name.")
-    saved = await get_saved_query(ctx.services, ctx.caller, name)
+    saved = await service.get_saved_query(ctx.services.runtime, viewer_of(ctx.caller), name)
     _ast, op = parse_saved(saved.document, info.schema._schema, ctx.settings.api_max_tokens)
     if op.operation != OperationType.QUERY:
         raise BadInput(f"{name} is a mutation: send its document to run it.")
@@ -62,8 +58,11 @@ async def resolve_save_query(
 ) -> SavedQueryType:
     """Validate and store the query (replacing one's own of the same name)."""
     ctx = info.context
-    saved = await save_query(ctx.services, info.schema._schema, ctx.caller, name, description,
-                             document)
+    settings = ctx.settings
+    check = document_check(info.schema._schema, settings.api_max_tokens,
+                           max_depth=settings.api_max_depth, max_aliases=settings.api_max_aliases)
+    saved = await service.save_query(ctx.services.runtime, viewer_of(ctx.caller), name,
+                                     description, document, check=check)
     return SavedQueryType.of(saved)
 
 
@@ -78,7 +77,8 @@ async def resolve_approve_saved_query(
 ) -> SavedQueryType:
     """Approve the saved query's current text: operators may then list and run it."""
     ctx = info.context
-    saved = await approve_saved_query(ctx.services, ctx.caller, name, document_hash)
+    saved = await service.approve_saved_query(ctx.services.runtime, viewer_of(ctx.caller), name,
+                                              document_hash)
     return SavedQueryType.of(saved)
 
 
@@ -87,4 +87,6 @@ async def resolve_revoke_saved_query_approval(
 ) -> SavedQueryType:
     """Withdraw the approval: operators can no longer list or run it."""
     ctx = info.context
-    return SavedQueryType.of(await revoke_saved_query_approval(ctx.services, ctx.caller, name))
+    saved = await service.revoke_saved_query_approval(ctx.services.runtime, viewer_of(ctx.caller),
+                                                      name)
+    return SavedQueryType.of(saved)

@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from fusion.api.calling import observed, ref_of
+from fusion.api.calling import ref_of
 from fusion.api.enums import TimelineEventType
 from fusion.api.inputs import EntityRef
 from fusion.api.nodes import regions_in
@@ -33,9 +33,8 @@ async def resolve_timeline(
     """Events in time order (earliest first); page on with `since`."""
     ctx = info.context
     regions = await ctx.scope(scope)
-    with observed(ctx.services):
-        events = await timeline(ctx.services.runtime, ref_of(ref), scope=regions, since=since,
-                                until=until, limit=limit, limit_cap=ctx.settings.api_max_results)
+    events = await timeline(ctx.services.runtime, ref_of(ref), scope=regions, since=since,
+                            until=until, limit=limit, limit_cap=ctx.settings.api_max_results)
     return [TimelineEvent(at=e.at, type=TimelineEventType(e.type), summary=e.summary,
                           entities=[entity_ref(k, x, regions) for k, x in e.entities],
                           regions=regions_in(e.regions, regions), details=e.properties)

@@ -17,7 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from fusion.api.calling import observed, ref_of
+from fusion.api.calling import ref_of
 from fusion.api.cypher import read, write
 from fusion.api.enums import EntityKind, RelType
 from fusion.api.inputs import EntityRef
@@ -65,12 +65,11 @@ async def resolve_time_paths(
     for (kind, key), node in zip(ends, found, strict=True):
         if node is None:
             raise NotFound(f"No {kind.lower()} {key!r} in scope.")
-    with observed(ctx.services):
-        paths = await temporal.time_respecting_paths(
-            ctx.services.runtime, ref_of(from_), ref_of(to), scope=regions,
-            rel_types=None if rel_types is None else [t.value for t in rel_types],
-            max_hops=max_hops, max_gap=max_gap_seconds, since=since, until=until, limit=limit,
-            hop_limit=ctx.settings.api_max_hops)
+    paths = await temporal.time_respecting_paths(
+        ctx.services.runtime, ref_of(from_), ref_of(to), scope=regions,
+        rel_types=None if rel_types is None else [t.value for t in rel_types],
+        max_hops=max_hops, max_gap=max_gap_seconds, since=since, until=until, limit=limit,
+        hop_limit=ctx.settings.api_max_hops)
     return [_time_path(p, regions) for p in paths]
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from fusion.api.saved import SavedQuery as StoredQuery
 from fusion.auth import AuditRecord, JointOperation
+from fusion.services.saved import SavedQuery as StoredQuery
 
 
 @strawberry.type(name="SavedQuery", description="A named GraphQL document. Its owner, users "

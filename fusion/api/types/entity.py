@@ -53,7 +53,7 @@ class Entity:
     async def prop(self, info: Info, name: str) -> object:
         """One raw property of the node (None when absent)."""
         node = await self.loaded(info)
-        return node.raw.get(name) if node else None
+        return node.props.get(name) if node else None
 
     async def related(self, info: Info, name: str) -> list[Entity]:
         """Visible related entities (queries.entities.RELATED[name]), by key."""

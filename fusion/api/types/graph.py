@@ -35,8 +35,8 @@ def relationship_of(rel: Rel, scope: frozenset[str],
         node = nodes.get((kind, key))
         return entity_of(node, scope) if node else entity_ref(kind, key, scope)
 
-    return Relationship(type=RelType(rel.type), from_=end(rel.from_kind, rel.from_key),
-                        to=end(rel.to_kind, rel.to_key), properties=rel.properties)
+    return Relationship(type=RelType(rel.type), from_=end(rel.source.kind, rel.source.key),
+                        to=end(rel.target.kind, rel.target.key), properties=rel.properties)
 
 
 @strawberry.type(description="One file of an export.")
