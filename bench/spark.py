@@ -112,8 +112,10 @@ def in_process(home: str) -> set[tuple]:
     from algorithms.cotravel import co_travel_pairs
     from fusion.services.events import visible_sightings
 
-    return _as_set(co_travel_pairs(visible_sightings(Path(home), None), WINDOW, MIN_MEETINGS,
-                                   MIN_SENSORS))
+    began = time.perf_counter()
+    pairs = co_travel_pairs(visible_sightings(Path(home), None), WINDOW, MIN_MEETINGS,
+                            MIN_SENSORS)
+    return _as_set(pairs), {"job_s": round(time.perf_counter() - began, 2)}
 
 
 def spark_engine(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
@@ -127,11 +129,14 @@ def spark_engine(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
 
     options = SparkOptions(master, conf)
     out = Path(home) / "spark-pairs"
+    began = time.perf_counter()
     with spark_session(options) as spark:
-        spark_co_travel_pairs(spark, Path(home), out, scope=None, window=WINDOW,
-                              min_meetings=MIN_MEETINGS, min_distinct_sensors=MIN_SENSORS,
-                              options=options)
-    return _as_set(read_pairs(out))
+        started = time.perf_counter()
+        run = spark_co_travel_pairs(spark, Path(home), out, scope=None, window=WINDOW,
+                                    min_meetings=MIN_MEETINGS, min_distinct_sensors=MIN_SENSORS,
+                                    options=options)
+    return _as_set(read_pairs(out)), {"session_s": round(started - began, 2),
+                                      "job_s": run.seconds, "partitions": run.partitions}
 
 
 def spark_sql(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
@@ -143,11 +148,15 @@ def spark_sql(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
     files = [str(f) for f in store.files("sightings", "parts",
                                          store.complete_loads("sightings"))]
     w = WINDOW * 1_000_000
+    began = time.perf_counter()
     with spark_session(SparkOptions(master, conf)) as spark:
+        started = time.perf_counter()
         spark.read.parquet(*files).createOrReplaceTempView("sightings")
         rows = spark.sql(SQL_PAIRS.format(width=max(w, 1), w=w, mm=MIN_MEETINGS,
                                           ms=MIN_SENSORS)).collect()
-    return {tuple(r) for r in rows}
+        job = time.perf_counter() - started
+    return {tuple(r) for r in rows}, {"session_s": round(started - began, 2),
+                                      "job_s": round(job, 2)}
 
 
 def _as_set(pairs: pl.DataFrame) -> set[tuple]:
@@ -156,7 +165,8 @@ def _as_set(pairs: pl.DataFrame) -> set[tuple]:
                .rows())
 
 
-JOBS: dict[str, Callable[..., set[tuple]]] = {
+# Each job returns (reported pairs, {"job_s": seconds without the session's start-up, ...}).
+JOBS: dict[str, Callable[..., tuple[set[tuple], dict]]] = {
     "in_process": in_process, "spark_engine": spark_engine, "spark_sql": spark_sql}
 
 
@@ -167,13 +177,13 @@ JOBS: dict[str, Callable[..., set[tuple]]] = {
 def _child(job: str, kwargs: dict, conn: Any) -> None:
     try:
         start = time.perf_counter()
-        result = JOBS[job](**kwargs)
+        result, info = JOBS[job](**kwargs)
         seconds = time.perf_counter() - start
     except Exception as exc:  # reported to the parent, which raises it
         conn.send({"error": repr(exc)})
         raise
     conn.send({"seconds": round(seconds, 2), "own_peak_mb": round(peak_rss_mb()),
-               "result": result})
+               "result": result, **info})
     conn.close()
 
 
@@ -323,7 +333,7 @@ def compare(sightings: int, with_sql: bool = True, with_big: bool = True,
 def _summary(got: dict[str, Any], sightings: int, cores: int) -> dict[str, Any]:
     out = {k: v for k, v in got.items() if k != "result"}
     out["pairs"] = len(got["result"])
-    out["sightings_per_core_s"] = round(sightings / got["seconds"] / cores)
+    out["sightings_per_core_s"] = round(sightings / got["job_s"] / cores)
     return out
 
 
@@ -341,19 +351,22 @@ def run(scale: float = 1.0) -> str:
              f"meetings, {MIN_SENSORS} sensors). Each run in a fresh process; peaks sampled "
              "from its process tree. Load average before / after: "
              f"{_load(r['load_average_before'])} / {_load(r['load_average_after'])}.", "",
-             "| engine | s | sightings / core / s | driver peak MB | executor JVMs peak MB "
-             "| Python workers peak MB | largest executor MB | pairs | equal |",
+             "| engine | s (job s) | sightings / core / s (job) | driver peak MB "
+             "| executor JVMs peak MB | Python workers peak MB | largest executor MB | pairs "
+             "| equal |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, x in rows:
         if x is None:
             lines.append(f"| {name} | not run | | | | | | | |")
             continue
         lines.append(
-            f"| {name} | {x['seconds']} | {x['sightings_per_core_s']:,} | "
+            f"| {name} | {x['seconds']} ({x['job_s']}) | {x['sightings_per_core_s']:,} | "
             f"{x['driver_peak_mb']:,} | {x['executor_peak_mb']:,} | {x['python_peak_mb']:,} | "
             f"{x['per_executor_peak_mb']:,} | {x['pairs']:,} | "
             f"{x.get('equal_to_in_process', '-')} |")
-    lines += ["", "Local mode: the driver JVM runs the tasks, so its peak includes them. "
+    lines += ["", "s: the whole run in its process (Spark: with the session's start-up); job s: "
+              "the co-travel job alone, from which the throughput per core is computed. "
+              "Local mode: the driver JVM runs the tasks, so its peak includes them. "
               "Standalone: driver = this process and its JVM (target <= 1024 MB); an "
               "executor = its JVM and its Python workers."]
     return "\n".join(lines)
