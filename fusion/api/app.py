@@ -1,4 +1,5 @@
-"""The HTTP service (Starlette): /graphql, the console's assets, /healthz, /readyz, /metrics.
+"""The HTTP service (Starlette): /graphql, the console's assets, /export (streamed lists),
+/healthz, /readyz, /metrics.
 
 One async Neo4j driver per process, created in the lifespan together with the audit log, the
 signing secret and the metrics registry (:mod:`fusion.api.resources`). At start-up the graph's
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fusion.api.console import console_routes
+from fusion.api.export import export_routes
 from fusion.api.metrics import Metrics
 from fusion.api.resources import Resources, neo4j_ready, open_services
 from fusion.api.saved import builtin_rows
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *console_routes(),
+        *export_routes(),
         *workbench_routes(GRAPHQL_PATH, settings.workbench_timezone,
                           settings.workbench_tile_url),
     ]

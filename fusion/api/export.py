@@ -21,21 +21,51 @@ Every format carries the same flat attributes, because GraphML and GEXF attribut
 CSV is ``nodes.csv`` and ``rels.csv`` (text, see :func:`subgraph_to_csv`). :func:`export_files`
 gives the files of one format with their names and media types; the GraphQL ``ExportDocument``
 (:mod:`fusion.api.types.graph`) adapts them.
+
+Lists too large to page (millions of co-travel pairs) stream from ``POST /export`` as NDJSON or
+Parquet (:func:`export_endpoint`): the same token, role, purpose and scope as the GraphQL field,
+the same held answer its ``...Page`` field pages (one snapshot), rows as the field shows them,
+written in chunks of :data:`CHUNK_ROWS` (the service never holds the encoded whole), audited as
+one intent record before the first byte and one outcome record with the rows sent after the
+last.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+import polars as pl
+import pyarrow.parquet as pq
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
-from fusion.errors import BadInput
+from fusion.api.errors import error_body, fusion_code
+from fusion.api.requests import outcome_of, read_body
+from fusion.api.scalars import parse_datetime
+from fusion.auth import (
+    Caller,
+    action_for_field,
+    allowed,
+    authenticate,
+    needs_purpose,
+    resolve_scope,
+)
+from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY
+from fusion.errors import AuditUnavailable, BadInput, Forbidden, FusionError, PurposeRequired
+from fusion.services import paged
+from fusion.services.events import SUBJECT_KINDS
+
+logger = logging.getLogger("fusion.api")
 
 Scalar = str | int | float | bool
 
@@ -259,3 +289,259 @@ def export_files(fmt: str, nodes: Iterable, rels: Iterable, name: str) -> list[E
                 for part, text in sorted(texts.items())]
     write = subgraph_to_graphml if fmt == "GRAPHML" else subgraph_to_gexf
     return [ExportedFile(f"{name}.{fmt.lower()}", MEDIA_TYPES[fmt], write(node_dicts, rel_dicts))]
+
+
+# -- streamed lists: POST /export -------------------------------------------------------------
+
+EXPORT_PATH = "/export"
+CHUNK_ROWS = 50_000
+STREAM_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
+# The arguments of each streamed list, as its GraphQL field names them.
+STREAM_ARGUMENTS = {"coTravel": {"windowSeconds", "minMeetings", "minDistinctSensors", "since",
+                                 "until", "scope"}}
+_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_INPUT": 400, "NOT_FOUND": 404,
+           "TOO_COMPLEX": 422, "UNAVAILABLE": 503}
+_SUBJECT_KINDS = dict(SUBJECT_KINDS)
+_MAX_BODY = 64 * 1024
+
+
+def pair_rows(frame: pl.DataFrame, *, text_times: bool = False) -> pl.DataFrame:
+    """Co-travel pairs (:func:`fusion.services.cotravel.pair_frame`) as coTravel shows them:
+    ``a`` and ``b`` as ``{kind, key}``, meetings, distinctSensors, firstAt, lastAt (with
+    ``text_times``, as the API writes them: ISO 8601, microseconds unless zero)."""
+    def ref(side: str) -> pl.Expr:
+        return pl.struct(kind=pl.col(f"{side}_type").replace_strict(_SUBJECT_KINDS),
+                         key=pl.col(side)).alias(side)
+
+    def time(column: str, name: str) -> pl.Expr:
+        at = pl.col(column)
+        if not text_times:
+            return at.alias(name)
+        return (pl.when(at.dt.microsecond() == 0)
+                .then(at.dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"))
+                .otherwise(at.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")).alias(name))
+
+    return frame.select(ref("a"), ref("b"), pl.col("meetings"),
+                        pl.col("distinct_sensors").alias("distinctSensors"),
+                        time("first_at", "firstAt"), time("last_at", "lastAt"))
+
+
+def pair_arrays(frame: pl.DataFrame) -> list[tuple]:
+    """Co-travel pairs as coTravelPage's ``rows``: (aKind, aKey, bKind, bKey, meetings,
+    distinctSensors, firstAt, lastAt), times as the API writes them (vectorized)."""
+    shown = pair_rows(frame, text_times=True)
+    return shown.select(pl.col("a").struct.field("kind").alias("ak"),
+                        pl.col("a").struct.field("key").alias("a"),
+                        pl.col("b").struct.field("kind").alias("bk"),
+                        pl.col("b").struct.field("key").alias("b"),
+                        "meetings", "distinctSensors", "firstAt", "lastAt").rows()
+
+
+Shape = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def _same(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows
+
+
+def ndjson_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS, shape: Shape = _same
+                  ) -> Iterator[tuple[int, bytes]]:
+    """``rows`` (each chunk through ``shape``) as NDJSON, one JSON object a line, ``chunk``
+    rows at a time: (rows written so far, bytes)."""
+    for start in range(0, rows.height, chunk):
+        part = shape(rows.slice(start, chunk))
+        yield start + part.height, part.write_ndjson().encode()
+
+
+class _Drain(io.RawIOBase):
+    """A write-only file that hands its bytes out as they come (the Parquet writer's sink)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        self.parts.append(raw)
+        self.written += len(raw)
+        return len(raw)
+
+    def tell(self) -> int:
+        return self.written
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+def parquet_chunks(rows: pl.DataFrame, chunk: int = CHUNK_ROWS, shape: Shape = _same
+                   ) -> Iterator[tuple[int, bytes]]:
+    """``rows`` (each chunk through ``shape``) as one Parquet file (zstd), a row group of
+    ``chunk`` rows at a time: (rows written so far, bytes); the footer comes last."""
+    sink = _Drain()
+    schema = shape(rows.head(0)).to_arrow().schema
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for start in range(0, rows.height, chunk):
+            part = shape(rows.slice(start, chunk))
+            writer.write_table(part.to_arrow(), row_group_size=chunk)
+            yield start + part.height, sink.take()
+    yield rows.height, sink.take()
+
+
+@dataclass
+class _Export:
+    """One admitted export: who, why, which list with which arguments, over which regions."""
+
+    caller: Caller
+    purpose: str | None
+    name: str
+    fmt: str
+    variables: dict
+    regions: frozenset[str] = field(default_factory=frozenset)
+
+    def audit(self, outcome: str, rows: int | None) -> dict:
+        return {"user": self.caller.user, "role": self.caller.role,
+                "operation_name": f"export_{self.name}", "document": None,
+                "variables": self.variables, "purpose": self.purpose,
+                "scope": sorted(self.regions), "outcome": outcome, "result_count": rows}
+
+
+async def export_endpoint(request: Request) -> Response:
+    """POST /export: ``{"list": "coTravel", "format": "ndjson"|"parquet", "variables": {...}}``
+    streams the whole list; errors before the first byte are GraphQL-shaped JSON."""
+    services = request.app.state.services
+    try:
+        export = await _admit(request, services)
+    except FusionError as err:
+        return await _refused(services, request, err)
+    try:
+        await services.audit.append(**export.audit("intent", None))
+    except AuditUnavailable:
+        return _error("UNAVAILABLE", "The audit log cannot be written; nothing was exported.")
+    try:
+        snapshot, frame = await _pairs(services, export)
+    except FusionError as err:
+        code = fusion_code(err)
+        await _audit_quietly(services, export.audit(outcome_of([code]), None))
+        return _error(code, str(err))
+    headers = {"X-Fusion-Snapshot": snapshot, "X-Fusion-Total-Count": str(frame.height),
+               "Content-Disposition": f'attachment; filename="{export.name}.{export.fmt}"'}
+    return StreamingResponse(_stream(services, export, frame),
+                             media_type=STREAM_TYPES[export.fmt], headers=headers)
+
+
+async def _admit(request: Request, services: Any) -> _Export:
+    """Authenticate, authorize and read the body (FusionError otherwise)."""
+    caller = authenticate(request.headers.get("authorization"), services.secret)
+    purpose = (request.headers.get("x-purpose") or "").strip() or None
+    body = await _body(request)
+    name, fmt, variables = body.get("list"), body.get("format", "ndjson"), body.get(
+        "variables") or {}
+    if name not in STREAM_ARGUMENTS:
+        raise BadInput(f"list must be one of {', '.join(sorted(STREAM_ARGUMENTS))}")
+    if fmt not in STREAM_TYPES:
+        raise BadInput(f"format must be one of {', '.join(sorted(STREAM_TYPES))}")
+    if not isinstance(variables, dict) or set(variables) - STREAM_ARGUMENTS[name]:
+        raise BadInput(f"variables of {name} are {', '.join(sorted(STREAM_ARGUMENTS[name]))}")
+    action = action_for_field(name)
+    if caller.role in TRUSTED_DOCUMENTS_ONLY or not allowed(caller.role, action):
+        raise Forbidden(f"The role {caller.role} may not export {name}.")
+    if services.settings.require_purpose and needs_purpose(action) and not purpose:
+        raise PurposeRequired("State the purpose of this export (case number or reason) in "
+                              "the X-Purpose header.")
+    export = _Export(caller, purpose, name, fmt, variables)
+    scope = variables.get("scope") or {}
+    if not isinstance(scope, dict):
+        raise BadInput("scope is {regions, jointOperation}")
+    export.regions = await resolve_scope(caller, scope.get("regions"),
+                                         scope.get("jointOperation"),
+                                         services.joint_operations)
+    return export
+
+
+async def _body(request: Request) -> dict:
+    raw = await read_body(request.stream(), request.headers.get("content-length"), _MAX_BODY)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise BadInput("The export request body must be JSON.") from None
+    if not isinstance(body, dict):
+        raise BadInput("The export request body must be a JSON object.")
+    return body
+
+
+async def _pairs(services: Any, export: _Export) -> tuple[str, pl.DataFrame]:
+    """The whole co-travel list of the export's arguments (held, as coTravelPage holds it)."""
+    v = export.variables
+
+    def number(name: str, default: int) -> int:
+        value = v.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadInput(f"{name} must be an integer")
+        return value
+
+    def moment(name: str) -> Any:
+        return None if v.get(name) is None else parse_datetime(v[name])
+
+    return await paged.co_travel_pair_frame(
+        services.runtime, scope=export.regions,
+        window=number("windowSeconds", paged.cotravel.WINDOW),
+        min_meetings=number("minMeetings", paged.cotravel.MIN_MEETINGS),
+        min_distinct_sensors=number("minDistinctSensors", paged.cotravel.MIN_DISTINCT_SENSORS),
+        since=moment("since"), until=moment("until"))
+
+
+async def _stream(services: Any, export: _Export, frame: pl.DataFrame
+                  ) -> AsyncIterator[bytes]:
+    """The pairs shaped and encoded a chunk at a time, off the event loop; then the outcome
+    record."""
+    text_times = export.fmt == "ndjson"
+    write = ndjson_chunks if text_times else parquet_chunks
+    chunks = write(frame, shape=lambda part: pair_rows(part, text_times=text_times))
+    sent, outcome = 0, "failed:INTERRUPTED"
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield chunk[1]
+            sent = chunk[0]
+        outcome = "allowed"
+    finally:
+        await _audit_quietly(services, export.audit(outcome, sent))
+
+
+async def _audit_quietly(services: Any, record: dict) -> None:
+    """Append an export's outcome record (its intent is on record already; a failure here is
+    logged: the bytes have left)."""
+    try:
+        await services.audit.append(**record)
+    except AuditUnavailable:
+        logger.exception("export outcome not audited: %s", record["outcome"])
+
+
+async def _refused(services: Any, request: Request, err: FusionError) -> Response:
+    """The one record and the JSON error of an export refused before it started."""
+    code = fusion_code(err)
+    try:
+        caller = authenticate(request.headers.get("authorization"), services.secret)
+    except FusionError:
+        caller = None
+    try:
+        await services.audit.append(
+            user=caller.user if caller else None, role=caller.role if caller else None,
+            operation_name="export", document=None, variables=None,
+            purpose=(request.headers.get("x-purpose") or "").strip() or None, scope=None,
+            outcome=outcome_of([code]), result_count=None)
+    except AuditUnavailable:
+        return _error("UNAVAILABLE", "The audit log cannot be written; nothing was exported.")
+    return _error(code, str(err))
+
+
+def _error(code: str, message: str) -> Response:
+    return JSONResponse(error_body(code, message, None), status_code=_STATUS.get(code, 400))
+
+
+def export_routes() -> list[Route]:
+    """The streamed export's route."""
+    return [Route(EXPORT_PATH, export_endpoint, methods=["POST"])]

@@ -23,13 +23,19 @@ from fusion.api.errors import ErrorCodes, log_errors, request_id_of
 from fusion.api.limits import DocumentLimits
 from fusion.api.resolvers.admin import (
     resolve_audit_log,
+    resolve_audit_log_page,
     resolve_close_joint_operation,
     resolve_create_joint_operation,
     resolve_joint_operations,
 )
-from fusion.api.resolvers.cotravel import resolve_co_travel, resolve_co_travel_groups
-from fusion.api.resolvers.entities import resolve_entity, resolve_search
-from fusion.api.resolvers.gangs import resolve_gang_of, resolve_gangs
+from fusion.api.resolvers.cotravel import (
+    resolve_co_travel,
+    resolve_co_travel_groups,
+    resolve_co_travel_groups_page,
+    resolve_co_travel_page,
+)
+from fusion.api.resolvers.entities import resolve_entity, resolve_search, resolve_search_page
+from fusion.api.resolvers.gangs import resolve_gang_of, resolve_gangs, resolve_gangs_page
 from fusion.api.resolvers.neighborhood import resolve_neighborhood
 from fusion.api.resolvers.paths import resolve_export_paths, resolve_relationship_paths
 from fusion.api.resolvers.saved import (
@@ -39,7 +45,7 @@ from fusion.api.resolvers.saved import (
     resolve_save_query,
     resolve_saved_queries,
 )
-from fusion.api.resolvers.timeline import resolve_timeline
+from fusion.api.resolvers.timeline import resolve_timeline, resolve_timeline_page
 from fusion.api.resolvers.workbench import (
     resolve_delete_workspace,
     resolve_save_workspace,
@@ -88,6 +94,15 @@ class Query:
     workspaces = root(resolve_workspaces, "Saved charts the scope covers, latest first.")
     workspace = root(resolve_workspace, "One saved chart by id.")
     viewer = root(resolve_viewer, "Who you are: user, role, home regions, joint operations.")
+    # Paged lists (docs/api.md, "Paging and streaming"): first/after, one snapshot per walk.
+    search_page = root(resolve_search_page, "search's whole answer, a page at a time.")
+    gangs_page = root(resolve_gangs_page, "gangs' whole answer, a page at a time.")
+    co_travel_page = root(resolve_co_travel_page, "coTravel's whole answer, a page at a time.")
+    co_travel_groups_page = root(resolve_co_travel_groups_page,
+                                 "coTravelGroups' whole answer, a page at a time.")
+    timeline_page = root(resolve_timeline_page, "timeline's whole answer, a page at a time.")
+    audit_log_page = root(resolve_audit_log_page,
+                          "auditLog's whole answer, a page at a time (auditors and admins).")
 
 
 @strawberry.type(description="Changes: saved queries and joint operations.")

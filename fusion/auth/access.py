@@ -57,6 +57,7 @@ FIELD_ACTIONS: dict[str, str] = {
     "approveSavedQuery": APPROVE_SAVED_QUERY,
     "revokeSavedQueryApproval": APPROVE_SAVED_QUERY,
     "auditLog": AUDIT_LOG,
+    "auditLogPage": AUDIT_LOG,
     "jointOperations": JOINT_OPERATIONS,
     "createJointOperation": JOINT_OPERATIONS_ADMIN,
     "closeJointOperation": JOINT_OPERATIONS_ADMIN,

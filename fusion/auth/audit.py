@@ -40,13 +40,15 @@ from fusion.auth.auditfile import (
     holds,
     last_line,
     lines_backwards,
+    lines_before,
 )
 from fusion.auth.auditfile import write_all as _write_all
 from fusion.auth.auditrecord import AuditRecord, body_of, from_stored, seal
 from fusion.auth.auditverify import VerifyResult, verify_audit_log
 from fusion.errors import AuditUnavailable
 
-__all__ = ["AuditLog", "AuditRecord", "VerifyResult", "audit_path", "verify_audit_log"]
+__all__ = ["AuditLog", "AuditPage", "AuditPositionLost", "AuditRecord", "VerifyResult",
+           "audit_path", "verify_audit_log"]
 
 logger = logging.getLogger("fusion.audit")
 _sync = getattr(os, "fdatasync", os.fsync)
@@ -373,3 +375,54 @@ class AuditLog:
                 if len(found) == limit:
                     break
         return found
+
+    def page(self, before: int | None = None, since: datetime | None = None,
+             user: str | None = None, limit: int = 100, mark: str | None = None) -> AuditPage:
+        """Up to ``limit`` records as :meth:`query` finds them, but only those starting before
+        byte ``before`` of the log (None: all written so far), with where the next page starts.
+
+        The log only grows, so a position names one point of it for good: paging on from it
+        never meets a record twice or misses one, however many are appended meanwhile. ``mark``
+        (the hash of the record at ``before``) must still be there, or the log was replaced:
+        AuditPositionLost.
+        """
+        if before is not None and mark is not None and self._hash_at(before) != mark:
+            raise AuditPositionLost("The audit log no longer holds this position; page again "
+                                    "from the start.")
+        found: list[tuple[int, AuditRecord]] = []
+        for start, line in lines_before(self.path, before):
+            try:
+                record = from_stored(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if (since is None or record.at >= since) and (user is None or record.user == user):
+                found.append((start, record))
+                if len(found) > limit:
+                    break
+        more = len(found) > limit
+        found = found[:limit]
+        return AuditPage([r for _, r in found],
+                         found[-1][0] if more else None, found[-1][1].hash if more else None)
+
+    def _hash_at(self, offset: int) -> str | None:
+        """The hash of the record starting at byte ``offset`` (None: no record there)."""
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(offset)
+                return json.loads(fh.readline()).get("hash")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+
+class AuditPositionLost(ValueError):
+    """A paging position the audit log no longer holds (the file was replaced)."""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Records of one page, newest first; the next page starts before byte ``next_before``
+    (None: this is the last), where the record with hash ``next_mark`` starts."""
+
+    records: list[AuditRecord]
+    next_before: int | None
+    next_mark: str | None

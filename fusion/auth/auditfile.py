@@ -121,21 +121,35 @@ def lines_backwards(path: Path) -> Iterator[bytes]:
 
     Bytes after the last newline (a write in progress in another process) are skipped.
     """
+    return (line for _, line in lines_before(path))
+
+
+def lines_before(path: Path, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """Complete lines of ``path`` before byte ``end`` (None: the file's end), last first, each
+    with the offset it starts at (a stable position: the file only grows).
+
+    Bytes after the last newline before ``end`` (a write in progress) are skipped.
+    """
     if not path.exists():
         return
     with path.open("rb") as fh:
-        end = fh.seek(0, os.SEEK_END)
+        size = fh.seek(0, os.SEEK_END)
+        pos = size if end is None else min(end, size)
         rest, tail_skipped = b"", False
-        while end > 0:
-            step = min(_CHUNK, end)
-            end -= step
-            fh.seek(end)
+        while pos > 0:
+            step = min(_CHUNK, pos)
+            pos -= step
+            fh.seek(pos)
             parts = (fh.read(step) + rest).split(b"\n")
-            rest, complete = parts[0], parts[1:]
+            starts, at = [], pos
+            for part in parts:
+                starts.append(at)
+                at += len(part) + 1
+            rest, complete = parts[0], list(zip(starts[1:], parts[1:], strict=True))
             if not tail_skipped:
                 if not complete:
                     continue
                 complete, tail_skipped = complete[:-1], True
-            yield from (line for line in reversed(complete) if line)
+            yield from ((start, line) for start, line in reversed(complete) if line)
         if rest and tail_skipped:
-            yield rest
+            yield 0, rest

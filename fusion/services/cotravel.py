@@ -39,7 +39,8 @@ from queries.model import (
 
 __all__ = ["MAX_WINDOW", "MIN_DISTINCT_SENSORS", "MIN_GROUP_SIZE", "MIN_MEETINGS", "WINDOW",
            "CoTravelGroup", "CoTravelPair", "Meeting", "MeetingsOf", "Visible", "check_limit",
-           "co_travel_evidence", "co_travel_groups", "co_travel_pairs"]
+           "checked", "co_travel_evidence", "co_travel_groups", "co_travel_pairs", "group_list",
+           "pair_frame", "pairs_of"]
 
 # The contract's defaults (declared in the vocabulary): seconds two sightings may be apart,
 # fewest meetings, fewest distinct sensors of a reported pair, fewest members of a group.
@@ -153,7 +154,7 @@ async def co_travel_groups(
     _check_window(window)
     if min_group_size < 2:
         raise BadInput("minGroupSize must be at least 2")
-    return await in_worker(runtime, _groups, runtime.home, scope, window, min_meetings,
+    return await in_worker(runtime, group_list, runtime.home, scope, window, min_meetings,
                            min_distinct_sensors, min_group_size, utc(since), utc(until))
 
 
@@ -179,6 +180,13 @@ def check_limit(limit: int | None, cap: int | None = None) -> None:
         raise BadInput("limit must be at least 1")
 
 
+def checked(window: float, subject: EntityRef | None) -> tuple[str, str] | None:
+    """BadInput unless ``window`` and ``subject`` (when given) are valid; the subject's
+    event-store key (None: all pairs)."""
+    _check_window(window)
+    return None if subject is None else _subject(subject)
+
+
 def _check_window(window: float) -> None:
     """BadInput unless the window is within 0 .. MAX_WINDOW seconds."""
     if not 0 <= window <= MAX_WINDOW:
@@ -202,25 +210,39 @@ def _pairs(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | 
            since: datetime | None, until: datetime | None,
            limit: int | None) -> list[CoTravelPair]:
     """The reported pairs over the visible sightings (worker thread)."""
+    frame = pair_frame(home, scope, subject, window, min_meetings, min_distinct_sensors, since,
+                       until)
+    return pairs_of(frame if limit is None else frame.head(limit))
+
+
+def pair_frame(home: Path, scope: frozenset[str] | None, subject: tuple[str, str] | None,
+               window: float, min_meetings: int, min_distinct_sensors: int,
+               since: datetime | None, until: datetime | None,
+               loads: frozenset[str] | None = None) -> pl.DataFrame:
+    """Every reported pair as a frame in report order (the sightings of ``loads`` only, when
+    given: one snapshot of the event store). Checked arguments; runs in the caller's thread."""
     try:
-        frame = algo.co_travel_pairs(visible_sightings(home, scope), window, min_meetings,
-                                     min_distinct_sensors, subject=subject, since=since,
-                                     until=until)
+        return algo.co_travel_pairs(visible_sightings(home, scope, loads), window, min_meetings,
+                                    min_distinct_sensors, subject=subject, since=since,
+                                    until=until)
     except ValueError as err:
         raise BadInput(str(err)) from err
-    if limit is not None:
-        frame = frame.head(limit)
+
+
+def pairs_of(frame: pl.DataFrame) -> list[CoTravelPair]:
+    """The pairs of rows of :func:`pair_frame`."""
     return [CoTravelPair(_ref(r["a_type"], r["a"]), _ref(r["b_type"], r["b"]), r["meetings"],
                          r["distinct_sensors"], r["first_at"], r["last_at"])
             for r in frame.iter_rows(named=True)]
 
 
-def _groups(home: Path, scope: frozenset[str] | None, window: float, min_meetings: int,
+def group_list(home: Path, scope: frozenset[str] | None, window: float, min_meetings: int,
             min_distinct_sensors: int, min_group_size: int, since: datetime | None,
-            until: datetime | None) -> list[CoTravelGroup]:
-    """The co-travel groups over the visible sightings (worker thread)."""
+            until: datetime | None, loads: frozenset[str] | None = None
+            ) -> list[CoTravelGroup]:
+    """The co-travel groups over the visible sightings (of ``loads`` when given)."""
     try:
-        pairs = algo.co_travel_pairs(visible_sightings(home, scope), window, min_meetings,
+        pairs = algo.co_travel_pairs(visible_sightings(home, scope, loads), window, min_meetings,
                                      min_distinct_sensors, since=since, until=until)
         groups = algo.co_travel_groups(pairs, min_group_size)
     except ValueError as err:

@@ -26,10 +26,13 @@ def visible_events(
     time_column: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    loads: frozenset[str] | None = None,
 ) -> pl.LazyFrame:
-    """Records of ``kind`` visible in ``scope``, with ``time_column`` in [since, until]."""
+    """Records of ``kind`` visible in ``scope``, with ``time_column`` in [since, until]; of the
+    given complete ``loads`` only (one snapshot of the store), or of every complete load."""
     store = EventStore(home)
-    lf = store.scan_events(kind) if scope is None else store.scan_visible(kind, scope)
+    lf = (store.scan_events(kind, loads) if scope is None
+          else store.scan_visible(kind, scope, loads))
     if time_column is not None and since is not None:
         lf = lf.filter(pl.col(time_column) >= utc(since))
     if time_column is not None and until is not None:
@@ -37,7 +40,9 @@ def visible_events(
     return lf
 
 
-def visible_sightings(home: Path, scope: frozenset[str] | None) -> pl.LazyFrame:
-    """Sightings visible in ``scope``: subject_type, subject, sensor_id, seen_at, regions."""
-    return visible_events(home, "sightings", scope).select(
+def visible_sightings(home: Path, scope: frozenset[str] | None,
+                      loads: frozenset[str] | None = None) -> pl.LazyFrame:
+    """Sightings visible in ``scope`` (of ``loads`` when given): subject_type, subject,
+    sensor_id, seen_at, regions."""
+    return visible_events(home, "sightings", scope, loads=loads).select(
         "subject_type", "subject", "sensor_id", "seen_at", "regions")

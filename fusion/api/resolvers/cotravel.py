@@ -1,5 +1,6 @@
 """coTravel and coTravelGroups: arguments to one call of the co-travel service
-(fusion.services.cotravel), its answer as GraphQL types. Each pair's evidence comes through the
+(fusion.services.cotravel), its answer as GraphQL types; the ...Page fields page the whole
+answer (fusion.services.paged). Each pair's evidence comes through the
 request's DataLoader, which asks the service for the meetings of every pair at once."""
 
 from __future__ import annotations
@@ -11,9 +12,21 @@ import strawberry
 from strawberry.types import Info
 
 from fusion.api.inputs import EntityRef
+from fusion.api.paging import (
+    AfterArg,
+    CoTravelPairPage,
+    FirstArg,
+    Page,
+    at,
+    page_fields,
+    page_of,
+    position,
+    query_digest,
+)
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import CoTravelGroup, CoTravelPair
 from fusion.services import cotravel as service
+from fusion.services import paged
 from fusion.services.entities import EntityRef as Ref
 
 WindowArg = Annotated[int, strawberry.argument(
@@ -75,3 +88,66 @@ async def resolve_co_travel_groups(
         min_distinct_sensors=min_distinct_sensors, min_group_size=min_group_size, since=since,
         until=until)
     return [CoTravelGroup.of(g, regions) for g in groups]
+
+
+async def resolve_co_travel_page(
+    info: Info,
+    subject: Annotated[EntityRef | None, strawberry.argument(
+        description="A VEHICLE or PHONE: only its pairs (it is `a`); omitted: all pairs.")
+    ] = None,
+    window_seconds: WindowArg = service.WINDOW,
+    min_meetings: MeetingsArg = service.MIN_MEETINGS,
+    min_distinct_sensors: SensorsArg = service.MIN_DISTINCT_SENSORS,
+    since: SinceArg = None,
+    until: UntilArg = None,
+    first: FirstArg = 100,
+    after: AfterArg = None,
+    scope: ScopeArg = None,
+) -> CoTravelPairPage:
+    """coTravel's whole answer, a page at a time, in its order, from one snapshot."""
+    ctx = info.context
+    regions = await ctx.scope(scope)
+    ref = None if subject is None else Ref(*subject.canonical())
+    query = query_digest("coTravelPage", regions, subject=ref, window=window_seconds,
+                         min_meetings=min_meetings, min_sensors=min_distinct_sensors,
+                         since=since, until=until)
+    cursor = position(info, first, after, query)
+
+    async def visible(ref: Ref) -> bool:
+        return await ctx.loaders.node.load((ref.kind, ref.key, regions)) is not None
+
+    found = await paged.co_travel_pair_page(
+        ctx.services.runtime, at(cursor), first, scope=regions, subject=ref,
+        window=window_seconds, min_meetings=min_meetings,
+        min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible,
+        convert=lambda frame: frame)
+    return CoTravelPairPage(frame=found.items, asked={
+        "window": window_seconds, "since": since, "until": until, "scope": regions},
+        **page_fields(info, found, query))
+
+
+async def resolve_co_travel_groups_page(
+    info: Info,
+    window_seconds: WindowArg = service.WINDOW,
+    min_meetings: MeetingsArg = service.MIN_MEETINGS,
+    min_distinct_sensors: SensorsArg = service.MIN_DISTINCT_SENSORS,
+    min_group_size: Annotated[int, strawberry.argument(
+        description="Fewest members of a group.")] = service.MIN_GROUP_SIZE,
+    since: SinceArg = None,
+    until: UntilArg = None,
+    first: FirstArg = 100,
+    after: AfterArg = None,
+    scope: ScopeArg = None,
+) -> Page[CoTravelGroup]:
+    """coTravelGroups' whole answer, a page at a time, in its order, from one snapshot."""
+    ctx = info.context
+    regions = await ctx.scope(scope)
+    query = query_digest("coTravelGroupsPage", regions, window=window_seconds,
+                         min_meetings=min_meetings, min_sensors=min_distinct_sensors,
+                         min_group_size=min_group_size, since=since, until=until)
+    cursor = position(info, first, after, query)
+    found = await paged.co_travel_group_page(
+        ctx.services.runtime, at(cursor), first, scope=regions, window=window_seconds,
+        min_meetings=min_meetings, min_distinct_sensors=min_distinct_sensors,
+        min_group_size=min_group_size, since=since, until=until)
+    return page_of(info, found, query, [CoTravelGroup.of(g, regions) for g in found.items])

@@ -11,9 +11,11 @@ from strawberry.types import Info
 
 from fusion.api.enums import CommunityAlgorithm
 from fusion.api.inputs import EntityRef, LinkWeightsInput
+from fusion.api.paging import AfterArg, FirstArg, Page, at, page_of, position, query_digest
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import Gang
 from fusion.services import gangs as service
+from fusion.services import paged
 from fusion.services.entities import EntityRef as Ref
 from queries.model import GANG_MIN_SIZE
 
@@ -46,6 +48,28 @@ async def resolve_gangs(
     args = _args(regions, min_size, algorithm, resolution, weights, since, until)
     found = await service.gangs(ctx.services.runtime, **args)
     return [Gang.of(g, regions, args) for g in found]
+
+
+async def resolve_gangs_page(
+    info: Info,
+    scope: ScopeArg = None,
+    min_size: MinSizeArg = GANG_MIN_SIZE,
+    algorithm: AlgorithmArg = CommunityAlgorithm.LEIDEN,
+    resolution: ResolutionArg = 1.0,
+    weights: WeightsArg = None,
+    since: SinceArg = None,
+    until: UntilArg = None,
+    first: FirstArg = 100,
+    after: AfterArg = None,
+) -> Page[Gang]:
+    """gangs' whole answer, a page at a time, largest first, from one snapshot."""
+    ctx = info.context
+    regions = await ctx.scope(scope)
+    args = _args(regions, min_size, algorithm, resolution, weights, since, until)
+    query = query_digest("gangsPage", regions, **{k: v for k, v in args.items() if k != "scope"})
+    cursor = position(info, first, after, query)
+    found = await paged.gang_page(ctx.services.runtime, at(cursor), first, **args)
+    return page_of(info, found, query, [Gang.of(g, regions, args) for g in found.items])
 
 
 async def resolve_gang_of(
