@@ -32,10 +32,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from neo4j import Driver
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -43,8 +47,19 @@ from pyspark.sql import functions as F
 
 import algorithms
 import queries
-from algorithms.cotravel import PAIR_SCHEMA, _check_thresholds, _window_us
-from algorithms.cotravel_parts import CELL_COLUMNS, PARTIAL_SCHEMA, mapper, sort_pairs
+from algorithms.cotravel import SCORED_SCHEMA, _check_thresholds, _window_us
+from algorithms.cotravel_parts import (
+    CELL_COLUMNS,
+    CELLS,
+    HABIT_SCHEMA,
+    PARTIAL_SCHEMA,
+    REDUCED_SCHEMA,
+    arrow_score,
+    mapper,
+    period_of,
+    sort_pairs,
+)
+from algorithms.significance import SCORE_SCHEMA, SLOT_S
 from algorithms.utc import utc
 from fusion.errors import BadInput
 from fusion.progress import NoProgress, Progress
@@ -52,17 +67,28 @@ from fusion.services.materialize import CoTravelRun, replace_co_traveled
 from loaders.eventstore import EventStore
 from loaders.private import private_dir
 from loaders.sources import source_for
-from queries.model import CO_TRAVEL_MIN_MEETINGS, CO_TRAVEL_MIN_SENSORS, CO_TRAVEL_WINDOW_S
+from queries.model import (
+    CO_TRAVEL_MIN_MEETINGS,
+    CO_TRAVEL_MIN_SENSORS,
+    CO_TRAVEL_MIN_SIGNIFICANCE,
+    CO_TRAVEL_WINDOW_S,
+)
 
-__all__ = ["SparkOptions", "materialize_co_travel_spark", "read_pairs", "spark_co_travel_pairs",
-           "spark_session"]
+__all__ = ["SparkOptions", "materialize_co_travel_spark", "pair_slices", "read_pairs",
+           "spark_co_travel_pairs", "spark_session"]
 
 # Cells per partition are chosen so a partition holds about this many (halo-included) rows:
 # the executor's Python worker sweeps one partition at a time (~0.5 GB at this size).
 ROWS_PER_PARTITION = 1_000_000
 # Default bucket: an hour, so the halo adds 2 x window / 1 h (7% at 120 s) to the rows.
 BUCKET_S = 3600.0
+# Reported pairs scored together (with their subjects' habits) in one group.
+PAIRS_PER_GROUP = 20_000
+# Pairs per slice read back from the result and written to Neo4j: the driver holds one slice.
+SLICE_ROWS = 50_000
 _US = 1_000_000
+_DAY_US = 86_400 * _US
+_SLOTS = 86_400 // SLOT_S
 _SOURCE = "sightings"
 
 
@@ -200,15 +226,19 @@ def spark_co_travel_pairs(
     min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_significance: float = CO_TRAVEL_MIN_SIGNIFICANCE,
     with_regions: bool = False,
     options: SparkOptions | None = None,
     progress: Progress | None = None,
 ) -> SparkRun:
     """Write the reported pairs over the sightings visible in ``scope`` to Parquet at ``out``.
 
-    The file has the in-process engine's columns (and ``regions``, the sorted regions of the
-    sightings behind the pair's meetings, ``with_regions``); :func:`read_pairs` reads it back in
-    the in-process report order.
+    The file has the in-process engine's columns (:data:`algorithms.cotravel.SCORED_SCHEMA`:
+    the contract's figures, days, lead, reads and significance; and ``regions``, the sorted
+    regions of the sightings behind the pair's meetings, ``with_regions``). Two jobs: the
+    sweep writes the pairs that pass the definition (``out``'s sibling ``*.unscored``), then
+    the significance's group-bys run over the same scan and the pairs are scored in groups.
+    :func:`read_pairs` reads the result back in the in-process report order.
     """
     options = options or SparkOptions()
     progress = progress or NoProgress()
@@ -216,24 +246,33 @@ def spark_co_travel_pairs(
         _check_thresholds(window, min_meetings, min_distinct_sensors)
     except ValueError as err:
         raise BadInput(str(err)) from err
+    if not min_significance >= 0:
+        raise BadInput(f"min_significance must be >= 0, got {min_significance}")
     began = time.monotonic()
     store = EventStore(home)
     window_us, width = _window_us(window), options.bucket_us
-    rows = _row_count(store)
-    parts = options.partitions or _partitions(spark, rows, window_us, width)
+    parts = options.partitions or _partitions(spark, _row_count(store), window_us, width)
     sightings = _sightings(spark, store, scope, utc(since), utc(until), with_regions)
-    cells = _cells(sightings, window_us, width).repartition(parts, "sensor_id", "bucket")
-    schema = _partial_schema(with_regions)
-    partials = cells.mapInArrow(
-        mapper(window_us, with_regions, schema), _spark_schema(schema))
-    pairs = _reduce(partials, min_meetings, min_distinct_sensors, with_regions)
+    unscored = out.with_name(out.name + ".unscored")
     progress.phase(f"Finding co-travelling pairs on Spark ({parts} partitions; tasks done)",
                    None)
     with _stage_progress(spark, progress):
-        pairs.write.mode("overwrite").parquet(str(out))
-        counted = sightings.count()
-    found = pl.scan_parquet(out / "*.parquet").select(pl.len()).collect().item()
-    return SparkRun(counted, found, parts, out, round(time.monotonic() - began, 3))
+        _sweep(sightings, window_us, width, parts, min_meetings, min_distinct_sensors,
+               with_regions).write.mode("overwrite").parquet(str(unscored))
+        scored, counted = _score(spark, sightings, unscored, window, min_significance, parts,
+                                 with_regions)
+        scored.write.mode("overwrite").parquet(str(out))
+    return SparkRun(counted, _parquet_rows(out), parts, out, round(time.monotonic() - began, 3))
+
+
+def _sweep(sightings: DataFrame, window_us: int, width: int, parts: int, min_meetings: int,
+           min_distinct_sensors: int, with_regions: bool) -> DataFrame:
+    """The pairs that pass the definition (:data:`REDUCED_SCHEMA`): cells swept by
+    ``mapInArrow``, partial counts reduced in Spark SQL."""
+    cells = _cells(sightings, window_us, width).repartition(parts, "sensor_id", "bucket")
+    schema = _arrow_schema(PARTIAL_SCHEMA, with_regions)
+    partials = cells.mapInArrow(mapper(window_us, with_regions, schema), _spark_schema(schema))
+    return _reduce(partials, min_meetings, min_distinct_sensors, with_regions)
 
 
 def materialize_co_travel_spark(
@@ -247,13 +286,14 @@ def materialize_co_travel_spark(
     min_distinct_sensors: int = CO_TRAVEL_MIN_SENSORS,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_significance: float = CO_TRAVEL_MIN_SIGNIFICANCE,
     progress: Progress | None = None,
 ) -> CoTravelRun:
     """:func:`fusion.services.materialize.materialize_co_travel`, the pairs found on Spark.
 
-    The job's Parquet output (pairs with their meetings' regions) is kept under
-    ``home/cotravel/spark-pairs`` (replaced by the next run) and written to Neo4j as the
-    in-process run writes it.
+    The job's Parquet output (pairs with their figures and their meetings' regions) is kept
+    under ``home/cotravel/spark-pairs`` (replaced by the next run) and streamed to Neo4j in
+    slices of :data:`SLICE_ROWS` pairs: the driver never holds the whole result.
     """
     progress = progress or NoProgress()
     began = time.monotonic()
@@ -262,19 +302,45 @@ def materialize_co_travel_spark(
         job = spark_co_travel_pairs(
             spark, home, out, scope=None, window=window, min_meetings=min_meetings,
             min_distinct_sensors=min_distinct_sensors, since=since, until=until,
-            with_regions=True, options=options, progress=progress)
-    rows = read_pairs(out)
-    run = CoTravelRun(job.sightings, rows.height, 0, 0, float(window), min_meetings,
-                      min_distinct_sensors, utc(since), utc(until), 0.0)
-    return replace_co_traveled(driver, database, [rows], rows.height, run, began, progress)
+            min_significance=min_significance, with_regions=True, options=options,
+            progress=progress)
+    run = CoTravelRun(job.sightings, job.pairs, 0, 0, float(window), min_meetings,
+                      min_distinct_sensors, utc(since), utc(until), 0.0,
+                      float(min_significance))
+    return replace_co_traveled(driver, database, pair_slices(out), job.pairs, run, began,
+                               progress)
+
+
+def pair_slices(path: Path, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
+    """The pairs a Spark job wrote, ``rows`` at a time (in file order), with the in-process
+    engine's column types."""
+    files = sorted(Path(path).glob("*.parquet"))
+    if not files:
+        return
+    for batch in pads.dataset([str(f) for f in files], format="parquet").to_batches(
+            batch_size=rows):
+        if batch.num_rows:
+            yield _typed(pl.from_arrow(batch))
 
 
 def read_pairs(path: Path) -> pl.DataFrame:
-    """The pairs a Spark job wrote, in the in-process engine's order and types."""
-    files = sorted(Path(path).glob("*.parquet"))
-    if not files:
-        return sort_pairs(PAIR_SCHEMA.to_frame())
-    return sort_pairs(pl.read_parquet(files))
+    """The pairs a Spark job wrote, in the in-process engine's order and types (whole: for
+    tests and the bench; the materialization streams :func:`pair_slices`)."""
+    parts = list(pair_slices(path))
+    if not parts:
+        return sort_pairs(SCORED_SCHEMA.to_frame())
+    return sort_pairs(pl.concat(parts))
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """The result's columns cast to :data:`algorithms.cotravel.SCORED_SCHEMA`."""
+    return frame.cast({name: dtype for name, dtype in SCORED_SCHEMA.items()
+                       if name in frame.columns})
+
+
+def _parquet_rows(path: Path) -> int:
+    """Rows in a Parquet folder, from the footers."""
+    return sum(pq.read_metadata(f).num_rows for f in Path(path).glob("*.parquet"))
 
 
 def _row_count(store: EventStore) -> int:
@@ -349,10 +415,15 @@ def _cells(sightings: DataFrame, window_us: int, width: int) -> DataFrame:
         *CELL_COLUMNS, *extra)
 
 
-def _partial_schema(with_regions: bool) -> pa.Schema:
-    """The Arrow schema of a partition's partial counts."""
-    types = {pl.String: pa.string(), pl.Int64: pa.int64()}
-    fields = [pa.field(name, types[dtype]) for name, dtype in PARTIAL_SCHEMA.items()]
+_ARROW = {pl.String: pa.string(), pl.Int64: pa.int64(), pl.Float64: pa.float64(),
+          pl.List(pl.Int64): pa.list_(pa.int64())}
+_DDL = {pa.string(): "string", pa.int64(): "long", pa.float64(): "double",
+        pa.list_(pa.string()): "array<string>", pa.list_(pa.int64()): "array<long>"}
+
+
+def _arrow_schema(schema: pl.Schema, with_regions: bool) -> pa.Schema:
+    """A polars schema (and ``regions``) as an Arrow schema."""
+    fields = [pa.field(name, _ARROW[dtype]) for name, dtype in schema.items()]
     if with_regions:
         fields.append(pa.field("regions", pa.list_(pa.string())))
     return pa.schema(fields)
@@ -360,26 +431,99 @@ def _partial_schema(with_regions: bool) -> pa.Schema:
 
 def _spark_schema(schema: pa.Schema) -> str:
     """The same schema as a Spark DDL string."""
-    names = {pa.string(): "string", pa.int64(): "long", pa.list_(pa.string()): "array<string>"}
-    return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
+    return ", ".join(f"{f.name} {_DDL[f.type]}" for f in schema)
 
 
 def _reduce(partials: DataFrame, min_meetings: int, min_distinct_sensors: int,
             with_regions: bool) -> DataFrame:
-    """Partial counts summed per (pair, sensor), then per pair; the reported pairs."""
+    """Partial counts reduced per pair: the pairs that pass the definition, with their days
+    and median lead (:func:`algorithms.cotravel_parts.reduce_partials` in Spark SQL)."""
     pair = ["a_type", "a", "b_type", "b"]
     union = [F.array_sort(F.array_distinct(F.flatten(F.collect_list("regions"))))
              .alias("regions")] if with_regions else []
-    per_sensor = partials.groupBy(*pair, "sensor_id").agg(
-        F.sum("n_a").alias("n_a"), F.sum("n_b").alias("n_b"),
-        F.min("first_us").alias("first_us"), F.max("last_us").alias("last_us"), *union)
-    per_pair = per_sensor.groupBy(*pair).agg(
+    per_pair = partials.groupBy(*pair).agg(
         F.least(F.sum("n_a"), F.sum("n_b")).cast("long").alias("meetings"),
-        F.count(F.lit(1)).cast("long").alias("distinct_sensors"),
-        F.timestamp_micros(F.min("first_us")).alias("first_at"),
-        F.timestamp_micros(F.max("last_us")).alias("last_at"), *union)
-    return per_pair.where((F.col("meetings") >= min_meetings)
-                          & (F.col("distinct_sensors") >= min_distinct_sensors))
+        F.countDistinct("sensor_id").cast("long").alias("distinct_sensors"),
+        F.min("first_us").alias("first_us"), F.max("last_us").alias("last_us"),
+        F.size(F.array_distinct(F.flatten(F.collect_list("days")))).cast("long")
+        .alias("distinct_days"),
+        F.array_sort(F.flatten(F.collect_list("leads"))).alias("_leads"), *union)
+    reported = per_pair.where((F.col("meetings") >= min_meetings)
+                              & (F.col("distinct_sensors") >= min_distinct_sensors))
+    middle = F.expr("element_at(_leads, int((size(_leads) - 1) div 2) + 1)"
+                    " + element_at(_leads, int(size(_leads) div 2) + 1)")
+    return reported.withColumn("lead_s", middle.cast("double") / 2.0 / 1e6).select(
+        *REDUCED_SCHEMA.names(), *(["regions"] if with_regions else []))
+
+
+def _score(spark: SparkSession, sightings: DataFrame, unscored: Path, window: float,
+           min_significance: float, parts: int, with_regions: bool) -> tuple[DataFrame, int]:
+    """The reported pairs scored (:func:`algorithms.cotravel_parts.arrow_score` per group),
+    at least ``min_significance`` significant, with timestamps; and the sightings in scope.
+
+    Habits (per subject, sensor and cell) and traffic (per sensor and cell) are group-bys over
+    the sightings; the traffic (sensors x cells counts), the period and the total come to the
+    driver and are broadcast; each group of pairs (by a hash of ``a``) is cogrouped with the
+    habits of its subjects only, so no process holds all the habits.
+    """
+    cells = sightings.select("subject_type", "subject", "sensor_id", "t", _cell().alias("c"))
+    counts = cells.groupBy("sensor_id", "c").agg(
+        F.count(F.lit(1)).alias("n"), F.min("t").alias("first"), F.max("t").alias("last"))
+    traffic, names, (first, last) = _traffic(counts.toArrow())
+    total = int(traffic.sum())
+    sensors = spark.createDataFrame(list(zip(names, range(len(names)), strict=True)),
+                                    "sensor_id string, sensor long")
+    habits = (cells.groupBy("subject_type", "subject", "sensor_id", "c")
+              .agg(F.count(F.lit(1)).cast("long").alias("n"))
+              .join(F.broadcast(sensors), on="sensor_id").select(*HABIT_SCHEMA.names()))
+    groups = max(parts, math.ceil(_parquet_rows(unscored) / PAIRS_PER_GROUP))
+
+    def grouped() -> DataFrame:  # read twice: the cogroup's sides must not share a lineage
+        return spark.read.parquet(str(unscored)).withColumn(
+            "_g", F.pmod(F.hash("a_type", "a"), F.lit(groups)))
+
+    pairs, keys = grouped(), grouped()
+    involved = keys.select("_g", F.col("a_type").alias("subject_type"),
+                           F.col("a").alias("subject")).union(keys.select(
+                               "_g", "b_type", "b")).distinct()
+    mine = habits.join(involved, on=["subject_type", "subject"])
+    schema = _arrow_schema({**REDUCED_SCHEMA, **SCORE_SCHEMA}, with_regions)
+    score = partial(_score_group, traffic=spark.sparkContext.broadcast(traffic),
+                    period=period_of(first, last), total=float(total), window=window,
+                    schema=schema)
+    scored = pairs.groupBy("_g").cogroup(mine.groupBy("_g")).applyInArrow(
+        score, _spark_schema(schema))
+    columns = [F.timestamp_micros(c).alias(c.replace("_us", "_at")) if c.endswith("_us")
+               else F.col(c) for c in schema.names]
+    return scored.where(F.col("significance") >= min_significance).select(*columns), total
+
+
+def _traffic(counts: pa.Table) -> tuple[np.ndarray, list[str], tuple[int | None, int | None]]:
+    """The sightings per (sensor code, cell) as a dense array, the sensors by code (sorted
+    ids, as the in-process engine codes them) and the first and last time in microseconds."""
+    ids = counts.column("sensor_id").to_pylist()
+    names = sorted(set(ids))
+    code = {name: k for k, name in enumerate(names)}
+    traffic = np.zeros((len(names), CELLS), dtype=np.int64)
+    traffic[[code[x] for x in ids], counts.column("c").to_numpy()] = counts.column(
+        "n").to_numpy()
+    if counts.num_rows == 0:
+        return traffic, names, (None, None)
+    return traffic, names, (pc.min(counts.column("first")).as_py(),
+                            pc.max(counts.column("last")).as_py())
+
+
+def _score_group(pairs: pa.Table, habits: pa.Table, **kwargs) -> pa.Table:
+    """One group's pairs scored (the ``_g`` column dropped from both sides)."""
+    return arrow_score(pairs.drop_columns(["_g"]), habits.drop_columns(["_g"]), **kwargs)
+
+
+def _cell() -> Column:
+    """:func:`algorithms.significance.cell_of` of ``t`` in Spark SQL (integer arithmetic):
+    weekend * slots + slot of the day."""
+    day = _floor_div("t", _DAY_US)
+    weekend = (F.pmod(day + 3, F.lit(7)) >= 5).cast("long")
+    return weekend * _SLOTS + F.expr(f"pmod(t, {_DAY_US}L) div {SLOT_S * _US}L")
 
 
 @contextmanager
