@@ -17,8 +17,9 @@ in a fresh process whose process tree is sampled from /proc every 0.2 s for peak
 Every Spark answer is checked equal to the in-process one (4x: against nothing that fits; its
 pair count is reported). Usage::
 
-    python -m bench --only spark --scale 1      # 1M sightings (and 4M on the cluster)
-    python -m bench.spark --sightings 10000000 [--no-sql] [--no-big]
+    python -m bench --only spark --scale 0.1    # 1M sightings (and 4M on the cluster)
+    python -m bench.spark --sightings 10000000 [--steps in_process,spark_standalone,...]
+                          [--data DIR] [--log report.json]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from bench._machine import peak_rss_mb
@@ -104,10 +106,11 @@ def write_store(home: Path, sightings: int, parts: int = 1, seed: int = 7) -> in
 
 
 # ---------------------------------------------------------------------------------------------
-# Jobs (each in a fresh process)
+# Jobs (each in a fresh process; each writes its pairs as Parquet to ``out``, compared in the
+# parent after the measurement, so reading them back is not charged to the job)
 
 
-def in_process(home: str) -> set[tuple]:
+def in_process(home: str, out: str) -> dict:
     """All reported pairs by the in-process engine over the event store."""
     from algorithms.cotravel import co_travel_pairs
     from fusion.services.events import visible_sightings
@@ -115,32 +118,38 @@ def in_process(home: str) -> set[tuple]:
     began = time.perf_counter()
     pairs = co_travel_pairs(visible_sightings(Path(home), None), WINDOW, MIN_MEETINGS,
                             MIN_SENSORS)
-    return _as_set(pairs), {"job_s": round(time.perf_counter() - began, 2)}
+    job = time.perf_counter() - began
+    Path(out).mkdir(parents=True)
+    pairs.write_parquet(Path(out) / "pairs.parquet")
+    return {"job_s": round(job, 2)}
 
 
-def spark_engine(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
-    """All reported pairs by the Spark engine (mapInArrow over cells)."""
+def spark_engine(home: str, out: str, master: str, conf: dict[str, str]) -> dict:
+    """All reported pairs by the Spark engine (mapInArrow over cells), then streamed back in
+    slices as the materialization streams them to Neo4j (the driver's whole part)."""
     from fusion.services.cotravel_spark import (
         SparkOptions,
-        read_pairs,
+        pair_slices,
         spark_co_travel_pairs,
         spark_session,
     )
 
     options = SparkOptions(master, conf)
-    out = Path(home) / "spark-pairs"
     began = time.perf_counter()
     with spark_session(options) as spark:
         started = time.perf_counter()
-        run = spark_co_travel_pairs(spark, Path(home), out, scope=None, window=WINDOW,
+        run = spark_co_travel_pairs(spark, Path(home), Path(out), scope=None, window=WINDOW,
                                     min_meetings=MIN_MEETINGS, min_distinct_sensors=MIN_SENSORS,
-                                    options=options)
-    return _as_set(read_pairs(out)), {"session_s": round(started - began, 2),
-                                      "job_s": run.seconds, "partitions": run.partitions}
+                                    with_regions=True, options=options)
+    streamed = time.perf_counter()
+    rows = sum(part.height for part in pair_slices(Path(out)))
+    assert rows == run.pairs, (rows, run.pairs)
+    return {"session_s": round(started - began, 2), "job_s": run.seconds,
+            "stream_s": round(time.perf_counter() - streamed, 2), "partitions": run.partitions}
 
 
-def spark_sql(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
-    """All reported pairs by a Spark SQL bucketed range self-join of the definition."""
+def spark_sql(home: str, out: str, master: str, conf: dict[str, str]) -> dict:
+    """The contract's figures of all reported pairs by a Spark SQL bucketed range self-join."""
     from fusion.services.cotravel_spark import SparkOptions, spark_session
     from loaders.eventstore import EventStore
 
@@ -152,21 +161,55 @@ def spark_sql(home: str, master: str, conf: dict[str, str]) -> set[tuple]:
     with spark_session(SparkOptions(master, conf)) as spark:
         started = time.perf_counter()
         spark.read.parquet(*files).createOrReplaceTempView("sightings")
-        rows = spark.sql(SQL_PAIRS.format(width=max(w, 1), w=w, mm=MIN_MEETINGS,
-                                          ms=MIN_SENSORS)).collect()
+        spark.sql(SQL_PAIRS.format(width=max(w, 1), w=w, mm=MIN_MEETINGS, ms=MIN_SENSORS)
+                  ).write.parquet(out)
         job = time.perf_counter() - started
-    return {tuple(r) for r in rows}, {"session_s": round(started - began, 2),
-                                      "job_s": round(job, 2)}
+    return {"session_s": round(started - began, 2), "job_s": round(job, 2)}
 
 
-def _as_set(pairs: pl.DataFrame) -> set[tuple]:
-    return set(pairs.select("a_type", "a", "b_type", "b", "meetings", "distinct_sensors",
-                            pl.col("first_at").dt.epoch("us"), pl.col("last_at").dt.epoch("us"))
-               .rows())
+CONTRACT = ["a_type", "a", "b_type", "b", "meetings", "distinct_sensors", "first_us",
+            "last_us"]
 
 
-# Each job returns (reported pairs, {"job_s": seconds without the session's start-up, ...}).
-JOBS: dict[str, Callable[..., tuple[set[tuple], dict]]] = {
+def pair_differences(got: pl.DataFrame, want: pl.DataFrame, rtol: float = 1e-9) -> list[str]:
+    """The columns in which two pair frames differ (by pair key; floats to ``rtol``); empty
+    when they are the same pairs with the same figures."""
+    keys = ["a_type", "a", "b_type", "b"]
+    if got.columns != want.columns or got.height != want.height:
+        return [f"shape {got.columns} x {got.height} != {want.columns} x {want.height}"]
+    got, want = got.sort(keys), want.sort(keys)
+    out = []
+    for name, dtype in want.schema.items():
+        if dtype == pl.Float64:
+            same = np.allclose(got[name].to_numpy(), want[name].to_numpy(), rtol=rtol, atol=0,
+                               equal_nan=True)
+        else:
+            same = got[name].equals(want[name])
+        if not same:
+            out.append(name)
+    return out
+
+
+def _read(job: str, out: Path) -> pl.DataFrame:
+    """A job's pairs: every figure (engines) or the contract's (the SQL join)."""
+    from fusion.services.cotravel_spark import read_pairs
+
+    if job == "spark_sql":
+        frame = pl.read_parquet(out / "*.parquet").rename(
+            {"xt": "a_type", "xs": "a", "yt": "b_type", "ys": "b", "sensors": "distinct_sensors"})
+        return frame.select(CONTRACT).cast({"meetings": pl.Int64, "distinct_sensors": pl.Int64})
+    if job == "in_process":
+        return pl.read_parquet(out / "pairs.parquet")
+    return read_pairs(out).drop("regions")
+
+
+def _contract(frame: pl.DataFrame) -> pl.DataFrame:
+    """The contract's figures, times in microseconds."""
+    return frame.with_columns(pl.col("first_at").dt.epoch("us").alias("first_us"),
+                              pl.col("last_at").dt.epoch("us").alias("last_us")).select(CONTRACT)
+
+
+JOBS: dict[str, Callable[..., dict]] = {
     "in_process": in_process, "spark_engine": spark_engine, "spark_sql": spark_sql}
 
 
@@ -177,13 +220,12 @@ JOBS: dict[str, Callable[..., tuple[set[tuple], dict]]] = {
 def _child(job: str, kwargs: dict, conn: Any) -> None:
     try:
         start = time.perf_counter()
-        result, info = JOBS[job](**kwargs)
+        info = JOBS[job](**kwargs)
         seconds = time.perf_counter() - start
     except Exception as exc:  # reported to the parent, which raises it
         conn.send({"error": repr(exc)})
         raise
-    conn.send({"seconds": round(seconds, 2), "own_peak_mb": round(peak_rss_mb()),
-               "result": result, **info})
+    conn.send({"seconds": round(seconds, 2), "own_peak_mb": round(peak_rss_mb()), **info})
     conn.close()
 
 
@@ -284,91 +326,136 @@ def measure(job: str, kwargs: dict, cluster_pids: list[int] = ()) -> dict[str, A
 # ---------------------------------------------------------------------------------------------
 # The run
 
+STEPS = ("in_process", "spark_local", "spark_sql_local", "spark_standalone", "spark_standalone_4x")
 
-def compare(sightings: int, with_sql: bool = True, with_big: bool = True,
-            workers: int = 2) -> dict[str, Any]:
-    """Every measurement of the module docstring, as a JSON-ready report."""
+
+def compare(sightings: int, steps: tuple[str, ...] = STEPS, workers: int = 2,
+            data: Path | None = None, log: Path | None = None) -> dict[str, Any]:
+    """The measurements of the module docstring named in ``steps``, as a JSON-ready report.
+
+    ``data``: keep the event stores there (and reuse them if present) instead of a temporary
+    folder; ``log``: write the report there after every step (long runs).
+    """
     from bench._spark_cluster import ports, session_conf, standalone_cluster
 
     report: dict[str, Any] = {"load_average_before": os.getloadavg()}
     tmp = Path(tempfile.mkdtemp(prefix="fusion-bench-spark-"))
+    root = data or tmp
     try:
-        home = tmp / "home"
-        report["sightings"] = write_store(home, sightings)
-        in_process_run = measure("in_process", {"home": str(home)})
-        report["in_process"] = _summary(in_process_run, report["sightings"], cores=2)
+        home = _store(root / f"home-{sightings}", sightings, 1, report, "sightings")
+        want = _step(report, "in_process", "in_process", {"home": str(home)}, tmp, None,
+                     sightings, 2, log) if "in_process" in steps else None
         local = {**session_conf(ports(10)), "spark.driver.memory": "1g"}
-        runs = {"spark_local": ("spark_engine", "local[2]", local, [])}
-        if with_sql:
-            runs["spark_sql_local"] = ("spark_sql", "local[2]", local, [])
-        for name, (job, master, conf, pids) in runs.items():
-            got = measure(job, {"home": str(home), "master": master, "conf": conf}, pids)
-            report[name] = {**_summary(got, report["sightings"], cores=2),
-                            "equal_to_in_process": got["result"] == in_process_run["result"]}
+        for name, job in [("spark_local", "spark_engine"), ("spark_sql_local", "spark_sql")]:
+            if name in steps:
+                _step(report, name, job, {"home": str(home), "master": "local[2]",
+                                          "conf": local}, tmp, want, sightings, 2, log)
+        if not {"spark_standalone", "spark_standalone_4x"} & set(steps):
+            return report
         with standalone_cluster(tmp / "cluster", workers=workers, memory="3g") as cluster:
-            pids = list(cluster.worker_pids)
             conf = {**session_conf(ports(12)), "spark.driver.memory": DRIVER_MEMORY,
-                    "spark.executor.memory": EXECUTOR_MEMORY,
-                    "spark.cores.max": str(workers)}
-            got = measure("spark_engine", {"home": str(home), "master": cluster.url,
-                                           "conf": conf}, pids)
-            report["spark_standalone"] = {
-                **_summary(got, report["sightings"], cores=workers),
-                "equal_to_in_process": got["result"] == in_process_run["result"]}
-            if with_big:
-                shutil.rmtree(home)
-                big = tmp / "big"
-                report["big_sightings"] = write_store(big, sightings, parts=4)
-                got = measure("spark_engine", {"home": str(big), "master": cluster.url,
-                                               "conf": conf}, pids)
-                report["spark_standalone_4x"] = _summary(got, report["big_sightings"],
-                                                         cores=workers)
-        report["reported_pairs"] = len(in_process_run["result"])
+                    "spark.executor.memory": EXECUTOR_MEMORY, "spark.cores.max": str(workers)}
+            kwargs = {"master": cluster.url, "conf": conf}
+            pids = list(cluster.worker_pids)
+            if "spark_standalone" in steps:
+                _step(report, "spark_standalone", "spark_engine", {"home": str(home), **kwargs},
+                      tmp, want, sightings, workers, log, pids)
+            if "spark_standalone_4x" in steps:
+                big = _store(root / f"home-{sightings}x4", sightings, 4, report, "big_sightings")
+                _step(report, "spark_standalone_4x", "spark_engine", {"home": str(big), **kwargs},
+                      tmp, None, report["big_sightings"], workers, log, pids)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    report["load_average_after"] = os.getloadavg()
+        report["load_average_after"] = os.getloadavg()
+        if log:
+            log.write_text(json.dumps(report, indent=2))
     return report
 
 
-def _summary(got: dict[str, Any], sightings: int, cores: int) -> dict[str, Any]:
-    out = {k: v for k, v in got.items() if k != "result"}
-    out["pairs"] = len(got["result"])
-    out["sightings_per_core_s"] = round(sightings / got["job_s"] / cores)
-    return out
+def _store(home: Path, sightings: int, parts: int, report: dict, key: str) -> Path:
+    """The event store of ``parts`` x ``sightings`` at ``home`` (written unless complete)."""
+    from loaders.eventstore import EventStore
+
+    if home.exists() and EventStore(home).complete_loads("sightings"):
+        report[key] = _pairs_rows(home)
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+        report[key] = write_store(home, sightings, parts=parts)
+    return home
+
+
+def _pairs_rows(home: Path) -> int:
+    """Sightings in a store, from its Parquet footers."""
+    import pyarrow.parquet as pq
+
+    from loaders.eventstore import EventStore
+
+    store = EventStore(home)
+    files = store.files("sightings", "parts", store.complete_loads("sightings"))
+    return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def _step(report: dict, name: str, job: str, kwargs: dict, tmp: Path,
+          want: pl.DataFrame | None, sightings: int, cores: int, log: Path | None,
+          pids: list[int] = ()) -> pl.DataFrame:
+    """Measure one job, check its pairs against ``want`` and record it; its pairs."""
+    out = tmp / f"out-{name}"
+    got = measure(job, {**kwargs, "out": str(out)}, pids)
+    pairs = _read(job, out)
+    entry = {**got, "pairs": pairs.height,
+             "sightings_per_core_s": round(sightings / got["job_s"] / cores),
+             "load_average": os.getloadavg()}
+    if want is not None:
+        theirs = _contract(want) if job == "spark_sql" else want
+        entry["differences"] = pair_differences(pairs, theirs)
+        entry["equal_to_in_process"] = not entry["differences"]
+    report[name] = entry
+    report["reported_pairs"] = report.get("reported_pairs", pairs.height if want is None
+                                          else want.height)
+    shutil.rmtree(out, ignore_errors=True)
+    if log:
+        log.write_text(json.dumps(report, indent=2))
+    return pairs
 
 
 def run(scale: float = 1.0) -> str:
     """The benchmark at ``scale`` x 10M sightings (4x that on the cluster), as Markdown."""
-    r = compare(int(10_000_000 * scale))
-    rows = [("in-process", r["in_process"]), ("Spark engine, local[2]", r["spark_local"]),
-            ("Spark SQL self-join, local[2]", r.get("spark_sql_local")),
-            ("Spark engine, standalone 2 x 1 core", r["spark_standalone"]),
+    return markdown(compare(int(10_000_000 * scale)))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """A report of :func:`compare` as Markdown."""
+    rows = [("in-process", r.get("in_process")), ("Spark engine, local[2]", r.get("spark_local")),
+            ("Spark SQL self-join, local[2] (contract's figures only)",
+             r.get("spark_sql_local")),
+            ("Spark engine, standalone 2 x 1 core", r.get("spark_standalone")),
             (f"Spark engine, standalone, 4x ({r.get('big_sightings', 0):,} sightings)",
              r.get("spark_standalone_4x"))]
     lines = ["## Co-travel on Spark", "",
              f"{r['sightings']:,} synthetic sightings (bench/cotravel.py's generator), "
-             f"{r['reported_pairs']:,} reported pairs (window {WINDOW} s, {MIN_MEETINGS} "
-             f"meetings, {MIN_SENSORS} sensors). Each run in a fresh process; peaks sampled "
-             "from its process tree. Load average before / after: "
+             f"{r.get('reported_pairs', 0):,} reported pairs (window {WINDOW} s, "
+             f"{MIN_MEETINGS} meetings, {MIN_SENSORS} sensors) with every figure (days, lead, "
+             "reads, significance). Each run in a fresh process; peaks sampled from its process "
+             "tree. Load average before / after: "
              f"{_load(r['load_average_before'])} / {_load(r['load_average_after'])}.", "",
              "| engine | s (job s) | sightings / core / s (job) | driver peak MB "
              "| executor JVMs peak MB | Python workers peak MB | largest executor MB | pairs "
-             "| equal |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| equal | load |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for name, x in rows:
         if x is None:
-            lines.append(f"| {name} | not run | | | | | | | |")
+            lines.append(f"| {name} | not run | | | | | | | | |")
             continue
         lines.append(
             f"| {name} | {x['seconds']} ({x['job_s']}) | {x['sightings_per_core_s']:,} | "
             f"{x['driver_peak_mb']:,} | {x['executor_peak_mb']:,} | {x['python_peak_mb']:,} | "
             f"{x['per_executor_peak_mb']:,} | {x['pairs']:,} | "
-            f"{x.get('equal_to_in_process', '-')} |")
-    lines += ["", "s: the whole run in its process (Spark: with the session's start-up); job s: "
-              "the co-travel job alone, from which the throughput per core is computed. "
-              "Local mode: the driver JVM runs the tasks, so its peak includes them. "
-              "Standalone: driver = this process and its JVM (target <= 1024 MB); an "
-              "executor = its JVM and its Python workers."]
+            f"{x.get('equal_to_in_process', '-')} | {_load(x['load_average'][:1])} |")
+    lines += ["", "s: the whole run in its process (Spark: with the session's start-up and the "
+              "result streamed back in slices); job s: the co-travel job alone, from which the "
+              "throughput per core is computed. Local mode: the driver JVM runs the tasks, so "
+              "its peak includes them. Standalone: driver = this process and its JVM (target "
+              "<= 1024 MB); an executor = its JVM and its Python workers."]
     return "\n".join(lines)
 
 
@@ -379,11 +466,17 @@ def _load(avg: tuple[float, ...]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sightings", type=int, default=10_000_000)
-    parser.add_argument("--no-sql", action="store_true")
-    parser.add_argument("--no-big", action="store_true")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"comma-separated, of {', '.join(STEPS)}")
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the event stores here")
+    parser.add_argument("--log", type=Path, help="write the JSON report here after each step")
     args = parser.parse_args()
-    report = compare(args.sightings, with_sql=not args.no_sql, with_big=not args.no_big)
+    steps = tuple(args.steps.split(","))
+    if unknown := set(steps) - set(STEPS):
+        parser.error(f"unknown steps: {sorted(unknown)}")
+    report = compare(args.sightings, steps, data=args.data, log=args.log)
     print(json.dumps(report, indent=2))
+    print(markdown(report))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,19 @@ identical to the in-process engine's:
 - Each sighting goes to its (sensor, time bucket) cell and, as halo, to the cells within the
   window; cells are hash-partitioned and every partition is swept by the numpy sweep over Arrow
   batches (``mapInArrow``), which decides each owned sighting's met flags once.
-- Partial counts are reduced per (pair, sensor), then per pair, in Spark SQL; the reported pairs
-  (with the regions of the sightings behind their meetings) are written as Parquet.
+- Partial counts (with the days of a's met sightings and the leads of the sighting pairs each
+  cell owns) are reduced per pair in Spark SQL; the pairs that pass the definition are written
+  as Parquet.
+- The significance's aggregates are group-bys over the same scan: habits per (subject, sensor,
+  cell) stay on the executors, the traffic per (sensor, cell) is broadcast; the pairs are
+  scored in groups (by a hash of ``a``), each cogrouped with its subjects' habits
+  (``applyInArrow``) and scored by :func:`algorithms.significance.score_habits`. The scored
+  pairs (with the regions of the sightings behind their meetings) are written as Parquet.
 
-The driver only plans the job and reads the reported pairs back: its memory does not grow with
-the input. Executors hold one partition at a time, sized by :data:`ROWS_PER_PARTITION`.
+The driver only plans the jobs, holds the traffic table (sensors x cells) and streams the
+result back in slices (:func:`pair_slices`): its memory grows neither with the input nor with
+the pairs. Executors hold one partition or one group of pairs at a time, sized by
+:data:`ROWS_PER_PARTITION` and :data:`PAIRS_PER_GROUP`.
 pyspark is imported only here, and this module only when the Spark engine is asked for.
 """
 
