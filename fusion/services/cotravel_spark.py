@@ -325,8 +325,9 @@ def pair_slices(path: Path, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
     files = sorted(Path(path).glob("*.parquet"))
     if not files:
         return
-    for batch in pads.dataset([str(f) for f in files], format="parquet").to_batches(
-            batch_size=rows):
+    dataset = pads.dataset([str(f) for f in files], format="parquet")
+    # one file and one batch at a time (pyarrow reads 4 files and 16 batches ahead by default)
+    for batch in dataset.to_batches(batch_size=rows, batch_readahead=0, fragment_readahead=0):
         if batch.num_rows:
             yield _typed(pl.from_arrow(batch))
 
@@ -508,17 +509,21 @@ def _score(spark: SparkSession, sightings: DataFrame, unscored: Path, window: fl
 
 def _traffic(counts: pa.Table) -> tuple[np.ndarray, list[str], tuple[int | None, int | None]]:
     """The sightings per (sensor code, cell) as a dense array, the sensors by code (sorted
-    ids, as the in-process engine codes them) and the first and last time in microseconds."""
-    ids = counts.column("sensor_id").to_pylist()
-    names = sorted(set(ids))
-    code = {name: k for k, name in enumerate(names)}
+    ids, as the in-process engine codes them) and the first and last time in microseconds.
+
+    Arrow compute throughout: a Python object per row would cost the driver ~100 MB at
+    2,000 sensors x 576 cells.
+    """
+    ids = counts.column("sensor_id")
+    names = pc.unique(ids)
+    names = names.take(pc.sort_indices(names))
+    rows = pc.index_in(ids, value_set=names).to_numpy()
     traffic = np.zeros((len(names), CELLS), dtype=np.int64)
-    traffic[[code[x] for x in ids], counts.column("c").to_numpy()] = counts.column(
-        "n").to_numpy()
+    traffic[rows, counts.column("c").to_numpy()] = counts.column("n").to_numpy()
     if counts.num_rows == 0:
-        return traffic, names, (None, None)
-    return traffic, names, (pc.min(counts.column("first")).as_py(),
-                            pc.max(counts.column("last")).as_py())
+        return traffic, [], (None, None)
+    return traffic, names.to_pylist(), (pc.min(counts.column("first")).as_py(),
+                                        pc.max(counts.column("last")).as_py())
 
 
 def _score_group(pairs: pa.Table, habits: pa.Table, **kwargs) -> pa.Table:
