@@ -45,7 +45,8 @@ from bench.cotravel import synthesize_sightings
 
 PART_ROWS = 1_000_000
 WINDOW, MIN_MEETINGS, MIN_SENSORS = 120, 3, 3
-DRIVER_MEMORY = "512m"  # Spark's floor is 450 MB; the driver plans, broadcasts the traffic, streams pairs
+# The driver plans, broadcasts the traffic and streams pairs; Spark refuses a heap below 450 MB.
+DRIVER_MEMORY = "512m"
 EXECUTOR_MEMORY = "1g"
 # Spark SQL's self-join: x's sightings met by y, as in bench/cotravel.py's DuckDB query.
 SQL_PAIRS = """
