@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import typer
 from rich.console import Console
@@ -62,6 +63,12 @@ def cotravel(
         CO_TRAVEL_MIN_SIGNIFICANCE, "--min-significance",
         help="Significance a pair needs: -log10 of the chance of its meetings if the two "
         "travelled independently (0: every pair the definition reports)."),
+    engine: str = typer.Option("in-process", "--engine", help="in-process, or spark: the same "
+                               "pairs computed on Apache Spark (see docs/spark.md)."),
+    master: str | None = typer.Option(None, "--master", help="Spark master URL, e.g. "
+                                      "spark://host:7077 or local[4]; default: spark-submit's, "
+                                      "else local[*]."),
+    conf: list[str] = typer.Option(None, "--conf", help="Spark setting KEY=VALUE (repeat)."),
     as_json: bool = _JSON,
 ) -> None:
     """Materialize CO_TRAVELED for the full data, replacing earlier results."""
@@ -70,20 +77,34 @@ def cotravel(
         kwargs = {"window": window, "min_meetings": min_meetings,
                   "min_distinct_sensors": min_sensors, "since": _time(since),
                   "until": _time(until), "min_significance": min_significance}
+        materialize = _engine(engine, master, conf)
         if not as_json and sys.stderr.isatty():
             bar = ProgressBar(Console(stderr=True))
             with bar.progress:
-                run = materialize_co_travel(driver, settings.neo4j_database, settings.home,
-                                            progress=bar, **kwargs)
+                run = materialize(driver, settings.neo4j_database, settings.home,
+                                  progress=bar, **kwargs)
         else:
-            run = materialize_co_travel(driver, settings.neo4j_database, settings.home,
-                                        **kwargs)
+            run = materialize(driver, settings.neo4j_database, settings.home, **kwargs)
     if as_json:
         print(json.dumps(run.as_dict()))
         return
     Console().print(f"CO_TRAVELED: {run.created:,} written ({run.pairs:,} pairs from "
                     f"{run.sightings:,} sightings), {run.deleted:,} earlier ones deleted, "
                     f"in {run.seconds:.1f} s.", highlight=False)
+
+
+def _engine(engine: str, master: str | None, conf: list[str] | None) -> Callable:
+    """The materialization of ``engine``; pyspark is imported only for ``spark``."""
+    if engine == "in-process":
+        if master or conf:
+            raise BadInput("--master and --conf are for --engine spark")
+        return materialize_co_travel
+    if engine != "spark":
+        raise BadInput(f"--engine is in-process or spark, not {engine!r}")
+    from fusion.services import cotravel_spark  # pyspark: only when asked for
+
+    return partial(cotravel_spark.materialize_co_travel_spark,
+                   options=cotravel_spark.SparkOptions.parse(master, conf))
 
 
 @analyze_app.command("paths")

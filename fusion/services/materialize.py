@@ -14,7 +14,8 @@ an operator's job of bounded write transactions with a progress display, not a r
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from fusion.services.events import utc, visible_sightings
 from queries.cotravel import COUNT_CO_TRAVELED, CREATE_CO_TRAVELED, DELETE_CO_TRAVELED_BATCH
 from queries.model import CO_TRAVELED_FIGURES, SUBJECT_LABELS
 
-__all__ = ["CoTravelRun", "materialize_co_travel"]
+__all__ = ["CoTravelRun", "materialize_co_travel", "replace_co_traveled"]
 
 BATCH_ROWS = 10_000
 # The pair's columns each CO_TRAVELED carries (queries.cotravel sets them).
@@ -90,15 +91,30 @@ def materialize_co_travel(
     regions = meeting_regions(co_travel_meetings(sightings, pairs, window, carry=["regions"],
                                                  since=since, until=until))
     rows = pairs.join(regions, on=list(PAIR_KEYS), how="left")
+    run = CoTravelRun(counted, pairs.height, 0, 0, float(window), min_meetings,
+                      min_distinct_sensors, since, until, 0.0, float(min_significance))
+    return replace_co_traveled(driver, database, [rows], rows.height, run, began, progress)
+
+
+def replace_co_traveled(driver: Driver, database: str, slices: Iterable[pl.DataFrame],
+                        total: int, run: CoTravelRun, began: float,
+                        progress: Progress) -> CoTravelRun:
+    """Delete every ``CO_TRAVELED`` and write the ``total`` pairs ``slices`` yields.
+
+    Each slice holds pairs with their figures and their meetings' regions (any engine's);
+    they are written slice by slice, so an engine can stream a result larger than memory.
+    ``run`` names the parameters the rows were computed with; the result is ``run`` with the
+    counts deleted and created and the seconds since ``began``.
+    """
     deleted = delete_co_traveled(driver, database, progress)
-    params = {"window_s": float(window), "min_meetings": min_meetings,
-              "min_distinct_sensors": min_distinct_sensors,
-              "min_significance": float(min_significance), "since": since, "until": until,
-              "computed_at": datetime.now(UTC)}
-    created = _create(driver, database, rows, params, progress)
-    return CoTravelRun(counted, pairs.height, deleted, created, float(window), min_meetings,
-                       min_distinct_sensors, since, until, round(time.monotonic() - began, 3),
-                       float(min_significance))
+    params = {"window_s": run.window_s, "min_meetings": run.min_meetings,
+              "min_distinct_sensors": run.min_distinct_sensors,
+              "min_significance": run.min_significance, "since": run.since,
+              "until": run.until, "computed_at": datetime.now(UTC)}
+    progress.phase("Writing CO_TRAVELED", total)
+    created = sum(_create(driver, database, rows, params, progress) for rows in slices)
+    return replace(run, deleted=deleted, created=created,
+                   seconds=round(time.monotonic() - began, 3))
 
 
 def _count_sightings(sightings: pl.LazyFrame, since: datetime | None,
@@ -131,7 +147,6 @@ def delete_co_traveled(driver: Driver, database: str, progress: Progress | None 
 def _create(driver: Driver, database: str, rows: pl.DataFrame, params: dict,
             progress: Progress) -> int:
     """Write the pairs, grouped by the labels of their two ends; the number created."""
-    progress.phase("Writing CO_TRAVELED", rows.height)
     created = 0
     labels = pl.col("a_type").replace_strict(SUBJECT_LABELS), pl.col("b_type").replace_strict(
         SUBJECT_LABELS)
