@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, NotificationDisabledClassification
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from fusion.config import Settings
@@ -15,8 +15,10 @@ from queries.schema import AWAIT_INDEXES, CONSTRAINTS, INDEXES, SHOW_CONSTRAINTS
 
 # Fusion's statements name properties that appear only once data has them (an alert's webhook,
 # a removed watchlist's removed_at): the server's "unknown property or label" warnings are
-# expected, and the driver would log each one with its diagnostic record, on every alert poll.
-DRIVER_OPTIONS = {"notifications_disabled_classifications": ["UNRECOGNIZED"]}
+# expected, and the driver would log each one with its diagnostic record, on every alert poll
+# (the loaders' sessions disable the same classification: loaders.graphwriter.QUIET).
+DRIVER_OPTIONS = {"notifications_disabled_classifications":
+                  [NotificationDisabledClassification.UNRECOGNIZED]}
 
 
 @dataclass(frozen=True)
