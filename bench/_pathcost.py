@@ -9,12 +9,16 @@ driver with the query timeout, every record pulled into a list) on a uvloop even
 ``fusion serve`` runs. Only the statement, the driver and the round trip to Neo4j.
 
 GraphQL: the contract's ``RelationshipPaths`` (``maxHops: 6, limit: 1``) POSTed over one
-keep-alive connection (httpx) and its JSON read back: the client's HTTP, uvicorn, the token,
+keep-alive connection and its JSON read back: the client's HTTP, uvicorn, the token,
 the purpose, the document cache, scope resolution, the same statement, the mapping to GraphQL
 types, JSON encoding, the request's audit record written and fdatasync'ed before the answer
 leaves, and its metrics.
 
-Interleaved per pair (alternating which goes first); both must find the same path length.
+Two clients send the GraphQL side: the load generator's lean keep-alive client
+(:mod:`bench._lean`, on the same uvloop loop as the Bolt side; the ratio the target names) and
+httpx (reported beside it: what a heavier client adds at its own end).
+
+Interleaved per pair (rotating which goes first); all must find the same path length.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from importlib.resources import files
 
 import httpx
 
+from bench._lean import LeanConnection
+
 ROUNDS = 3          # passes over the pairs; the first is a warm-up
 BOLT_SIDE = ("Cypher over Bolt: the service's runner (one auto-commit read, async driver, "
              "uvloop, records pulled)")
-GRAPHQL_SIDE = ("GraphQL over HTTP: RelationshipPaths POSTed (HTTP both ends, token, scope, "
-                "execution, JSON, audit record fdatasync'ed, metrics)")
+GRAPHQL_SIDE = ("GraphQL over HTTP: RelationshipPaths POSTed by the lean client (HTTP both ends, "
+                "token, scope, execution, JSON, audit record fdatasync'ed, metrics)")
+HTTPX_SIDE = "the same, POSTed by httpx"
 
 
 def _loop_factory():
@@ -64,6 +71,10 @@ class _Bolt:
         """The length of the shortest path the statement finds (0: none)."""
         return self._runner.run(self._length(a, b, scope))
 
+    def run(self, coroutine):
+        """Run ``coroutine`` on this side's event loop (the lean client shares it)."""
+        return self._runner.run(coroutine)
+
     async def _length(self, a, b, scope: list[str]) -> int:
         from fusion.services.cypher import read
         from queries.model import DEFAULT_PATH_TYPES
@@ -79,11 +90,21 @@ class _Bolt:
         self._runner.close()
 
 
-def _graphql(http: httpx.Client, document: str, a, b) -> int:
+def _payload(document: str, a, b) -> dict:
     variables = {"from": {"kind": a.kind, "key": a.key}, "to": {"kind": b.kind, "key": b.key},
                  "maxHops": 6, "limit": 1}
-    response = http.post("/graphql", json={"query": document, "variables": variables,
-                                           "operationName": "RelationshipPaths"})
+    return {"query": document, "variables": variables, "operationName": "RelationshipPaths"}
+
+
+def _graphql(http: httpx.Client, document: str, a, b) -> int:
+    return _length_of(http.post("/graphql", json=_payload(document, a, b)))
+
+
+def _lean(bolt: _Bolt, connection: LeanConnection, document: str, a, b) -> int:
+    return _length_of(bolt.run(connection.post("/graphql", _payload(document, a, b))))
+
+
+def _length_of(response) -> int:
     body = response.json()
     if response.status_code != 200 or body.get("errors"):
         raise RuntimeError(f"RelationshipPaths failed: {response.text[:300]}")
@@ -98,34 +119,38 @@ def measure(url: str, token: str, settings, pairs: list[tuple],
 
     document = files("queries").joinpath("saved", "RelationshipPaths.graphql").read_text("utf-8")
     headers = {"Authorization": f"Bearer {token}", "X-Purpose": "BENCH path overhead"}
-    timings: dict[str, list[float]] = {"bolt": [], "graphql": []}
+    timings: dict[str, list[float]] = {"bolt": [], "graphql": [], "httpx": []}
     scope = sorted(regions)
     t = target(settings)
     bolt = _Bolt(t.uri, (t.user, t.password), settings.neo4j_database, settings.home)
+    lean = LeanConnection(url, headers, timeout=120)
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
             ask = {"bolt": lambda a, b: bolt.length(a, b, scope),
-                   "graphql": lambda a, b: _graphql(http, document, a, b)}
+                   "graphql": lambda a, b: _lean(bolt, lean, document, a, b),
+                   "httpx": lambda a, b: _graphql(http, document, a, b)}
             for rnd in range(ROUNDS):
                 for k, (a, b) in enumerate(pairs):
-                    _interleaved(ask, timings if rnd else None, a, b, k % 2 == 1)
+                    _interleaved(ask, timings if rnd else None, a, b, k % len(ask))
     finally:
+        bolt.run(lean.aclose())
         bolt.close()
     return timings
 
 
-def _interleaved(ask: dict, timings: dict[str, list[float]] | None, a, b, bolt_first: bool
+def _interleaved(ask: dict, timings: dict[str, list[float]] | None, a, b, first: int
                  ) -> None:
-    """Both sides for one pair (recorded when ``timings`` is given); the same length."""
+    """Every side for one pair, starting with side number ``first`` (recorded when
+    ``timings`` is given); all must find the same length."""
+    names = list(ask)
     lengths = {}
-    for name in ("bolt", "graphql")[:: 1 if bolt_first else -1]:
+    for name in names[first:] + names[:first]:
         began = time.perf_counter()
         lengths[name] = ask[name](a, b)
         if timings is not None:
             timings[name].append((time.perf_counter() - began) * 1000)
-    if lengths["bolt"] != lengths["graphql"]:
-        raise RuntimeError(f"{a} -> {b}: Bolt found {lengths['bolt']} hops, "
-                           f"GraphQL {lengths['graphql']}")
+    if len(set(lengths.values())) != 1:
+        raise RuntimeError(f"{a} -> {b}: the sides found different path lengths: {lengths}")
 
 
 def section(timings: dict[str, list[float]], pairs: int) -> tuple[list[str], float]:
@@ -137,4 +162,6 @@ def section(timings: dict[str, list[float]], pairs: int) -> tuple[list[str], flo
              "| query | p50 ms |", "|---|---:|",
              f"| {BOLT_SIDE} | {p50['bolt']:.1f} |",
              f"| {GRAPHQL_SIDE} | {p50['graphql']:.1f} |",
-             f"| **GraphQL / Bolt** | {ratio:.2f}x |"], ratio)
+             f"| {HTTPX_SIDE} | {p50['httpx']:.1f} |",
+             f"| **GraphQL / Bolt** (lean client; httpx: {p50['httpx'] / p50['bolt']:.2f}x) "
+             f"| {ratio:.2f}x |"], ratio)
