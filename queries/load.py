@@ -197,6 +197,12 @@ STARTS_WITHOUT: dict[Triple, str] = {
 # written or not (a partitioned load reads this before its own node batches have committed).
 FRESH_STARTS: dict[Triple, str] = {triple: _fresh_starts(triple) for triple in AGGREGATE_PROPERTIES}
 
+# The warm-up's scratch elements (loaders.warmup): keys and load id starting with ``$prefix``.
+FORGET_NODES: dict[str, str] = {
+    label: f"MATCH (n:{label}) WHERE n.key STARTS WITH $prefix DETACH DELETE n"
+    for label in NODE_PROPERTIES}
+FORGET_LOAD = "MATCH (l:LoadRecord) WHERE l.id STARTS WITH $prefix DELETE l"
+
 LOAD_STATUS = PLANNED + "MATCH (l:LoadRecord {id: $id}) RETURN l.status AS status"
 # Rows: {id, props}; the whole property set is replaced (status running -> complete).
 RECORD_LOAD = PLANNED + "UNWIND $rows AS row MERGE (l:LoadRecord {id: row.id}) SET l = row.props"
