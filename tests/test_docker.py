@@ -49,3 +49,29 @@ def test_dockerfile_copies_every_package_of_the_design() -> None:
     text = (DOCKER / "Dockerfile").read_text()
     for package in ("fusion", "loaders", "algorithms", "queries"):
         assert f"COPY {package} ./{package}" in text
+
+
+def test_the_spark_profile_runs_the_cluster_the_tests_start_and_the_engine_on_it() -> None:
+    """The compose profile's master and workers are the launcher classes the loopback cluster
+    of tests/test_spark_engine.py runs (bench._spark_cluster), its workers join the master's
+    URL, the driver runs the Spark engine against that URL, and every Spark container shares
+    the event store's volume and has the packages the executors import."""
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    spark = {name: s for name, s in services.items() if "spark" in s.get("profiles", [])}
+    assert set(spark) == {"spark-master", "spark-worker", "spark-driver"}
+    master, worker, driver = (spark[n]["command"] for n in
+                              ("spark-master", "spark-worker", "spark-driver"))
+    assert master[:2] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.master.Master"]
+    host, port = master[master.index("--host") + 1], master[master.index("--port") + 1]
+    url = f"spark://{host}:{port}"
+    assert worker == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker", url]
+    assert driver[:5] == ["fusion", "analyze", "cotravel", "--engine", "spark"]
+    assert driver[driver.index("--master") + 1] == url
+    assert all("fusion-home:/var/lib/fusion" in s["volumes"] for s in spark.values())
+    cluster = (Path(__file__).resolve().parent.parent / "bench" / "_spark_cluster.py").read_text()
+    assert all(cls in cluster for cls in ("org.apache.spark.deploy.master.Master",
+                                          "org.apache.spark.deploy.worker.Worker"))
+    text = (DOCKER / "Dockerfile.spark").read_text()
+    for package in ("fusion", "loaders", "algorithms", "queries"):
+        assert f"COPY {package} ./{package}" in text
+    assert "'.[spark]'" in text and "/opt/spark" in text
