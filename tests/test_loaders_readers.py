@@ -12,7 +12,7 @@ import pytest
 from loaders.errors import ProfileError, SourceError
 from loaders.prepare import prepare_chunk, resolve_mapping
 from loaders.profile import Profile, load_profile
-from loaders.readers import read_chunks, source_columns
+from loaders.readers import MAX_RECORD_BYTES, read_chunks, source_columns
 from loaders.sources import source_for
 
 CALLS = "caller,callee,start_time,duration_s\n13812345678,13912345678,2024-03-01 08:00:00,60\n"
@@ -50,6 +50,16 @@ def test_undecodable_file_names_the_encoding(tmp_path):
     path = tmp_path / "calls.csv"
     path.write_bytes("主叫,被叫\n张三,李四\n".encode("gbk"))
     with pytest.raises(SourceError, match=r"calls\.csv: cannot be decoded as utf-8"):
+        _rows(path)
+
+
+def test_records_up_to_the_limit_read_and_a_longer_one_is_named(tmp_path):
+    path = tmp_path / "cases.csv"
+    near = "x" * (MAX_RECORD_BYTES - 100)
+    path.write_text(f"case_id,summary\nC1,\"{near}\"\nC2,short\n")
+    assert _rows(path)["summary"].str.len_bytes().to_list() == [len(near), 5]
+    path.write_text(f"case_id,summary\nC1,short\nC2,\"{near}\n{near}\n{near}\"\nC3,short\n")
+    with pytest.raises(SourceError, match=r"cases\.csv: a record is longer than 4 MB"):
         _rows(path)
 
 
