@@ -28,6 +28,7 @@ from bench._spark_cluster import ports, session_conf, standalone_cluster
 from fusion.errors import BadInput
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from fusion.services.cotravel_spark import (
+    DRIVER_JVM,
     SparkOptions,
     pair_slices,
     read_pairs,
@@ -86,6 +87,17 @@ def _run(spark, home: Path, scope=None, with_regions=False, conf=None, slice_row
     return pairs
 
 
+def test_a_clusters_driver_runs_the_lean_jvm_and_local_mode_keeps_the_default(spark) -> None:
+    session, options = spark
+    flags = DRIVER_JVM["spark.driver.extraJavaOptions"].split()
+    running = list(session.sparkContext._jvm.java.lang.management.ManagementFactory
+                   .getRuntimeMXBean().getInputArguments())
+    if options.master.startswith("local"):  # the driver's JVM runs the tasks: full JIT
+        assert not set(flags) & set(running)
+    else:
+        assert set(flags) <= set(running)
+
+
 # ---------------------------------------------------------------------------------------------
 # The scenario, in and out of scope
 
@@ -134,9 +146,20 @@ def test_the_scenarios_pairs_carry_the_regions_of_their_meetings(spark, world) -
     assert got.filter(pl.col("regions").list.len() > 1).height > 0  # cross-region pairs exist
 
 
+def _spark_submit() -> Path:
+    """pyspark's own spark-submit."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "bin" / "spark-submit"
+
+
 @pytest.mark.neo4j
-def test_the_command_materializes_what_the_in_process_engine_does(world, driver,
-                                                                  neo4j_settings) -> None:
+@pytest.mark.parametrize("launch", ["fusion", "spark-submit"])
+def test_the_command_materializes_what_the_in_process_engine_does(world, driver, neo4j_settings,
+                                                                  launch) -> None:
+    """``fusion analyze cotravel --engine spark`` run directly (--master) and as docs/spark.md
+    has sites run it: the command-line module as the application of spark-submit, which sets
+    the master."""
     _, home, db = world
     floor = float(co_travel_pairs(visible_sightings(home, None))["significance"].quantile(0.25))
     materialize_co_travel(driver, db, home, min_significance=floor)
@@ -147,10 +170,16 @@ def test_the_command_materializes_what_the_in_process_engine_does(world, driver,
            "FUSION_NEO4J_PASSWORD": ManagedNeo4j(neo4j_settings).password(),
            "FUSION_NEO4J_DATABASE": db}
     conf = [f"--conf={k}={v}" for k, v in session_conf(ports(14)).items()]
-    done = subprocess.run([sys.executable, "-m", "fusion.cli", "analyze", "cotravel",
-                           "--engine", "spark", "--master", "local[2]", *conf,
-                           f"--min-significance={floor!r}", "--json"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    command = ["analyze", "cotravel", "--engine", "spark", f"--min-significance={floor!r}",
+               "--json"]
+    if launch == "fusion":
+        argv = [sys.executable, "-m", "fusion.cli", *command, "--master", "local[2]", *conf]
+    else:
+        import fusion.cli
+
+        argv = [str(_spark_submit()), "--master", "local[2]", *conf,
+                f"--conf=spark.pyspark.python={sys.executable}", fusion.cli.__file__, *command]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     run = json.loads(done.stdout)
     assert run["created"] == run["pairs"] == len(want) == run["deleted"]

@@ -153,6 +153,14 @@ class SparkOptions:
 # The session
 
 
+# A cluster's driver only plans, broadcasts the traffic table and streams the result: the serial
+# collector and the JIT's first tier keep its JVM ~80 MB smaller (bench.spark at 1M sightings:
+# driver peak 879 -> 800 MB, the job's time unchanged). Not in local mode, where the driver's
+# JVM runs the tasks. A site's own spark.driver.extraJavaOptions replaces it; under
+# spark-submit the driver's JVM is already running, so spark-submit's --conf decides.
+DRIVER_JVM = {"spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"}
+
+
 @contextmanager
 def spark_session(options: SparkOptions) -> Iterator[SparkSession]:
     """A SparkSession for ``options``, with the pure packages shipped to the executors.
@@ -162,17 +170,16 @@ def spark_session(options: SparkOptions) -> Iterator[SparkSession]:
     this interpreter, right for local mode and for workers installed like this machine).
     """
     builder = SparkSession.builder.appName("fusion co-travel")
-    if options.master:
-        builder = builder.master(options.master)
-    elif "spark.master" not in _submitted_conf():
-        builder = builder.master("local[*]")
+    master = options.master or _submitted_conf().get("spark.master") or "local[*]"
+    builder = builder.master(master)
     # pyspark's context reads the executors' Python from the environment, not from the conf.
     python = options.conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
     os.environ["PYSPARK_PYTHON"] = python or sys.executable
     defaults = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
                 "spark.sql.session.timeZone": "UTC",
                 "spark.ui.showConsoleProgress": "false",
-                "spark.sql.execution.arrow.pyspark.enabled": "true"}
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                **({} if master.startswith("local") else DRIVER_JVM)}
     for key, value in {**defaults, **options.conf}.items():
         if not key.startswith("fusion."):
             builder = builder.config(key, value)
