@@ -87,15 +87,29 @@ def _run(spark, home: Path, scope=None, with_regions=False, conf=None, slice_row
     return pairs
 
 
+_JVM_ARGS = """
+import json, sys
+from fusion.services.cotravel_spark import SparkOptions, spark_session
+with spark_session(SparkOptions(sys.argv[1], json.loads(sys.argv[2]))) as spark:
+    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    print(json.dumps(list(bean.getInputArguments())))
+"""
+
+
 def test_a_clusters_driver_runs_the_lean_jvm_and_local_mode_keeps_the_default(spark) -> None:
-    session, options = spark
-    flags = DRIVER_JVM["spark.driver.extraJavaOptions"].split()
-    running = list(session.sparkContext._jvm.java.lang.management.ManagementFactory
-                   .getRuntimeMXBean().getInputArguments())
+    """In a fresh process (a process's first session starts the driver's JVM, later ones
+    reuse it): the driver's JVM flags on the fixture's master."""
+    _, options = spark
+    conf = {**session_conf(ports(16)), "spark.driver.memory": "512m"}
+    done = subprocess.run([sys.executable, "-c", _JVM_ARGS, options.master, json.dumps(conf)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    running = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    flags = set(DRIVER_JVM["spark.driver.extraJavaOptions"].split())
     if options.master.startswith("local"):  # the driver's JVM runs the tasks: full JIT
-        assert not set(flags) & set(running)
+        assert not flags & running
     else:
-        assert set(flags) <= set(running)
+        assert flags <= running
 
 
 # ---------------------------------------------------------------------------------------------
