@@ -160,8 +160,9 @@ class ManagedNeo4j:
         return self.status(), True
 
     def _warm_up(self, report: Callable[[str], None]) -> None:
-        """Plan the loader's statements and let the JIT compile them (``loaders.warmup``), so
-        the first load after a start runs as fast as a warm one; nothing is written."""
+        """Plan the loader's statements and let the JIT compile them, commit path included
+        (``loaders.warmup``), so the first load after a start runs almost as fast as a warm
+        one; its scratch elements are deleted, nothing stays."""
         with GraphDatabase.driver(self.uri, auth=(ADMIN_USER, self.password())) as driver:
             self.warm_up_seconds = warm_up(driver, self.settings.neo4j_database, report=report)
 
