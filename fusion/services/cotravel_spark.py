@@ -155,9 +155,10 @@ class SparkOptions:
 
 # A cluster's driver only plans, broadcasts the traffic table and streams the result: the serial
 # collector and the JIT's first tier keep its JVM smaller (bench.spark's driver peak on the
-# standalone cluster: 879 -> 800 MB at 1M sightings, 1,016 -> 842 MB at 10M; the job no slower). Not in local mode, where the driver's
-# JVM runs the tasks. A site's own spark.driver.extraJavaOptions replaces it; under
-# spark-submit the driver's JVM is already running, so spark-submit's --conf decides.
+# standalone cluster: 879 -> 800 MB at 1M sightings, 1,016 -> 842 MB at 10M; the job no
+# slower). Not in local mode, where the driver's JVM runs the tasks. A site's own
+# spark.driver.extraJavaOptions replaces it; under spark-submit the driver's JVM is already
+# running, so spark-submit's --conf decides.
 DRIVER_JVM = {"spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"}
 
 
