@@ -175,10 +175,16 @@ def co_travel_pairs(
         scored = _decode_pairs(_scored(stats, swept, window), swept, code)
     else:  # the sweep saw only the sightings near the subject: the model reads them all
         scored = score_pairs(scoped, _decode_pairs(stats, swept, code), window)
-    return scored.filter(pl.col("significance") >= min_significance).sort(
-        [*REPORT_ORDER, "a_type", "a", "b_type", "b"],
-        descending=[True] * len(REPORT_ORDER) + [False] * 4,
-    ).select(SCORED_SCHEMA.names())
+    return in_report_order(scored.filter(pl.col("significance") >= min_significance)).select(
+        SCORED_SCHEMA.names())
+
+
+def in_report_order(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` sorted as every engine reports them: :data:`REPORT_ORDER` descending, then
+    the pair's keys ascending (so equal figures still come in one order)."""
+    keys = ("a_type", "a", "b_type", "b")
+    return pairs.sort([*REPORT_ORDER, *keys],
+                      descending=[True] * len(REPORT_ORDER) + [False] * len(keys))
 
 
 def co_travel_groups(

@@ -45,7 +45,6 @@ from algorithms._codes import factorize
 from algorithms.cotravel import (
     DAY_US,
     PAIR_SCHEMA,
-    REPORT_ORDER,
     SCORED_SCHEMA,
     SUBJECT_COLUMNS,
     Sightings,
@@ -57,6 +56,7 @@ from algorithms.cotravel import (
     _scoped,
     _sorted_windows,
     _window_us,
+    in_report_order,
 )
 from algorithms.significance import SCORE_SCHEMA, SLOT_S, cell_of, score_habits
 from queries.model import CO_TRAVEL_MIN_MEETINGS, CO_TRAVEL_MIN_SENSORS, CO_TRAVEL_WINDOW_S
@@ -417,8 +417,7 @@ def arrow_score(pairs: pa.Table, habits: pa.Table, traffic, period: tuple[date |
 def sort_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     """Pairs in the in-process engine's report order and column types."""
     columns = [*SCORED_SCHEMA.names(), *(["regions"] if "regions" in pairs.columns else [])]
-    return pairs.select(columns).cast(dict(SCORED_SCHEMA)).sort(
-        [*REPORT_ORDER, *PAIR_COLUMNS], descending=[True] * len(REPORT_ORDER) + [False] * 4)
+    return in_report_order(pairs.select(columns).cast(dict(SCORED_SCHEMA)))
 
 
 def co_travel_pairs_partitioned(

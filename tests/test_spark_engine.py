@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from algorithms.cotravel import co_travel_pairs
 from algorithms.meetings import PAIR_KEYS, co_travel_meetings, meeting_regions
-from bench._spark_cluster import ports, session_conf, standalone_cluster
+from bench._spark_cluster import SPARK_HOME, ports, session_conf, standalone_cluster
 from fusion.errors import BadInput
 from fusion.managed.server import ADMIN_USER, ManagedNeo4j
 from fusion.services.cotravel_spark import (
@@ -160,13 +160,6 @@ def test_the_scenarios_pairs_carry_the_regions_of_their_meetings(spark, world) -
     assert got.filter(pl.col("regions").list.len() > 1).height > 0  # cross-region pairs exist
 
 
-def _spark_submit() -> Path:
-    """pyspark's own spark-submit."""
-    import pyspark
-
-    return Path(pyspark.__file__).parent / "bin" / "spark-submit"
-
-
 @pytest.mark.neo4j
 @pytest.mark.parametrize("launch", ["fusion", "spark-submit"])
 def test_the_command_materializes_what_the_in_process_engine_does(world, driver, neo4j_settings,
@@ -191,7 +184,7 @@ def test_the_command_materializes_what_the_in_process_engine_does(world, driver,
     else:
         import fusion.cli
 
-        argv = [str(_spark_submit()), "--master", "local[2]", *conf,
+        argv = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", "local[2]", *conf,
                 f"--conf=spark.pyspark.python={sys.executable}", fusion.cli.__file__, *command]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
