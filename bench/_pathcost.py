@@ -18,6 +18,10 @@ Two clients send the GraphQL side: the load generator's lean keep-alive client
 (:mod:`bench._lean`, on the same uvloop loop as the Bolt side; the ratio the target names) and
 httpx (reported beside it: what a heavier client adds at its own end).
 
+With ``floor_url`` (:mod:`bench._pathfloor`), two more sides give the floor under the ratio:
+the same statement over HTTP with no GraphQL, token, scope or metrics around it, bare and with
+the request's audit record written and fdatasync'ed before the answer (the lean client).
+
 Interleaved per pair (rotating which goes first); all must find the same path length.
 """
 
@@ -38,6 +42,9 @@ BOLT_SIDE = ("Cypher over Bolt: the service's runner (one auto-commit read, asyn
 GRAPHQL_SIDE = ("GraphQL over HTTP: RelationshipPaths POSTed by the lean client (HTTP both ends, "
                 "token, scope, execution, JSON, audit record fdatasync'ed, metrics)")
 HTTPX_SIDE = "the same, POSTed by httpx"
+FLOOR_SIDE = ("floor: the same statement over HTTP, no GraphQL (HTTP both ends, the service's "
+              "statement and mapping, JSON)")
+AUDITED_SIDE = "floor + the request's audit record written and fdatasync'ed before the answer"
 
 
 def _loop_factory():
@@ -104,6 +111,16 @@ def _lean(bolt: _Bolt, connection: LeanConnection, document: str, a, b) -> int:
     return _length_of(bolt.run(connection.post("/graphql", _payload(document, a, b))))
 
 
+def _floor(bolt: _Bolt, connection: LeanConnection, path: str, scope: list[str], a, b) -> int:
+    asked = {"from": {"kind": a.kind, "key": a.key}, "to": {"kind": b.kind, "key": b.key},
+             "scope": scope}
+    response = bolt.run(connection.post(path, asked))
+    if response.status_code != 200:
+        raise RuntimeError(f"the path floor failed: {response.text[:300]}")
+    paths = response.json()["paths"]
+    return paths[0]["length"] if paths else 0
+
+
 def _length_of(response) -> int:
     body = response.json()
     if response.status_code != 200 or body.get("errors"):
@@ -112,9 +129,10 @@ def _length_of(response) -> int:
     return paths[0]["length"] if paths else 0
 
 
-def measure(url: str, token: str, settings, pairs: list[tuple],
-            regions: list[str]) -> dict[str, list[float]]:
-    """Milliseconds per query of the measured passes, ``bolt`` and ``graphql``."""
+def measure(url: str, token: str, settings, pairs: list[tuple], regions: list[str],
+            floor_url: str | None = None) -> dict[str, list[float]]:
+    """Milliseconds per query of the measured passes: ``bolt``, ``graphql`` (lean client),
+    ``httpx`` and, with ``floor_url``, ``floor`` and ``audited``."""
     from fusion.db import target
 
     document = files("queries").joinpath("saved", "RelationshipPaths.graphql").read_text("utf-8")
@@ -124,16 +142,24 @@ def measure(url: str, token: str, settings, pairs: list[tuple],
     t = target(settings)
     bolt = _Bolt(t.uri, (t.user, t.password), settings.neo4j_database, settings.home)
     lean = LeanConnection(url, headers, timeout=120)
+    floor = None if floor_url is None else LeanConnection(floor_url, headers, timeout=120)
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
             ask = {"bolt": lambda a, b: bolt.length(a, b, scope),
                    "graphql": lambda a, b: _lean(bolt, lean, document, a, b),
                    "httpx": lambda a, b: _graphql(http, document, a, b)}
+            if floor is not None:
+                timings.update(floor=[], audited=[])
+                ask.update(
+                    floor=lambda a, b: _floor(bolt, floor, "/statement", scope, a, b),
+                    audited=lambda a, b: _floor(bolt, floor, "/audited", scope, a, b))
             for rnd in range(ROUNDS):
                 for k, (a, b) in enumerate(pairs):
                     _interleaved(ask, timings if rnd else None, a, b, k % len(ask))
     finally:
         bolt.run(lean.aclose())
+        if floor is not None:
+            bolt.run(floor.aclose())
         bolt.close()
     return timings
 
@@ -157,11 +183,12 @@ def section(timings: dict[str, list[float]], pairs: int) -> tuple[list[str], flo
     """Markdown lines and the p50 ratio GraphQL / Bolt."""
     p50 = {name: statistics.median(t) for name, t in timings.items()}
     ratio = p50["graphql"] / p50["bolt"]
-    return ([f"{pairs} pairs of the scenario (gang members, the fraud chain), "
+    lines = [f"{pairs} pairs of the scenario (gang members, the fraud chain), "
              f"{ROUNDS - 1} measured passes after one warm-up, interleaved, one at a time.", "",
-             "| query | p50 ms |", "|---|---:|",
-             f"| {BOLT_SIDE} | {p50['bolt']:.1f} |",
-             f"| {GRAPHQL_SIDE} | {p50['graphql']:.1f} |",
-             f"| {HTTPX_SIDE} | {p50['httpx']:.1f} |",
-             f"| **GraphQL / Bolt** (lean client; httpx: {p50['httpx'] / p50['bolt']:.2f}x) "
-             f"| {ratio:.2f}x |"], ratio)
+             "| query | p50 ms | / Bolt |", "|---|---:|---:|"]
+    sides = [("bolt", BOLT_SIDE), ("floor", FLOOR_SIDE), ("audited", AUDITED_SIDE),
+             ("graphql", GRAPHQL_SIDE), ("httpx", HTTPX_SIDE)]
+    lines += [f"| {label} | {p50[name]:.2f} | {p50[name] / p50['bolt']:.2f}x |"
+              for name, label in sides if name in p50]
+    lines.append(f"| **GraphQL / Bolt** (lean client) | | **{ratio:.2f}x** |")
+    return lines, ratio

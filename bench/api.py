@@ -11,7 +11,8 @@ scenario's truth.json) from asyncio clients (bench._lean; FUSION_BENCH_API_CLIEN
 httpx), for a bounded time per level after a warm-up
 (bench._apiload: requests/s, p50/p95, service CPU ms per request, the load generator's CPU).
 Every response must be HTTP 200 with data and no GraphQL error; a run with any error fails.
-Then the 6-hop path statement over Bolt vs RelationshipPaths over HTTP (bench._pathcost), and a
+Then the 6-hop path statement over Bolt vs RelationshipPaths over HTTP (bench._pathcost, with
+the floor under the ratio: the statement over bare HTTP, bench._pathfloor), and a
 soak: 32 clients for 60 s (x ``scale``) of the mix, with the audit records it added counted
 against the requests sent (they must be equal). Then the busiest levels again with two worker
 processes. The report lists the issue's targets (#17), met or not.
@@ -47,6 +48,7 @@ import httpx
 import numpy as np
 
 from bench import _pathcost as pathcost
+from bench import _pathfloor as pathfloor
 from bench._apiload import HEADER, Level, Measured, run_level
 from bench._lean import Answer, LeanConnection, LeanError
 from bench._service import free_port
@@ -320,10 +322,15 @@ def path_pairs(truth: dict) -> list[tuple[EntityRef, EntityRef]]:
             for a, b in ((v["from"], v["to"]) for v in _arguments(truth)["RelationshipPaths"])]
 
 
-def path_overhead(base_url: str, token: str, settings, truth: dict) -> tuple[list[str], float]:
-    """GraphQL over HTTP vs Cypher over Bolt for the mix's path pairs (bench._pathcost)."""
-    timings = pathcost.measure(base_url, token, settings, path_pairs(truth),
-                               [r["code"] for r in truth["regions"]])
+def path_overhead(base_url: str, token: str, settings, truth: dict, env: dict[str, str],
+                  scratch: Path) -> tuple[list[str], float]:
+    """GraphQL over HTTP vs Cypher over Bolt for the mix's path pairs (bench._pathcost), with
+    the floor under it (bench._pathfloor, started with ``env``; its audit log and output in
+    ``scratch``, which should be on FUSION_HOME's file system)."""
+    audit_dir = scratch / "path-floor-audit"
+    with pathfloor.served(env, audit_dir, scratch / "path-floor.log") as floor_url:
+        timings = pathcost.measure(base_url, token, settings, path_pairs(truth),
+                                   [r["code"] for r in truth["regions"]], floor_url)
     return pathcost.section(timings, len(path_pairs(truth)))
 
 
@@ -438,7 +445,8 @@ def run(scale: float = 1.0) -> str:
             with _served(settings, secret, log, 1) as (url, pid):
                 one, errors, sent = measure(url, token, calls, seconds, LEVELS, pid)
                 counted = _server_counted(url)
-                paths, ratio = path_overhead(url, token, settings, truth)
+                paths, ratio = path_overhead(url, token, settings, truth,
+                                             _server_env(settings, secret), tmp_path)
                 soaked = soak(url, token, calls, SOAK_SECONDS * scale, settings.home)
                 httpx_row, also, _ = measure(url, token, calls, seconds, (HTTPX_LEVEL,), pid,
                                              client="httpx")
@@ -501,7 +509,11 @@ def main() -> None:
     if args.paths:
         from fusion.config import load_settings
 
-        paths, ratio = path_overhead(args.url, args.token, load_settings(), truth)
+        settings = load_settings()
+        with tempfile.TemporaryDirectory(prefix="fusion-path-floor-",
+                                         dir=settings.home) as scratch:
+            paths, ratio = path_overhead(args.url, args.token, settings, truth,
+                                         dict(os.environ), Path(scratch))
         lines += ["", *paths]
     print("\n".join([*lines, "", *targets(results, ratio), *errors]))
     print(f"load average {_load_average()}")
