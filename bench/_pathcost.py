@@ -33,6 +33,7 @@ import time
 from importlib.resources import files
 
 import httpx
+import numpy as np
 
 from bench._lean import LeanConnection
 
@@ -130,9 +131,10 @@ def _length_of(response) -> int:
 
 
 def measure(url: str, token: str, settings, pairs: list[tuple], regions: list[str],
-            floor_url: str | None = None) -> dict[str, list[float]]:
+            floor_url: str | None = None, length: int | None = None) -> dict[str, list[float]]:
     """Milliseconds per query of the measured passes: ``bolt``, ``graphql`` (lean client),
-    ``httpx`` and, with ``floor_url``, ``floor`` and ``audited``."""
+    ``httpx`` and, with ``floor_url``, ``floor`` and ``audited``. With ``length``, every
+    side must find a path of exactly that many hops."""
     from fusion.db import target
 
     document = files("queries").joinpath("saved", "RelationshipPaths.graphql").read_text("utf-8")
@@ -155,7 +157,7 @@ def measure(url: str, token: str, settings, pairs: list[tuple], regions: list[st
                     audited=lambda a, b: _floor(bolt, floor, "/audited", scope, a, b))
             for rnd in range(ROUNDS):
                 for k, (a, b) in enumerate(pairs):
-                    _interleaved(ask, timings if rnd else None, a, b, k % len(ask))
+                    _interleaved(ask, timings if rnd else None, a, b, k % len(ask), length)
     finally:
         bolt.run(lean.aclose())
         if floor is not None:
@@ -164,10 +166,10 @@ def measure(url: str, token: str, settings, pairs: list[tuple], regions: list[st
     return timings
 
 
-def _interleaved(ask: dict, timings: dict[str, list[float]] | None, a, b, first: int
-                 ) -> None:
+def _interleaved(ask: dict, timings: dict[str, list[float]] | None, a, b, first: int,
+                 length: int | None = None) -> None:
     """Every side for one pair, starting with side number ``first`` (recorded when
-    ``timings`` is given); all must find the same length."""
+    ``timings`` is given); all must find the same length (``length``, when given)."""
     names = list(ask)
     lengths = {}
     for name in names[first:] + names[:first]:
@@ -175,20 +177,23 @@ def _interleaved(ask: dict, timings: dict[str, list[float]] | None, a, b, first:
         lengths[name] = ask[name](a, b)
         if timings is not None:
             timings[name].append((time.perf_counter() - began) * 1000)
-    if len(set(lengths.values())) != 1:
-        raise RuntimeError(f"{a} -> {b}: the sides found different path lengths: {lengths}")
+    if len(set(lengths.values())) != 1 or length not in (None, *lengths.values()):
+        raise RuntimeError(f"{a} -> {b}: path lengths {lengths}, expected "
+                           f"{'one length' if length is None else length}")
 
 
-def section(timings: dict[str, list[float]], pairs: int) -> tuple[list[str], float]:
-    """Markdown lines and the p50 ratio GraphQL / Bolt."""
+def section(timings: dict[str, list[float]], pairs: str) -> tuple[list[str], float]:
+    """Markdown lines (``pairs`` says which pairs were asked) and the p50 ratio GraphQL /
+    Bolt."""
     p50 = {name: statistics.median(t) for name, t in timings.items()}
+    p95 = {name: float(np.percentile(t, 95)) for name, t in timings.items()}
     ratio = p50["graphql"] / p50["bolt"]
-    lines = [f"{pairs} pairs of the scenario (gang members, the fraud chain), "
-             f"{ROUNDS - 1} measured passes after one warm-up, interleaved, one at a time.", "",
-             "| query | p50 ms | / Bolt |", "|---|---:|---:|"]
+    lines = [f"{pairs}; {ROUNDS - 1} measured passes after one warm-up, every side interleaved "
+             "pair by pair, one request at a time.", "",
+             "| query | p50 ms | / Bolt | p95 ms |", "|---|---:|---:|---:|"]
     sides = [("bolt", BOLT_SIDE), ("floor", FLOOR_SIDE), ("audited", AUDITED_SIDE),
              ("graphql", GRAPHQL_SIDE), ("httpx", HTTPX_SIDE)]
-    lines += [f"| {label} | {p50[name]:.2f} | {p50[name] / p50['bolt']:.2f}x |"
-              for name, label in sides if name in p50]
-    lines.append(f"| **GraphQL / Bolt** (lean client) | | **{ratio:.2f}x** |")
+    lines += [f"| {label} | {p50[name]:.2f} | {p50[name] / p50['bolt']:.2f}x | "
+              f"{p95[name]:.2f} |" for name, label in sides if name in p50]
+    lines.append(f"| **GraphQL / Bolt** (lean client) | | **{ratio:.2f}x** | |")
     return lines, ratio

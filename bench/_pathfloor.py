@@ -22,15 +22,11 @@ Run as ``python -m bench._pathfloor PORT AUDIT_DIR`` with the service's FUSION_ 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from bench._service import free_port
+from bench._service import serving
 
 READY_TIMEOUT = 60.0
 DOCUMENT = "floor: relationship_paths(maxHops 6, limit 1)"   # hashed into the records
@@ -98,33 +94,11 @@ def create_app(audit_dir: Path):
 @contextlib.contextmanager
 def served(env: dict[str, str], audit_dir: Path, log: Path) -> Iterator[str]:
     """The floor app on a free loopback port (its base URL) while the block runs."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("a") as sink:
-        server = subprocess.Popen([sys.executable, "-m", "bench._pathfloor", str(port),
-                                   str(audit_dir)], env=env, stdout=sink,
-                                  stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the path floor server exited {server.returncode}:\n"
-                                   f"{log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the path floor server was not ready in "
-                                   f"{READY_TIMEOUT:.0f} s")
-            time.sleep(0.5)
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "bench._pathfloor", str(port), str(audit_dir)]
+
+    with serving(command, env, log, READY_TIMEOUT, "the path floor server") as (url, _pid):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def main() -> None:

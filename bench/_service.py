@@ -1,5 +1,7 @@
-"""The GraphQL service run from the benchmark's (or test's) own process: a free loopback port
-and an app under uvicorn in a background thread. The API tests use it too."""
+"""Services the benchmarks (and the API tests) run: a free loopback port; an app under uvicorn
+in a background thread of this process (:class:`ThreadedService`); a server in a process of its
+own, ready once its /readyz answers (:func:`serving`: ``fusion serve``, the path floor); the
+demo served that way (:func:`served_demo`)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 START_TIMEOUT = 300.0
+STOP_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -89,31 +92,60 @@ def served_demo(prefix: str, bolt: int, http: int, heap: str, pagecache: str, sc
             truth = json.loads((demo.scenario / "truth.json").read_text("utf-8"))
             token = issue_token(load_secret(settings), "bench", "analyst", demo.regions,
                                 timedelta(hours=2))
-            port = free_port()
-            service = subprocess.Popen(
-                [sys.executable, "-m", "fusion.cli", "serve", "--port", str(port),
-                 "--log-level", "warning"], env={**os.environ, **env})
-            try:
-                url = f"http://127.0.0.1:{port}"
-                _wait_ready(url, service, ready_timeout)
+            with serving(serve_command, {**os.environ, **env}, None,
+                         ready_timeout) as (url, _pid):
                 yield ServedDemo(url, token, truth)
-            finally:
-                service.terminate()
-                service.wait(timeout=30)
         finally:
             server.stop()
 
 
-def _wait_ready(url: str, service: subprocess.Popen, timeout: float) -> None:
-    """Until ``url``'s /readyz answers 200 (RuntimeError if the service exits or times out)."""
+def serve_command(port: int, workers: int = 1) -> list[str]:
+    """The command line starting ``fusion serve`` on a loopback port."""
+    fusion = Path(sys.executable).with_name("fusion")
+    return [str(fusion), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+            str(workers), "--log-level", "warning"]
+
+
+@contextlib.contextmanager
+def serving(command: Callable[[int], list[str]], env: dict[str, str], log: Path | None,
+            ready_timeout: float, name: str = "fusion serve") -> Iterator[tuple[str, int]]:
+    """``command(port)`` run on a free loopback port with ``env`` (its output appended to
+    ``log``; None: inherited): (its base URL, its pid) once ``/readyz`` answers 200, until the
+    block ends; then terminated (killed if it has not stopped after STOP_TIMEOUT)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with contextlib.ExitStack() as files:
+        sink = None if log is None else files.enter_context(log.open("a"))
+        process = subprocess.Popen(command(port), env=env, stdout=sink,
+                                   stderr=None if sink is None else subprocess.STDOUT)
+    try:
+        _wait_ready(url, process, ready_timeout, name, log)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float, name: str,
+                log: Path | None) -> None:
+    """Until ``url``'s /readyz answers 200 (RuntimeError, with the log's tail, if the process
+    exits or the time runs out)."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if service.poll() is not None:
-            raise RuntimeError("fusion serve exited")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited {process.returncode}{_tail(log)}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                 return
         time.sleep(0.5)
-    raise RuntimeError("fusion serve did not become ready")
+    raise RuntimeError(f"{name} was not ready in {timeout:.0f} s{_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return "" if log is None else ":\n" + log.read_text(errors="replace")[-3000:]

@@ -51,7 +51,7 @@ from bench import _pathcost as pathcost
 from bench import _pathfloor as pathfloor
 from bench._apiload import HEADER, Level, Measured, run_level
 from bench._lean import Answer, LeanConnection, LeanError
-from bench._service import free_port
+from bench._service import serve_command, serving
 from fusion.services.models import EntityRef
 
 # Ports of the managed Neo4j the benchmark starts (overridable: two engineers on one machine).
@@ -254,31 +254,6 @@ def _server_env(settings, secret: str) -> dict[str, str]:
     return env
 
 
-def _wait_ready(base_url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"fusion serve exited {server.returncode}:\n"
-                               f"{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1.0)
-    raise RuntimeError(f"fusion serve not ready in {READY_TIMEOUT:.0f} s:\n"
-                       f"{log.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def _server_counted(base_url: str) -> float:
     """Requests the server's own /metrics counted (all operations and outcomes)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -331,7 +306,8 @@ def path_overhead(base_url: str, token: str, settings, truth: dict, env: dict[st
     with pathfloor.served(env, audit_dir, scratch / "path-floor.log") as floor_url:
         timings = pathcost.measure(base_url, token, settings, path_pairs(truth),
                                    [r["code"] for r in truth["regions"]], floor_url)
-    return pathcost.section(timings, len(path_pairs(truth)))
+    return pathcost.section(timings, f"{len(path_pairs(truth))} pairs of the scenario (gang "
+                                     "members, the fraud chain), every region in scope")
 
 
 def targets(results: list[Measured], ratio: float | None) -> list[str]:
@@ -466,27 +442,12 @@ def run(scale: float = 1.0) -> str:
     return section
 
 
-def serve_command(port: int, workers: int = 1) -> list[str]:
-    """The command line starting the service on a loopback port."""
-    fusion = Path(sys.executable).with_name("fusion")
-    return [str(fusion), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-            str(workers), "--log-level", "warning"]
-
-
 @contextmanager
 def _served(settings, secret: str, log: Path, workers: int) -> Iterator[tuple[str, int]]:
     """`fusion serve` running (url, pid) while the block runs."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with log.open("a") as sink:
-        server = subprocess.Popen(serve_command(port, workers),
-                                  env=_server_env(settings, secret), stdout=sink,
-                                  stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(base_url, server, log)
-        yield base_url, server.pid
-    finally:
-        _stop(server)
+    with serving(partial(serve_command, workers=workers), _server_env(settings, secret), log,
+                 READY_TIMEOUT) as served:
+        yield served
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import httpx
 import orjson
 import polars as pl
 
-from bench._service import free_port
+from bench._service import serve_command, serving
 from bench.cotravel import synthesize_sightings
 
 BOLT, HTTP = (int(x) for x in os.environ.get("FUSION_BENCH_PAGING_PORTS",
@@ -331,20 +332,6 @@ def _env(home: Path, secret: str) -> dict[str, str]:
     return env
 
 
-def _ready(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"fusion serve exited:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1.0)
-    raise RuntimeError(f"fusion serve not ready:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 class Profiled:
     """py-spy sampling process ``pid`` while the ``with`` block runs, its collapsed stacks
     written to ``out`` (nothing when ``out`` is None)."""
@@ -393,33 +380,21 @@ def measure(n_sightings: int, profile: Path | None = None) -> dict[str, Any]:
 
 def _serve(home: Path, secret: str, tmp: Path, expected: pl.DataFrame, issue_token: Any,
            profile: Path | None = None) -> dict[str, Any]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / "serve.log"
-    fusion = Path(sys.executable).with_name("fusion")
-    with log.open("w") as sink:
-        server = subprocess.Popen([str(fusion), "serve", "--host", "127.0.0.1", "--port",
-                                   str(port)], env=_env(home, secret), stdout=sink,
-                                  stderr=subprocess.STDOUT)
-    try:
-        _ready(url, server, log)
+    command = partial(serve_command, workers=1)
+    with serving(command, _env(home, secret), tmp / "serve.log", READY_TIMEOUT) as (url, pid):
         token = issue_token(secret.encode(), "bench-paging", "service", [REGION],
                             timedelta(hours=2))
         headers = {"Authorization": f"Bearer {token}", "X-Purpose": "bench paging"}
         with httpx.Client(timeout=900) as http:
-            with (RssSampler(server.pid) as rss,
-                  Profiled(server.pid, profile and profile / "walk.txt")):
+            with (RssSampler(pid) as rss,
+                  Profiled(pid, profile and profile / "walk.txt")):
                 walked = walk(http, url, headers)
             walked["service_peak_rss_mb_walk"] = round(rss.peak_mb)
             items = walk_items(http, url, headers, walked["pairs"])
             exports = {}
             for fmt in ("ndjson", "parquet"):
-                with Profiled(server.pid, profile and profile / f"export-{fmt}.txt"):
-                    exports[fmt] = stream(http, url, headers, fmt, tmp / f"export.{fmt}",
-                                          server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+                with Profiled(pid, profile and profile / f"export-{fmt}.txt"):
+                    exports[fmt] = stream(http, url, headers, fmt, tmp / f"export.{fmt}", pid)
     pairs = walked.pop("pairs")
     checks = {f"{fmt}_equals_walk": read_export(tmp / f"export.{fmt}", fmt).equals(typed(pairs))
               for fmt in exports}

@@ -8,10 +8,12 @@ picks pairs exactly 6 hops apart both in the whole graph and inside the scope (i
 queries do the same work. Each pair is then queried through
 :func:`fusion.services.paths.relationship_paths`, unscoped and scoped, interleaved, after a
 warm-up; latency is measured at the client (driver round trip included). On the same pairs,
-scoped, the statement the service runs is also sent as plain Cypher over Bolt (the baseline)
-and the contract's ``RelationshipPaths`` operation POSTed to the real service (``create_app``
-under uvicorn on a free loopback port, an analyst token of the scope region), interleaved:
-p50/p95 of both and their ratio, the service's own overhead. Person and phone keys are
+scoped, the issue's GraphQL / Bolt comparison (#17; bench._pathcost): the statement the service
+runs sent through the service's own runner over Bolt (the baseline), the contract's
+``RelationshipPaths`` operation POSTed to ``fusion serve`` in its own process (an analyst token
+of the scope region), and the floor under them (bench._pathfloor: the statement over bare
+HTTP, without and with the request's audit record), interleaved: p50/p95 of each and the
+ratios, the service's own overhead. Person and phone keys are
 canonical ID and phone numbers, so the API's key normalization keeps them as stored. Usage::
 
     python -m bench --only paths [--scale 1]
@@ -20,18 +22,20 @@ canonical ID and phone numbers, so the API's key normalization keeps them as sto
 from __future__ import annotations
 
 import functools
+import os
 import statistics
 import sys
 import tempfile
 import time
 from datetime import timedelta
-from importlib.resources import files
 from pathlib import Path
 
 import igraph as ig
 import numpy as np
 
-from bench._service import ThreadedService
+from bench import _pathcost as pathcost
+from bench import _pathfloor as pathfloor
+from bench._service import serve_command, serving
 
 BOLT, HTTP = 17752, 17452
 REGIONS = ("R1", "R2", "R3")
@@ -44,6 +48,7 @@ LABEL = {"PERSON": "Person", "PHONE": "Phone", "VEHICLE": "Vehicle", "CASE": "Ca
 CALLS_PER_PHONE = 1.5
 CROSS_REGION_CALLS = 0.1
 SECRET = "bench-paths-secret-" + "s" * 32
+READY_TIMEOUT = 300.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,68 +272,29 @@ def db_hits(driver, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str
 # The same paths through the service (GraphQL over HTTP) and as plain Cypher over Bolt
 
 
-def bolt_path(driver, g: Graph, s: int, t: int, scope: frozenset[str]) -> int:
-    """Length of the shortest path as the service's own statement finds it, sent over Bolt
-    with the parameters :func:`fusion.services.paths.relationship_paths` passes."""
-    from queries.model import DEFAULT_PATH_TYPES
-    from queries.paths import paths_statement
-
-    statement = paths_statement(g.kinds[g.kind[s]], g.kinds[g.kind[t]], 6, 1, True,
-                                properties=True)
-    records, _, _ = driver.execute_query(statement, from_key=g.key(s), to_key=g.key(t),
-                                         types=list(DEFAULT_PATH_TYPES), scope=sorted(scope),
-                                         limit=1, database_="neo4j", routing_="r")
-    return records[0]["length"] if records else 0
-
-
-def graphql_path(http, document: str, g: Graph, s: int, t: int, scope: frozenset[str]) -> int:
-    """Length of the shortest path the contract's RelationshipPaths operation answers."""
-    variables = {"from": g.ref(s), "to": g.ref(t), "maxHops": 6, "limit": 1,
-                 "scope": {"regions": sorted(scope)}}
-    response = http.post("/graphql", json={"query": document, "variables": variables,
-                                           "operationName": "RelationshipPaths"})
-    body = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"RelationshipPaths failed: {response.text[:300]}")
-    paths = body["data"]["relationshipPaths"]
-    return paths[0]["length"] if paths else 0
-
-
-def time_service(driver, http, g: Graph, pairs: list[tuple[int, int]],
-                 scope: frozenset[str], passes: int = 2) -> list[dict[str, list[float]]]:
-    """Milliseconds per query, Cypher over Bolt and GraphQL over HTTP, alternating which goes
-    first, per pass over all pairs (the first pass warms both up)."""
-    document = files("queries").joinpath("saved", "RelationshipPaths.graphql").read_text("utf-8")
-    ask = {"bolt": lambda s, t: bolt_path(driver, g, s, t, scope),
-           "graphql": lambda s, t: graphql_path(http, document, g, s, t, scope)}
-    out = []
-    for _ in range(passes):
-        timings: dict[str, list[float]] = {"bolt": [], "graphql": []}
-        for k, (s, t) in enumerate(pairs):
-            for name in ("bolt", "graphql")[:: 1 if k % 2 else -1]:
-                start = time.perf_counter()
-                length = ask[name](s, t)
-                timings[name].append((time.perf_counter() - start) * 1000)
-                if length != 6:
-                    raise RuntimeError(f"{g.ref(s)} -> {g.ref(t)}: {length} hops ({name})")
-        out.append(timings)
-    return out
-
-
-def measure_service(settings, driver, g: Graph, pairs: list[tuple[int, int]],
-                    scope: frozenset[str]) -> dict[str, list[float]]:
-    """The measured pass of :func:`time_service`, against the service started here."""
-    import httpx
-
-    from fusion.api.app import create_app
+def measure_service(settings, g: Graph, pairs: list[tuple[int, int]], scope: frozenset[str]
+                    ) -> tuple[list[str], float]:
+    """GraphQL over HTTP vs Cypher over Bolt on ``pairs`` (bench._pathcost, with the floor
+    of bench._pathfloor), ``fusion serve`` running on this benchmark's Neo4j; the report's
+    lines and the p50 ratio."""
     from fusion.auth import issue_token
+    from fusion.services.models import EntityRef
 
+    refs = [(EntityRef(**g.ref(s)), EntityRef(**g.ref(t))) for s, t in pairs]
     token = issue_token(SECRET.encode(), "bench-analyst", "analyst", sorted(scope),
                         timedelta(hours=4))
-    headers = {"Authorization": f"Bearer {token}", "X-Purpose": "paths benchmark"}
-    with ThreadedService(create_app(settings)) as service, httpx.Client(
-            base_url=service.url, headers=headers, timeout=120) as http:
-        return time_service(driver, http, g, pairs, scope)[-1]
+    env = {k: v for k, v in os.environ.items() if k != "FUSION_NEO4J_URI"}
+    env.update(FUSION_HOME=str(settings.home), FUSION_DB_BOLT_PORT=str(BOLT),
+               FUSION_DB_HTTP_PORT=str(HTTP), FUSION_SECRET=SECRET,
+               FUSION_DB_HEAP=settings.db_heap, FUSION_DB_PAGECACHE=settings.db_pagecache)
+    scratch = settings.home / "bench-paths"
+    scratch.mkdir(exist_ok=True)
+    with (serving(serve_command, env, scratch / "serve.log", READY_TIMEOUT) as (url, _pid),
+          pathfloor.served(env, scratch / "floor-audit", scratch / "floor.log") as floor):
+        timings = pathcost.measure(url, token, settings, refs, sorted(scope), floor, length=6)
+    return pathcost.section(timings, f"The same {len(pairs)} pairs, exactly 6 hops apart, "
+                                     f"scoped to {{{REGIONS[0]}}} (an analyst token of "
+                                     f"{REGIONS[0]})")
 
 
 def _total_hits(plan: dict) -> int:
@@ -374,7 +340,7 @@ def _measure(settings, g: Graph, n_pairs: int) -> tuple:
         pairs = pick_pairs(g, 0, n_pairs)
         cold, warm = time_queries(call, g, pairs, scope)
         hits = db_hits(driver, g, pairs[:20], scope)
-        service = measure_service(settings, driver, g, pairs, scope)
+        service = measure_service(settings, g, pairs, scope)
     return n_nodes, load_s, len(pairs), cold, warm, hits, service
 
 
@@ -407,27 +373,18 @@ def _report(g: Graph, n_nodes: int, load_s: float, n_pairs: int, cold: dict, war
         "", f"Targets: p95 <= 50 ms (scoped p95 {_p(warm, 'scoped')[1]:.1f} ms, unscoped "
         f"{_p(warm, 'unscoped')[1]:.1f} ms).",
     ]
-    return "\n".join(lines + _service_lines(service, n_pairs))
+    return "\n".join(lines + _service_lines(service))
 
 
-def _service_lines(service: dict, n_pairs: int) -> list[str]:
+def _service_lines(service: tuple[list[str], float]) -> list[str]:
     """The GraphQL-over-HTTP vs Cypher-over-Bolt part of the section."""
-    (b50, b95), (q50, q95) = _p(service, "bolt"), _p(service, "graphql")
-    return [
-        "", "### Through the service: GraphQL over HTTP vs the same Cypher over Bolt", "",
-        f"The same {n_pairs} pairs, scoped to {{{REGIONS[0]}}}. Baseline: the statement the "
-        "service runs (`queries.paths.paths_statement`, `SHORTEST 1`, scoped, with node "
-        "properties, the parameters "
-        "`relationship_paths` passes) sent with `driver.execute_query`. Service: the contract's "
-        "`RelationshipPaths` operation (`maxHops: 6, limit: 1`) POSTed to `create_app` under "
-        "uvicorn in this process (loopback, one keep-alive httpx client, an analyst token of "
-        f"{{{REGIONS[0]}}}, `X-Purpose` set). Each answer is checked to be a 6-hop path without "
-        "errors. Interleaved per pair (alternating which goes first); one warm-up pass, then "
-        "the measured pass below. The difference is the service's overhead: HTTP, token and "
-        "purpose checks, the lookups that both ends are visible, the path's entity fields, "
-        "the audit append and JSON.", "",
-        "| query | p50 ms | p95 ms |", "|---|---:|---:|",
-        f"| Cypher over Bolt (baseline) | {b50:.1f} | {b95:.1f} |",
-        f"| GraphQL over HTTP | {q50:.1f} | {q95:.1f} |",
-        f"| **GraphQL / Bolt** | {q50 / b50:.2f}x | {q95 / b95:.2f}x |",
-    ]
+    lines, ratio = service
+    return ["", "### Through the service: GraphQL over HTTP vs the same Cypher over Bolt", "",
+            "The Bolt side sends the statement the service runs "
+            "(`queries.paths.paths_statement`, `SHORTEST 1`, scoped, with node properties, the "
+            "parameters `relationship_paths` passes) through the service's own runner; the "
+            "GraphQL side POSTs the contract's `RelationshipPaths` (`maxHops: 6, limit: 1`) to "
+            "`fusion serve` in a process of its own; the floor sides serve the same statement "
+            "over bare HTTP (bench._pathfloor). Each answer must be a 6-hop path.", "",
+            *lines, "", f"Target: GraphQL / Bolt <= 1.5x at p50: {ratio:.2f}x — "
+            f"{'met' if ratio <= 1.5 else '**not met**'}."]
