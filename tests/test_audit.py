@@ -218,6 +218,27 @@ def test_a_log_cut_at_its_end_while_open_is_refused(log_path):
     assert len(lines(log_path)) == 2
 
 
+def test_a_worker_refuses_a_log_cut_below_its_last_record_and_written_again(log_path):
+    """Worker A's last records are cut; worker B, whose head lay below the cut, writes on past
+    the byte where A's last record ended: A must not count B's lines from that byte."""
+    async def main():
+        a, b = AuditLog(log_path, worker="A"), AuditLog(log_path, worker="B")
+        await b.append(**entry(0))
+        for i in range(1, 8):
+            await a.append(**entry(i))
+        rewrite(log_path, lines(log_path)[:3])          # A's records 3..7 are gone
+        for i in range(10):                             # B follows 0..2 and writes on
+            await b.append(**entry(100 + i))
+        with pytest.raises(AuditUnavailable):
+            await a.append(**entry(8))
+        problem = await a.problem()
+        await a.aclose()
+        await b.aclose()
+        return problem
+    assert "no longer holds its record 8 where it was written" in asyncio.run(main())
+    assert verify_audit_log(log_path).records == 13     # B's chain is whole; A wrote nothing
+
+
 def unwritable(path: Path) -> Path:
     """Make ``path`` unwritable even for root: a directory stands where the file was."""
     aside = path.with_suffix(".aside")

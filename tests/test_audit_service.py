@@ -286,6 +286,64 @@ def test_a_restarted_service_refuses_a_log_that_lost_records(neo4j_settings, tmp
     assert not path.exists() or len(path.read_text("utf-8").splitlines()) <= 4
 
 
+def test_two_workers_refuse_a_log_cut_below_its_checkpoint_and_written_again(
+        neo4j_settings, tmp_path, monkeypatch):
+    """Worker B's head lies below a cut of worker A's last records: B's own chain stays valid
+    as it writes on, but the log no longer holds what the checkpoint counts. The checkpoint must
+    not be moved past the loss: B's next push finds it and the log refuses appends."""
+    from fusion.auth import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "CHECKPOINT_SECONDS", 0.05)
+    settings = external(neo4j_settings, tmp_path)
+    path = audit_path(tmp_path)
+    key = checkpoint_key(path)
+    entry = dict(user="u", role="analyst", operation_name="Op", document="{ x }",
+                 variables=None, purpose="p", scope=None, outcome="allowed", result_count=1)
+
+    async def run() -> tuple[int, str | None, int]:
+        driver = AsyncGraphDatabase.driver(settings.neo4j_uri, auth=(
+            settings.neo4j_user, settings.neo4j_password.get_secret_value()))
+        a = AuditLog(path, CheckpointStore(driver, settings.neo4j_database, key), worker="A")
+        b = AuditLog(path, CheckpointStore(driver, settings.neo4j_database, key), worker="B")
+        try:
+            await b.append(**entry)
+            for _ in range(20):
+                await a.append(**entry)
+            store = CheckpointStore(driver, settings.neo4j_database, key)
+            for _ in range(100):                       # A's checkpoint reaches 21 records
+                if (await store.read()).head.count == 21:
+                    break
+                await asyncio.sleep(0.05)
+            kept = path.read_text("utf-8").splitlines(keepends=True)[:16]
+            path.write_text("".join(kept), "utf-8")    # A's last 5 records are cut
+            written = 0
+            for _ in range(60):                        # B follows and writes on
+                try:
+                    await b.append(**entry)
+                except AuditUnavailable:
+                    break
+                written += 1
+                await asyncio.sleep(0.01)
+            return written, await b.problem(), (await store.read()).head.count
+        finally:
+            await a.aclose()
+            await b.aclose()
+            await driver.close()
+
+    written, problem, checkpointed = asyncio.run(run())
+    assert written < 60 and "does not hold the 21 records" in problem
+    assert checkpointed == 21
+    assert not verify_audit_log(path, head=read_checkpoint_head(settings, key)).ok
+
+
+def read_checkpoint_head(settings: Settings, key: str):
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(settings.neo4j_uri, auth=(
+            settings.neo4j_user, settings.neo4j_password.get_secret_value())) as driver:
+        return read_checkpoint(driver, settings.neo4j_database, key).head
+
+
 def test_a_service_started_on_a_cut_log_refuses_and_readyz_says_why(neo4j_settings, tmp_path):
     from fusion.api.app import create_app
     from tests.api_support import Api

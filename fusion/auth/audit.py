@@ -146,7 +146,11 @@ class AuditLog:
         raise AuditUnavailable(UNWRITABLE)
 
     def _sync_tail(self) -> None:
-        """Follow records other processes appended since our last write (lock held)."""
+        """Follow records other processes appended since our last write (lock held).
+
+        Only a log that still holds our head where we left it is followed: one cut below it
+        and written again by another process (whose own head lay below the cut) no longer
+        has our last record at that byte, and is refused like one that shrank."""
         size, head = os.fstat(self._fd).st_size, self._head
         if size == head.size:
             return
@@ -154,6 +158,9 @@ class AuditLog:
             self._halt(f"the audit log shrank below its last {head.count} records")
         size = drop_torn_tail(self.path, self._fd, size)
         if size > head.size:
+            if not holds(self.path, head):
+                self._halt(f"the audit log no longer holds its record {head.count} where it "
+                           "was written (cut, then written again)")
             self._head = Head(head.count + count_lines(self.path, head.size, size),
                               hash_of(last_line(self.path, size), self.path), size)
 
@@ -319,9 +326,27 @@ class AuditLog:
             self._schedule_checkpoint()   # records written while we pushed
 
     async def _push(self) -> bool:
-        """Advance the stored checkpoint to our head; False (logged) when Neo4j refused."""
+        """Advance the stored checkpoint to our head; False (logged) when Neo4j refused, or
+        when the log no longer holds the stored checkpoint: then the log refuses appends and
+        the checkpoint stays where it was, so a restart refuses too.
+
+        Another process may have moved the checkpoint since we last read it, and our chain
+        extends the file as it is now, not necessarily the checkpoint: a log cut below the
+        checkpoint and written again (by a worker whose head lay below the cut) reaches the
+        checkpoint's count with other records. Reading the checkpoint back and checking the
+        file still holds it before moving it on is what catches that."""
         head = self._head
         try:
+            stored = await asyncio.wait_for(self._store.read(), NEO4J_TIMEOUT)
+            if stored is not None and stored.head.count > 0:
+                loop = asyncio.get_running_loop()
+                held = await loop.run_in_executor(self._thread, holds, self.path, stored.head)
+                if not held and self._halted is None:
+                    with contextlib.suppress(AuditUnavailable):
+                        self._halt(f"the audit log does not hold the {stored.head.count} "
+                                   "records its checkpoint counts (cut, then written again)")
+                if not held:
+                    return False
             await asyncio.wait_for(self._store.advance(head), NEO4J_TIMEOUT)
         except Exception as exc:
             logger.warning("audit checkpoint not written (next write retries): %r", exc)
