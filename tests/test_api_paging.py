@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import threading
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -279,6 +280,27 @@ def test_a_refused_export_streams_nothing_and_is_audited_once(api: Api) -> None:
     unauth = api.http.post(f"{api.url}/export", json=body,
                            headers={"Authorization": "Bearer nope", "X-Purpose": "x"})
     assert unauth.status_code == 401
+
+
+@pytest.mark.parametrize("body", [
+    {"list": ["coTravel"]},
+    {"list": "coTravel", "format": ["ndjson"]},
+    {"list": "coTravel", "variables": {"scope": {"regions": 5}}},
+    {"list": "coTravel", "variables": {"scope": {"regions": [["330100"]]}}},
+    {"list": "coTravel", "variables": {"scope": {"jointOperation": {"id": 1}}}},
+    {"list": "coTravel", "variables": {"scope": {"regions": ["330100"], "region": "x"}}},
+    {"list": "coTravel", "variables": {"since": 20240101}},
+], ids=["list", "format", "regions", "nested-regions", "joint", "unknown-key", "since"])
+def test_an_export_body_of_the_wrong_types_is_bad_input_and_audited(api: Api, body) -> None:
+    user = f"exp-typed-{uuid.uuid4().hex[:8]}"
+    got = export(api, body, user=user)
+    assert got.status_code == 400, got.text
+    assert got.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    records = api.gql(f"query Q($user: String) {{ auditLog(user: $user, limit: 5) "
+                      f"{{ {AUDIT} }} }}", {"user": user}, role="auditor")["auditLog"]
+    # Refused before it started: one record; after its intent (a bad date): intent + outcome.
+    assert [r["outcome"] for r in records] in (
+        ["failed:BAD_INPUT"], ["failed:BAD_INPUT", "intent"])
 
 
 def _mirrored_sightings(scenario_dir: Path, out: Path) -> Path:

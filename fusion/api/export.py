@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from fusion.api.errors import error_body, fusion_code
+from fusion.api.errors import INTERNAL, error_body, fusion_code
 from fusion.api.requests import outcome_of, read_body
 from fusion.api.scalars import parse_datetime
 from fusion.auth import (
@@ -301,7 +301,7 @@ STREAM_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.ap
 STREAM_ARGUMENTS = {"coTravel": {"windowSeconds", "minMeetings", "minDistinctSensors", "since",
                                  "until", "scope", "minSignificance"}}
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_INPUT": 400, "NOT_FOUND": 404,
-           "TOO_COMPLEX": 422, "UNAVAILABLE": 503}
+           "TOO_COMPLEX": 422, "UNAVAILABLE": 503, INTERNAL: 500}
 _SUBJECT_KINDS = dict(SUBJECT_KINDS)
 _MAX_BODY = 64 * 1024
 
@@ -465,17 +465,24 @@ async def export_endpoint(request: Request) -> Response:
     try:
         export = await _admit(request, services)
     except FusionError as err:
-        return await _refused(services, request, err)
+        return await _refused(services, request, fusion_code(err), str(err))
+    except Exception:  # a bug: logged, masked, and still audited like any refusal
+        logger.exception("export refused by an unexpected error")
+        return await _refused(services, request, INTERNAL, "Internal error.")
     try:
         await services.audit.append(**export.audit("intent", None))
     except AuditUnavailable:
         return _error("UNAVAILABLE", "The audit log cannot be written; nothing was exported.")
     try:
         snapshot, frame = await _pairs(services, export)
-    except FusionError as err:
-        code = fusion_code(err)
+    except Exception as err:  # the intent is on record: so is the outcome, whatever failed
+        if isinstance(err, FusionError):
+            code, message = fusion_code(err), str(err)
+        else:
+            logger.exception("export %s failed by an unexpected error", export.name)
+            code, message = INTERNAL, "Internal error."
         await _audit_quietly(services, export.audit(outcome_of([code]), None))
-        return _error(code, str(err))
+        return _error(code, message)
     headers = {"X-Fusion-Snapshot": snapshot, "X-Fusion-Total-Count": str(frame.height),
                "Content-Disposition": f'attachment; filename="{export.name}.{export.fmt}"'}
     return StreamingResponse(_stream(services, export, frame),
@@ -489,9 +496,9 @@ async def _admit(request: Request, services: Any) -> _Export:
     body = await _body(request)
     name, fmt, variables = body.get("list"), body.get("format", "ndjson"), body.get(
         "variables") or {}
-    if name not in STREAM_ARGUMENTS:
+    if not isinstance(name, str) or name not in STREAM_ARGUMENTS:
         raise BadInput(f"list must be one of {', '.join(sorted(STREAM_ARGUMENTS))}")
-    if fmt not in STREAM_TYPES:
+    if not isinstance(fmt, str) or fmt not in STREAM_TYPES:
         raise BadInput(f"format must be one of {', '.join(sorted(STREAM_TYPES))}")
     if not isinstance(variables, dict) or set(variables) - STREAM_ARGUMENTS[name]:
         raise BadInput(f"variables of {name} are {', '.join(sorted(STREAM_ARGUMENTS[name]))}")
@@ -502,13 +509,26 @@ async def _admit(request: Request, services: Any) -> _Export:
         raise PurposeRequired("State the purpose of this export (case number or reason) in "
                               "the X-Purpose header.")
     export = _Export(caller, purpose, name, fmt, variables)
-    scope = variables.get("scope") or {}
-    if not isinstance(scope, dict):
-        raise BadInput("scope is {regions, jointOperation}")
-    export.regions = await resolve_scope(caller, scope.get("regions"),
-                                         scope.get("jointOperation"),
-                                         services.joint_operations)
+    regions, joint = _scope_argument(variables.get("scope") or {})
+    export.regions = await resolve_scope(caller, regions, joint, services.joint_operations)
     return export
+
+
+def _scope_argument(scope: object) -> tuple[list[str] | None, str | None]:
+    """(regions, jointOperation) of a ``scope`` variable, typed as the GraphQL ScopeInput
+    would coerce them (BadInput otherwise)."""
+    shape = "scope is {regions: [String!], jointOperation: ID}"
+    if not isinstance(scope, dict) or set(scope) - {"regions", "jointOperation"}:
+        raise BadInput(shape)
+    regions, joint = scope.get("regions"), scope.get("jointOperation")
+    if regions is not None and not (isinstance(regions, list)
+                                    and all(isinstance(r, str) for r in regions)):
+        raise BadInput(shape)
+    if isinstance(joint, int) and not isinstance(joint, bool):
+        joint = str(joint)   # an ID may be sent as an integer
+    if joint is not None and not isinstance(joint, str):
+        raise BadInput(shape)
+    return regions, joint
 
 
 async def _body(request: Request) -> dict:
@@ -593,9 +613,8 @@ async def _audit_quietly(services: Any, record: dict) -> None:
         logger.exception("export outcome not audited: %s", record["outcome"])
 
 
-async def _refused(services: Any, request: Request, err: FusionError) -> Response:
+async def _refused(services: Any, request: Request, code: str, message: str) -> Response:
     """The one record and the JSON error of an export refused before it started."""
-    code = fusion_code(err)
     try:
         caller = authenticate(request.headers.get("authorization"), services.secret)
     except FusionError:
@@ -608,7 +627,7 @@ async def _refused(services: Any, request: Request, err: FusionError) -> Respons
             outcome=outcome_of([code]), result_count=None)
     except AuditUnavailable:
         return _error("UNAVAILABLE", "The audit log cannot be written; nothing was exported.")
-    return _error(code, str(err))
+    return _error(code, message)
 
 
 def _error(code: str, message: str) -> Response:
