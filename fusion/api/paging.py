@@ -79,7 +79,13 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded base64url text that :func:`_b64` wrote, and only of such text:
+    the decoder skips characters outside the alphabet and extra padding, so the bytes are
+    encoded again and must give back ``text`` (binascii.Error otherwise)."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise binascii.Error("not unpadded base64url")
+    return raw
 
 
 def encode(secret: bytes, cursor: Cursor) -> str:
