@@ -4,11 +4,13 @@ found by verify, which names the first bad record."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -400,6 +402,38 @@ def test_removed_tail_is_found_with_an_anchor(log_path, ten):
     assert verify_audit_log(log_path).ok  # a shorter chain is still a chain ...
     result = verify_audit_log(log_path, anchor=head)  # ... but it lost the anchored record
     assert not result.ok and result.bad_line == 10 and "anchored" in result.reason
+
+
+def test_verify_of_a_live_log_waits_for_a_write_in_progress(log_path, ten, tmp_path):
+    """A service writes a batch under its exclusive lock: verify reads the log as it stands
+    between writes, never the half-written line."""
+    copy = tmp_path / "copy" / "audit.log"
+    copy.parent.mkdir()
+    copy.write_text("".join(ten), "utf-8")
+    append_many(copy, 1, start=10)
+    line = lines(copy)[-1].encode()                     # the next record, as a writer has it
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    found = {}
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line[:40])                         # the write is under way
+        reader = threading.Thread(target=lambda: found.update(result=verify_audit_log(log_path)))
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive()                        # waiting for the writer's lock
+        os.write(fd, line[40:])
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        reader.join(10)
+    finally:
+        os.close(fd)
+    assert found["result"].ok and found["result"].records == 11
+
+
+def test_a_torn_last_line_without_a_writer_is_still_named(log_path, ten):
+    with log_path.open("ab") as fh:
+        fh.write(ten[0].encode()[:30])
+    result = verify_audit_log(log_path)
+    assert not result.ok and result.bad_line == 11 and "torn write" in result.reason
 
 
 def test_missing_log_is_an_empty_valid_chain(tmp_path):

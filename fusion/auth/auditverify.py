@@ -10,10 +10,14 @@ noted earlier (``anchor``) to prove the chain still reaches it.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from fusion.auth.auditcheckpoint import Head
 from fusion.auth.auditrecord import FIELD_NAMES, GENESIS, REQUIRED_FIELDS, record_hash
@@ -85,7 +89,7 @@ def verify_audit_log(path: Path, anchor: str | None = None,
     workers: dict[str, int] = {}
     if path.exists():
         with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
+            for number, raw in enumerate(_settled_lines(fh), start=1):
                 reason = _problem(raw, expected)
                 if reason is not None:
                     return VerifyResult(False, count, expected, number, reason)
@@ -98,6 +102,24 @@ def verify_audit_log(path: Path, anchor: str | None = None,
                 at_head = expected if head is not None and count == head.count else at_head
     result = _checked(path, anchor, head, count, expected, seen_anchor, at_head)
     return replace(result, workers=workers) if result.ok else result
+
+
+def _settled_lines(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of the log as it stands between two writes: its size is read under a shared
+    ``flock`` (writers hold the exclusive one while they write and sync a batch), and lines
+    are read up to that size, so a live service's write in progress is neither reported as
+    a torn line nor read. A line the size cuts is given as it is (torn: a crash's)."""
+    fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+    try:
+        end = os.fstat(fh.fileno()).st_size
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    while fh.tell() < end:
+        raw = fh.readline()
+        if not raw:
+            return
+        over = fh.tell() - end
+        yield raw[:len(raw) - over] if over > 0 else raw
 
 
 def _checked(path: Path, anchor: str | None, head: Head | None, count: int, expected: str,
