@@ -26,6 +26,7 @@ pytest_plugins = ["tests.api_support"]
 
 ENTITY = "query Entity($ref: EntityRef!) { entity(ref: $ref) { kind key label regions } }"
 MAX_REQUESTS = 600
+AUDIT_LOG = "{ auditLog(limit: 1000) { hash worker } }"
 BATCH = 40
 
 
@@ -78,7 +79,7 @@ def served(api, tmp_path: Path):
     """Requests sent to `fusion serve --workers 2` until both workers answered; then stopped.
 
     Yields (env, audit log, requests sent, answers, expected answers, /metrics text read
-    after the last answer)."""
+    after the last answer, the auditLog's records as the service lists them)."""
     home = tmp_path / "home"
     env = _env(api, home)
     port = free_port()
@@ -99,12 +100,16 @@ def served(api, tmp_path: Path):
                 answers += zip(batch, pool.map(lambda r: _post(url, token, r), batch),
                                strict=True)
                 sent += BATCH
+        listed = httpx.post(f"{url}/graphql", json={"query": AUDIT_LOG}, timeout=60, headers={
+            "Authorization": f"Bearer {api.token(role='auditor')}",
+            "X-Purpose": "workers test"}).json()["data"]["auditLog"]
+        sent += 1
         # Several fresh connections: whichever worker answers must count both workers.
         scraped = [httpx.get(f"{url}/metrics", timeout=30).text for _ in range(6)]
     finally:
         server.terminate()
         server.wait(timeout=60)
-    yield env, log, sent, answers, expected, scraped
+    yield env, log, sent, answers, expected, scraped, listed
 
 
 def _requests_counted(text: str) -> float:
@@ -115,7 +120,7 @@ def _requests_counted(text: str) -> float:
 
 
 def test_metrics_of_either_worker_count_the_requests_of_both(served):
-    _, log, sent, _, _, scraped = served
+    _, log, sent, _, _, scraped, _ = served
     assert len(_workers(log)) == 2
     assert all(_requests_counted(text) == sent for text in scraped)
     assert all(text.count("fusion_build_info{") == 1 for text in scraped)
@@ -123,7 +128,7 @@ def test_metrics_of_either_worker_count_the_requests_of_both(served):
 
 
 def test_two_workers_serve_the_scenario_and_audit_verify_passes_with_both(served):
-    env, log, sent, answers, expected, _ = served
+    env, log, sent, answers, expected, _, _ = served
     assert all(answer == expected[ref["key"]] for ref, answer in answers)
     workers = _workers(log)
     assert len(workers) == 2 and None not in workers
@@ -136,7 +141,7 @@ def test_two_workers_serve_the_scenario_and_audit_verify_passes_with_both(served
 
 
 def test_an_edited_record_of_either_worker_fails_audit_verify(served):
-    env, log, _, _, _, _ = served
+    env, log, _, _, _, _, _ = served
     original = log.read_text()
     lines = original.splitlines(keepends=True)
     for worker in sorted(_workers(log)):
@@ -150,3 +155,12 @@ def test_an_edited_record_of_either_worker_fails_audit_verify(served):
         assert f"bad record at line {n + 1}" in done.stdout
         log.write_text(original)
     assert _verify(env).returncode == 0
+
+
+def test_the_audit_log_as_the_service_lists_it_names_each_records_worker(served):
+    _, log, _, _, _, _, listed = served
+    stored = {json.loads(line)["hash"]: json.loads(line).get("worker")
+              for line in log.read_text().splitlines()}
+    assert listed and all(record["hash"] in stored for record in listed)
+    assert [record["worker"] for record in listed] == [stored[r["hash"]] for r in listed]
+    assert None not in {record["worker"] for record in listed}

@@ -83,6 +83,9 @@ class AuditRecordType:
     result_count: int | None = strawberry.field(description="Top-level result items.")
     prev_hash: str = strawberry.field(description="The previous record's hash.")
     hash: str = strawberry.field(description="This record's hash (chains the log).")
+    worker: str | None = strawberry.field(
+        default=None, description="The worker process that wrote it (`fusion serve --workers "
+        "N`; its process id); null when one process serves.")
 
     @classmethod
     def of(cls, r: AuditRecord) -> AuditRecordType:
@@ -90,4 +93,4 @@ class AuditRecordType:
         return cls(at=r.at, user=r.user, role=r.role, operation_name=r.operation_name,
                    document_hash=r.document_hash, variables=r.variables, purpose=r.purpose,
                    scope=r.scope, outcome=r.outcome, result_count=r.result_count,
-                   prev_hash=r.prev_hash, hash=r.hash)
+                   prev_hash=r.prev_hash, hash=r.hash, worker=r.worker)
