@@ -96,6 +96,25 @@ def test_run_saved_query_counts_the_saved_querys_items_in_the_audit(api):
     assert record["result_count"] == len(got["coTravel"]) > 0
 
 
+def test_a_saved_query_that_pages_counts_its_page_and_leaves_the_requests_own_page(api):
+    """A page counts its items; run through runSavedQuery beside a page of the request's own
+    (the same response key inside and out), each is counted once, as itself."""
+    user = f"pager-{uuid.uuid4().hex[:8]}"
+    name = f"Pairs{uuid.uuid4().hex[:8]}"
+    inner = "query Pairs { coTravelPage(windowSeconds: 120, first: 3) { items { meetings } } }"
+    api.gql(shipped("SaveQuery"), {"name": name, "description": "pages", "document": inner},
+            user=user, purpose=None)
+    got = api.gql("query Both($name: String!) { coTravelPage(windowSeconds: 120, first: 5) "
+                  "{ items { meetings } } runSavedQuery(name: $name) }", {"name": name},
+                  user=user)
+    outer_items = len(got["coTravelPage"]["items"])
+    inner_items = len(got["runSavedQuery"]["coTravelPage"]["items"])
+    assert (outer_items, inner_items) == (5, 3)
+    record = json.loads(audit_path(api.settings.home).read_text().splitlines()[-1])
+    assert record["user"] == user and record["operation_name"] == "Both"
+    assert record["result_count"] == outer_items + inner_items
+
+
 def test_run_saved_query_refuses_mutations_and_bad_variables(api):
     code, _ = api.error(RUN, {"name": "CloseJointOperation", "variables": {"id": "x"}})
     assert code == "BAD_INPUT"

@@ -41,6 +41,13 @@ class Context:
     trusted: bool = False
     saved_depth: int = 0
     intents: set[str] = field(default_factory=set)  # request ids whose intent is recorded
+    # Result counts of root fields by response key, where counting their top-level items
+    # would be wrong (a page counts its items): the request's own, or a saved query's.
+    field_counts: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.field_counts is None:
+            self.field_counts = self.record.field_counts
 
     @property
     def settings(self) -> Settings:
@@ -48,8 +55,10 @@ class Context:
         return self.services.settings
 
     def nested(self) -> Context:
-        """The context a saved query runs in (same caller, record and loaders)."""
-        return dataclasses.replace(self, trusted=True, saved_depth=self.saved_depth + 1)
+        """The context a saved query runs in (same caller, record and loaders; the counts of
+        its own root fields apart from the request's)."""
+        return dataclasses.replace(self, trusted=True, saved_depth=self.saved_depth + 1,
+                                   field_counts={})
 
     def authorize(self, field_name: str) -> None:
         """Raise Forbidden / PurposeRequired unless the caller may use this root field now."""

@@ -145,7 +145,7 @@ def at(cursor: Cursor | None) -> Position | None:
 def page_fields(info: Any, found: ServicePage, query: str) -> dict[str, Any]:
     """A page's cursor, flags, count and snapshot (the audit record counts its items)."""
     ctx = info.context
-    ctx.record.field_counts[info.path.key] = len(found.items)
+    ctx.field_counts[info.path.key] = len(found.items)
     nxt = found.next
     cursor = None if nxt is None else encode(ctx.services.secret,
                                              Cursor(query, nxt.snapshot, nxt.offset))

@@ -85,6 +85,6 @@ async def resolve_audit_log_page(
         raise BadInput(str(err)) from err
     nxt = None if found.next_before is None else encode(
         ctx.services.secret, Cursor(query, "audit-log", found.next_before, found.next_mark))
-    ctx.record.field_counts[info.path.key] = len(found.records)
+    ctx.field_counts[info.path.key] = len(found.records)
     return Page(items=[AuditRecordType.of(r) for r in found.records], next_cursor=nxt,
                 has_next_page=nxt is not None, total_count=None, snapshot="audit-log")

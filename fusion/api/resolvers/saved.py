@@ -41,11 +41,12 @@ async def resolve_run_saved_query(
     _ast, op = parse_saved(saved.document, info.schema._schema, ctx.settings.api_max_tokens)
     if op.operation != OperationType.QUERY:
         raise BadInput(f"{name} is a mutation: send its document to run it.")
+    nested = ctx.nested()
     result = await info.schema.execute(saved.document, variable_values=variables,
-                                       context_value=ctx.nested())
+                                       context_value=nested)
     if result.errors:
         raise first_error(result.errors)
-    ctx.record.field_counts[info.path.key] = result_count(result.data) or 0
+    ctx.field_counts[info.path.key] = result_count(result.data, nested.field_counts) or 0
     return result.data
 
 
