@@ -129,12 +129,14 @@ class MeetingsOf:
     since: datetime | None = None
     until: datetime | None = None
     scope: frozenset[str] | None = None
+    loads: frozenset[str] | None = None   # only these sighting loads (a paged walk's snapshot)
 
     @classmethod
     def of(cls, pair: CoTravelPair, *, window: float = WINDOW, since: datetime | None = None,
-           until: datetime | None = None, scope: frozenset[str] | None = None) -> MeetingsOf:
+           until: datetime | None = None, scope: frozenset[str] | None = None,
+           loads: frozenset[str] | None = None) -> MeetingsOf:
         """The meetings behind ``pair`` as reported with these arguments."""
-        return cls(pair.a, pair.b, window, utc(since), utc(until), scope)
+        return cls(pair.a, pair.b, window, utc(since), utc(until), scope, loads)
 
 
 async def co_travel_pairs(
@@ -323,16 +325,17 @@ def _new_meetings(home: Path, asked: list[MeetingsOf]) -> list[list[Meeting]]:
     asked = [replace(m, since=utc(m.since), until=utc(m.until)) for m in asked]
     batches: dict[tuple, list[MeetingsOf]] = defaultdict(list)
     for one in asked:
-        batches[(one.window, one.since, one.until, one.scope)].append(one)
+        batches[(one.window, one.since, one.until, one.scope, one.loads)].append(one)
     found: dict[MeetingsOf, list[Meeting]] = {}
-    for (window, since, until, scope), batch in batches.items():
+    for (window, since, until, scope, loads), batch in batches.items():
         pairs = pl.DataFrame([(*_subject(m.a), *_subject(m.b)) for m in batch],
                              schema={k: pl.String for k in PAIR_KEYS}, orient="row")
-        listed = co_travel_meetings(visible_sightings(home, scope), pairs, window,
+        listed = co_travel_meetings(visible_sightings(home, scope, loads), pairs, window,
                                     since=since, until=until)
         for (a_type, a, b_type, b), part in listed.group_by(list(PAIR_KEYS),
                                                             maintain_order=True):
-            key = MeetingsOf(_ref(a_type, a), _ref(b_type, b), window, since, until, scope)
+            key = MeetingsOf(_ref(a_type, a), _ref(b_type, b), window, since, until, scope,
+                             loads)
             found[key] = [Meeting(*row) for row in
                           part.select("sensor_id", "a_at", "b_at").iter_rows()]
     return [found.get(m, []) for m in asked]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -39,7 +40,8 @@ from fusion.errors import BadInput
 from loaders.eventstore import EventStore
 
 __all__ = ["HELD", "HELD_BYTES", "HELD_SECONDS", "Held", "HeldAnswers", "Page", "Position",
-           "SnapshotGone", "check_first", "graph_snapshot", "page", "rows_of", "store_snapshot"]
+           "SnapshotGone", "check_first", "graph_snapshot", "page", "rows_of", "snapshot_loads",
+           "store_snapshot"]
 
 T = TypeVar("T")
 Rows = pl.DataFrame | Sequence[Any]
@@ -148,7 +150,33 @@ def store_snapshot(home: Path, source: str) -> tuple[str, frozenset[str]]:
     """The event store's version for ``source`` (a digest of its complete loads) and the loads."""
     loads = frozenset(EventStore(home).complete_loads(source))
     digest = hashlib.sha256("\n".join(sorted(loads)).encode()).hexdigest()[:24]
-    return f"{source}:{digest}", loads
+    version = f"{source}:{digest}"
+    with _VERSIONS_LOCK:
+        _VERSIONS[(str(home), version)] = loads
+        _VERSIONS.move_to_end((str(home), version))
+        while len(_VERSIONS) > _VERSIONS_KEPT:
+            _VERSIONS.popitem(last=False)
+    return version, loads
+
+
+def snapshot_loads(home: Path, version: str) -> frozenset[str]:
+    """The complete loads of a store version this process computed from (a held walk's
+    snapshot), so what is read beside its pages — a pair's meetings — comes from the same
+    loads; SnapshotGone when the version is neither remembered nor the store's current one."""
+    with _VERSIONS_LOCK:
+        loads = _VERSIONS.get((str(home), version))
+    if loads is None:
+        current, loads = store_snapshot(home, version.split(":", 1)[0])
+        if current != version:
+            raise SnapshotGone()
+    return loads
+
+
+# The loads of the store versions seen lately, by (FUSION_HOME, version): a version is a digest
+# of its loads, so an entry never goes stale; a walk older than the last 64 versions is rare.
+_VERSIONS: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+_VERSIONS_KEPT = 64
+_VERSIONS_LOCK = threading.Lock()
 
 
 def graph_snapshot() -> str:

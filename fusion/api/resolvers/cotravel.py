@@ -25,9 +25,11 @@ from fusion.api.paging import (
 )
 from fusion.api.resolvers.entities import ScopeArg
 from fusion.api.types.analysis import CoTravelGroup, CoTravelPair
+from fusion.api.workers import in_worker
 from fusion.services import cotravel as service
 from fusion.services import paged
 from fusion.services.entities import EntityRef as Ref
+from fusion.services.paging import snapshot_loads
 
 WindowArg = Annotated[int, strawberry.argument(
     description="Seconds two sightings at one sensor may be apart and still meet.")]
@@ -128,9 +130,12 @@ async def resolve_co_travel_page(
         window=window_seconds, min_meetings=min_meetings,
         min_distinct_sensors=min_distinct_sensors, since=since, until=until, visible=visible,
         min_significance=min_significance, convert=lambda frame: frame)
+    # Each pair's evidence from the walk's snapshot too, not from loads committed since.
+    loads = await in_worker(ctx.services, snapshot_loads, ctx.services.runtime.home,
+                            found.snapshot)
     return CoTravelPairPage(frame=found.items, asked={
-        "window": window_seconds, "since": since, "until": until, "scope": regions},
-        **page_fields(info, found, query))
+        "window": window_seconds, "since": since, "until": until, "scope": regions,
+        "loads": loads}, **page_fields(info, found, query))
 
 
 async def resolve_co_travel_groups_page(
