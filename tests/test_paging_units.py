@@ -24,7 +24,7 @@ from fusion.api.export import (
 )
 from fusion.api.paging import Cursor, decode, encode, query_digest
 from fusion.auth.auditfile import lines_backwards, lines_before
-from fusion.errors import BadInput
+from fusion.errors import BadInput, TooComplex
 from fusion.services.paging import HeldAnswers, Position, SnapshotGone, page
 
 SECRET = b"s" * 48
@@ -124,6 +124,53 @@ def test_concurrent_first_pages_of_a_snapshot_share_one_build() -> None:
     pages = asyncio.run(both())
     assert builds == [None] and [p.items for p in pages] == [[0, 1, 2]] * 3
     assert held.building == {}
+
+
+def test_a_build_longer_than_the_wait_goes_on_and_answers_the_next_ask() -> None:
+    """The first page of a list that takes longer than the query timeout: TOO_COMPLEX, but
+    the build is not thrown away: asking again while it runs waits for the same build, and
+    once it has landed the answer is held."""
+    held, builds = HeldAnswers(), []
+
+    async def build(at: str | None):
+        builds.append(at)
+        await asyncio.sleep(0.3)
+        return "v1", list(range(10))
+
+    def ask(timeout: float):
+        return page("slow", None, 4, build=build, convert=list, current=lambda: "v1",
+                    held=held, timeout=timeout)
+
+    async def main():
+        with pytest.raises(TooComplex, match="still being computed"):
+            await ask(0.05)
+        with pytest.raises(TooComplex):
+            await ask(0.05)                   # still the same build
+        second = await ask(5)                 # waits for it
+        await asyncio.sleep(0)
+        third = await ask(0.01)               # held now
+        return second, third
+
+    second, third = asyncio.run(main())
+    assert builds == [None]
+    assert second.items == third.items == [0, 1, 2, 3] and held.building == {}
+
+
+def test_a_build_that_fails_after_its_caller_left_is_not_held() -> None:
+    held = HeldAnswers()
+
+    async def build(at: str | None):
+        await asyncio.sleep(0.1)
+        raise SnapshotGone()
+
+    async def main():
+        with pytest.raises(TooComplex):
+            await page("bad", None, 4, build=build, convert=list, current=lambda: "v1",
+                       held=held, timeout=0.01)
+        await asyncio.sleep(0.2)
+
+    asyncio.run(main())
+    assert held.get(("bad", "v1")) is None and held.building == {}
 
 
 def test_lines_before_a_position_are_the_lines_backwards_with_their_offsets(tmp_path) -> None:

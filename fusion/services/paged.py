@@ -32,7 +32,7 @@ from fusion.services.paging import (
     rows_of,
     store_snapshot,
 )
-from fusion.services.runtime import Runtime, in_worker
+from fusion.services.runtime import Runtime, in_worker_to_the_end
 from fusion.services.timeline import Event, timeline
 
 __all__ = ["SEARCH_HOLD", "TIMELINE_HOLD", "co_travel_group_page", "co_travel_pair_frame",
@@ -60,7 +60,8 @@ class _PairList:
         return store_snapshot(self.runtime.home, SIGHTINGS)[0]
 
     async def build(self, at: str | None) -> tuple[str, Rows]:
-        return await in_worker(self.runtime, _pair_frame, self.runtime, at, self.args)
+        return await in_worker_to_the_end(self.runtime, _pair_frame, self.runtime, at,
+                                          self.args)
 
 
 def _pair_frame(runtime: Runtime, at: str | None, args: tuple) -> tuple[str, pl.DataFrame]:
@@ -94,7 +95,7 @@ async def co_travel_pair_page(
                        since, until, min_significance)
     await _check_visible(subject, visible)
     return await page(listed.key, at, first, build=listed.build, current=listed.current,
-                      convert=convert)
+                      convert=convert, timeout=runtime.query_timeout)
 
 
 async def co_travel_pair_frame(
@@ -109,7 +110,8 @@ async def co_travel_pair_frame(
     listed = _PairList(runtime, scope, subject, window, min_meetings, min_distinct_sensors,
                        since, until, min_significance)
     await _check_visible(subject, visible)
-    snapshot, rows = await rows_of(listed.key, at, build=listed.build, current=listed.current)
+    snapshot, rows = await rows_of(listed.key, at, build=listed.build, current=listed.current,
+                                   timeout=runtime.query_timeout)
     assert isinstance(rows, pl.DataFrame)
     return snapshot, rows
 
@@ -132,10 +134,10 @@ async def co_travel_group_page(
         return store_snapshot(runtime.home, SIGHTINGS)[0]
 
     async def build(at: str | None) -> tuple[str, Rows]:
-        return await in_worker(runtime, _group_list, runtime, at, args)
+        return await in_worker_to_the_end(runtime, _group_list, runtime, at, args)
 
     return await page(("coTravelGroups", str(runtime.home), *args), at, first, build=build,
-                      current=current, convert=list)
+                      current=current, convert=list, timeout=runtime.query_timeout)
 
 
 def _group_list(runtime: Runtime, at: str | None, args: tuple

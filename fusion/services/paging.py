@@ -31,12 +31,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import polars as pl
 
-from fusion.errors import BadInput
+from fusion.errors import BadInput, TooComplex
 from loaders.eventstore import EventStore
 
 __all__ = ["HELD", "HELD_BYTES", "HELD_SECONDS", "Held", "HeldAnswers", "Page", "Position",
@@ -193,32 +194,50 @@ Current = Callable[[], str] | None
 
 
 async def rows_of(key: Hashable, at: str | None, *, build: Build, current: Current = None,
-                  held: HeldAnswers = HELD) -> tuple[str, Rows]:
-    """The whole list ``key`` as of snapshot ``at`` (None: now): held, or built and held."""
+                  held: HeldAnswers = HELD, timeout: float | None = None) -> tuple[str, Rows]:
+    """The whole list ``key`` as of snapshot ``at`` (None: now): held, or built and held.
+
+    A snapshot's build is one at a time (concurrent callers share it) and outlives its callers:
+    one that waits longer than ``timeout`` seconds is told TOO_COMPLEX, but the build goes on,
+    is held when it lands, and asking again waits for it or finds it held — so a list that
+    takes longer than the query timeout to compute is still answered, never computed twice.
+    """
     snapshot = at if at is not None else (current() if current is not None else None)
     rows = None if snapshot is None else held.get((key, snapshot))
     if rows is not None:
         return snapshot, rows
     if snapshot is None:  # a graph list: every walk reads anew
         built = await build(at)
-    else:  # one build of a snapshot at a time: concurrent callers share it
-        flight = (key, snapshot, at)
-        pending = held.building.get(flight)
-        if pending is None:
-            pending = held.building[flight] = asyncio.ensure_future(build(at))
-            pending.add_done_callback(lambda _: held.building.pop(flight, None))
-        built = await asyncio.shield(pending)
-    held.put((key, built[0]), built[1])
-    return built
+        held.put((key, built[0]), built[1])
+        return built
+    flight = (key, snapshot, at)
+    pending = held.building.get(flight)
+    if pending is None:
+        pending = held.building[flight] = asyncio.ensure_future(build(at))
+        pending.add_done_callback(partial(_landed, held, key, flight))
+    try:
+        return await asyncio.wait_for(asyncio.shield(pending), timeout)
+    except TimeoutError:
+        raise TooComplex(f"The list is still being computed (over {timeout:g} s); ask for "
+                         "this page again shortly: the computation goes on and is kept."
+                         ) from None
+
+
+def _landed(held: HeldAnswers, key: Hashable, flight: Hashable, done: asyncio.Future) -> None:
+    """A snapshot's build finished: hold its answer (failures are its callers' to report)."""
+    held.building.pop(flight, None)
+    if not done.cancelled() and done.exception() is None:
+        snapshot, rows = done.result()
+        held.put((key, snapshot), rows)
 
 
 async def page(key: Hashable, at: Position | None, first: int, *, build: Build,
                convert: Callable[[Rows], list[T]], current: Current = None,
-               held: HeldAnswers = HELD) -> Page[T]:
+               held: HeldAnswers = HELD, timeout: float | None = None) -> Page[T]:
     """Items ``at.offset ..`` (at most ``first``) of the list ``key`` as of ``at.snapshot``;
-    the first page (``at`` None) starts a snapshot as of now."""
+    the first page (``at`` None) starts a snapshot as of now (see :func:`rows_of`)."""
     snapshot, rows = await rows_of(key, None if at is None else at.snapshot, build=build,
-                                   current=current, held=held)
+                                   current=current, held=held, timeout=timeout)
     offset = 0 if at is None else at.offset
     total = len(rows)
     if not 0 <= offset <= total:

@@ -50,6 +50,19 @@ def unavailable(err: Exception) -> DatabaseError:
 
 async def in_worker(runtime: Runtime, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """``fn(*args, **kwargs)`` in a worker thread, within the query timeout."""
+    return await _in_thread(runtime, runtime.query_timeout, fn, *args, **kwargs)
+
+
+async def in_worker_to_the_end(runtime: Runtime, fn: Callable[..., T], /, *args, **kwargs
+                               ) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread (a slot within the query timeout), however
+    long it runs: for work whose callers bound their own wait and whose result is kept for
+    the next one (a paged list's build, :func:`fusion.services.paging.rows_of`)."""
+    return await _in_thread(runtime, None, fn, *args, **kwargs)
+
+
+async def _in_thread(runtime: Runtime, limit: float | None, fn: Callable[..., T], /, *args,
+                     **kwargs) -> T:
     timeout, slots = runtime.query_timeout, runtime.slots
 
     def run() -> T:
@@ -61,7 +74,7 @@ async def in_worker(runtime: Runtime, fn: Callable[..., T], /, *args, **kwargs) 
             slots.release()
 
     try:
-        return await asyncio.wait_for(asyncio.to_thread(run), timeout)
+        return await asyncio.wait_for(asyncio.to_thread(run), limit)
     except TimeoutError:
         raise TooComplex(f"The analysis took longer than {timeout:g} s; narrow it (a smaller "
                          "scope or time range).") from None
