@@ -218,8 +218,8 @@ async def rows_of(key: Hashable, at: str | None, *, build: Build, current: Curre
     try:
         return await asyncio.wait_for(asyncio.shield(pending), timeout)
     except TimeoutError:
-        raise TooComplex(f"The list is still being computed (over {timeout:g} s); ask for "
-                         "this page again shortly: the computation goes on and is kept."
+        raise TooComplex(f"The list is still being computed (over {timeout:g} s); ask "
+                         "again shortly: the computation goes on and its answer is kept."
                          ) from None
 
 
