@@ -27,9 +27,10 @@ SIGHTING_COLUMNS = ("subject_type", "subject", "sensor_id", "seen_at", "lat", "l
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
-def token(user: str, regions: tuple[str, ...] = (REGION_A,), role: str = "analyst") -> str:
+def token(user: str, regions: tuple[str, ...] = (REGION_A,), role: str = "analyst",
+          ttl: timedelta = timedelta(hours=1)) -> str:
     """A bearer token of the test secret."""
-    return issue_token(SECRET.encode(), user, role, list(regions), timedelta(hours=1))
+    return issue_token(SECRET.encode(), user, role, list(regions), ttl)
 
 
 def write_sightings(path: Path, rows: list[tuple[str, str, str, datetime]]) -> Path:

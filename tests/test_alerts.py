@@ -40,6 +40,8 @@ from tests.alerts_support import (
 
 pytestmark = pytest.mark.neo4j
 
+ALERTS = "query Mine { alerts { id regions evidence } }"
+
 ADD_WATCHLIST = """
 mutation Add($name: String!, $entries: [WatchEntryInput!]!, $scope: ScopeInput, $hook: String) {
   addWatchlist(name: $name, entries: $entries, scope: $scope, webhook: $hook) {
@@ -149,9 +151,17 @@ def test_region_b_data_reaches_a_region_a_owner_only_within_an_open_joint_operat
     wait_evaluated(driver, settings, load(driver, settings, second, REGION_B).load_id)
     (alert,) = alerts_of(driver, settings, "amy")
     assert alert["source_id"] == joint["id"] and alert["joint_operation"] == op
+    served = client.gql(ALERTS, user="amy")["alerts"]   # a home-region token, op open
+    assert [a["id"] for a in served] == [alert["id"]]
+    assert set(served[0]["regions"]) == {REGION_A, REGION_B}
 
     client.gql("mutation C($id: ID!) { closeJointOperation(id: $id) { id } }", {"id": op},
                user="boss", role="admin")
+    assert client.gql(ALERTS, user="amy")["alerts"] == []   # region B's data is no longer
+    listing = [r for r in _audit_records(settings)
+               if r.get("user") == "amy" and r.get("operation_name") == "Mine"]
+    assert [(r["scope"], r["result_count"]) for r in listing] == [
+        (sorted({REGION_A, REGION_B}), 1), (None, 0)]
     third = write_sightings(tmp_path / "b3.csv", [("plate", "浙C55555", "S-9",
                                                    T0 + timedelta(days=2))])
     wait_evaluated(driver, settings, load(driver, settings, third, REGION_B).load_id)
@@ -453,3 +463,62 @@ def test_a_scheduled_standing_query_runs_in_full_when_due_and_reports_once(setti
         assert alert.load_id is None and alert.subjects == (
             f"PARCEL:{canonical_key('PARCEL', 'SF0000000009')}",)  # sent, not received
         assert call(run_scheduled, query.created_at + timedelta(seconds=200)) == []
+
+
+def _socket(url: str, user: str, ttl: timedelta = timedelta(hours=1)):
+    """A graphql-transport-ws connection, acknowledged."""
+    from websockets.sync.client import connect
+
+    ws = connect(url.replace("http://", "ws://") + "/graphql",
+                 subprotocols=["graphql-transport-ws"],
+                 additional_headers={"Authorization": f"Bearer {token(user, ttl=ttl)}",
+                                     "X-Purpose": "case 2026-0105"}).__enter__()
+    ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+    return ws
+
+
+def _error_code(message: dict) -> str:
+    """The code of the first error a graphql-transport-ws message carries."""
+    payload = message["payload"]
+    errors = payload if message["type"] == "error" else payload["errors"]
+    return errors[0]["extensions"]["code"]
+
+
+@pytest.mark.parametrize("document", [
+    "query Peek { alerts { id evidence } }",
+    'mutation Poke { triageAlert(id: "x", state: DISMISSED, reason: "r") { id } }',
+], ids=["query", "mutation"])
+def test_queries_and_mutations_are_not_run_over_the_websocket_and_are_audited(
+        service, settings, document):
+    user = f"sock-{document.split()[1].lower()}"
+    ws = _socket(service.url, user)
+    try:
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
+        message = json.loads(ws.recv(timeout=10))
+    finally:
+        ws.close()
+    assert _error_code(message) == "FORBIDDEN"
+    assert "data" not in message["payload"] or not message["payload"].get("data")
+    time.sleep(0.3)
+    mine = [r for r in _audit_records(settings) if r.get("user") == user]
+    assert [(r["operation_name"], r["outcome"]) for r in mine] == [
+        ("websocketConnect", "allowed"), (document.split()[1], "denied:FORBIDDEN")]
+
+
+def test_a_subscription_ends_when_its_token_expires(service, settings, monkeypatch):
+    from fusion.api.resolvers import alerts as alert_resolvers
+
+    monkeypatch.setattr(alert_resolvers, "RECHECK_S", 0.2)
+    ws = _socket(service.url, "brief", ttl=timedelta(seconds=3))
+    try:
+        ws.send(json.dumps({"id": "1", "type": "subscribe",
+                            "payload": {"query": Subscriber.QUERY}}))
+        message = json.loads(ws.recv(timeout=20))
+    finally:
+        ws.close()
+    assert _error_code(message) == "UNAUTHENTICATED"
+    time.sleep(0.3)
+    mine = [r["outcome"] for r in _audit_records(settings)
+            if r.get("user") == "brief" and r.get("operation_name") == "Watch"]
+    assert mine == ["allowed", "denied:UNAUTHENTICATED"]

@@ -19,6 +19,8 @@ from loaders.normalize import canonical_key
     {"subjects": [["VEHICLE", "浙A12345"]], "window_s": "60"},
     {"subjects": [["VEHICLE", "浙A12345"]], "min_meetings": 0},
     {"subjects": [["VEHICLE", "浙A12345"]], "min_sensors": 1.5},
+    {"subjects": [["VEHICLE", "浙A12345"]], "window_s": 86_401},
+    {"subjects": [["VEHICLE", "浙A12345"]], "window_s": 1e9},
 ])
 def test_bad_cotravel_parameters_are_bad_input(params):
     with pytest.raises(BadInput):

@@ -4,24 +4,26 @@ The token and purpose come from the handshake's ``Authorization`` and ``X-Purpos
 or — for browsers, which cannot set handshake headers — from the ``connection_init`` payload's
 ``Authorization`` and ``X-Purpose`` keys. A connection that cannot be authenticated is closed
 with 4403 and audited as ``denied:UNAUTHENTICATED``; operators (saved documents only) may not
-subscribe. Each subscription is authorized like a root field (role, stated purpose) and audited
-when it starts (outcome ``allowed``, or its denial) and when it ends (with the number of
-alerts delivered), each record with the connection's purpose and the subscription's scope.
+subscribe. Each subscription is authorized like a root field (role, stated purpose, the token
+checked again) and audited when it starts (outcome ``allowed``, or its denial) and when it ends
+(with the number of alerts delivered), each record with the connection's purpose and the
+subscription's scope. Queries and mutations are not run over the socket (refused, audited).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from graphql import print_ast
+from graphql import GraphQLError, print_ast
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types import Info
 
 from fusion.api.context import Context
+from fusion.api.errors import fusion_code
 from fusion.api.requests import RequestRecord
-from fusion.auth import authenticate
+from fusion.auth import Caller, authenticate
 from fusion.auth.access import TRUSTED_DOCUMENTS_ONLY
 from fusion.errors import Forbidden, FusionError
 
@@ -30,9 +32,27 @@ CONNECT = "websocketConnect"  # the operation name of a connection's audit recor
 
 @dataclass
 class SocketContext(Context):
-    """A WebSocket connection's context; strawberry fills ``connection_params``."""
+    """A WebSocket connection's context; strawberry fills ``connection_params``.
+
+    Only subscriptions run over the socket: a query or mutation sent on it is refused
+    (FORBIDDEN) and audited, so every answer goes through POST /graphql and its per-request
+    record. The connection's token is checked again when a subscription starts and while it
+    runs (:meth:`reauthenticate`): one that expired or was revoked ends it."""
 
     connection_params: dict | None = None
+
+    async def gate(self, info: Info) -> None:
+        record = RequestRecord(purpose=self.record.purpose, caller=self.caller, admitted=True)
+        _describe(record, info)
+        record.fail(Forbidden.code)
+        await _audit(self, record, None)
+        raise coded(Forbidden("Only subscriptions run over the WebSocket; send queries and "
+                              "mutations to POST /graphql."))
+
+    def reauthenticate(self) -> Caller:
+        """The connection's caller as its token stands now (FusionError when it expired or
+        was revoked since the connection opened)."""
+        return authenticate(_header(self, "authorization"), self.services.secret)
 
 
 def hub_of(ctx: Context):
@@ -56,7 +76,8 @@ async def connect(ctx: SocketContext) -> None:
     record.operation_name = CONNECT
     record.purpose = (_header(ctx, "x-purpose") or "").strip() or None
     try:
-        caller = authenticate(_header(ctx, "authorization"), ctx.services.secret)
+        caller = record.caller = authenticate(_header(ctx, "authorization"),
+                                              ctx.services.secret)
         if caller.role in TRUSTED_DOCUMENTS_ONLY:
             raise Forbidden(f"The role {caller.role} may not subscribe.")
     except FusionError as err:
@@ -69,28 +90,51 @@ async def connect(ctx: SocketContext) -> None:
     await _audit(ctx, record, None)
 
 
+@dataclass
+class Subscription:
+    """A running subscription: its audit record and the ids of the alerts it delivered."""
+
+    record: RequestRecord
+    delivered: list[str] = field(default_factory=list)
+
+
 @asynccontextmanager
-async def audited_subscription(ctx: Context, info: Info) -> AsyncIterator[list[str]]:
-    """Authorize the subscription field and audit its start and end; yields the delivered ids."""
+async def audited_subscription(ctx: SocketContext, info: Info) -> AsyncIterator[Subscription]:
+    """Check the token again, authorize the subscription field and audit its start and end
+    (the end's outcome a denial when the subscription was ended by one, e.g. its token
+    expired: ``denied:UNAUTHENTICATED``); yields the running subscription."""
     record = RequestRecord(purpose=ctx.record.purpose, caller=ctx.caller, admitted=True)
-    operation = info._raw_info.operation
-    record.document = print_ast(operation)
-    record.operation_name = operation.name.value if operation.name else None
-    record.variables = dict(info.variable_values or {})
-    record.scopes = set(ctx.caller.regions) if ctx.caller else set()
+    _describe(record, info)
     try:
+        ctx.caller = record.caller = ctx.reauthenticate()
+        record.scopes = set(ctx.caller.regions)
         ctx.authorize(info.field_name)
     except FusionError as err:
         record.fail(err.code)
         await _audit(ctx, record, None)
-        raise
+        raise coded(err) from err
     record.outcome = "allowed"
     await _audit(ctx, record, None)
-    delivered: list[str] = []
+    running = Subscription(record)
     try:
-        yield delivered
+        yield running
     finally:
-        await _audit(ctx, record, len(delivered))
+        await _audit(ctx, record, len(running.delivered))
+
+
+def coded(err: FusionError) -> GraphQLError:
+    """``err`` as the GraphQL error a socket message carries, with its contract code (the
+    subscription protocol sends errors as they are raised, before the schema's extensions
+    could add the code)."""
+    return GraphQLError(str(err), original_error=err, extensions={"code": fusion_code(err)})
+
+
+def _describe(record: RequestRecord, info: Info) -> None:
+    """The operation a socket message asked for, as its audit record names it."""
+    operation = info._raw_info.operation
+    record.document = print_ast(operation)
+    record.operation_name = operation.name.value if operation.name else None
+    record.variables = dict(info.variable_values or {})
 
 
 async def _audit(ctx: Context, record: RequestRecord, count: int | None) -> None:

@@ -60,6 +60,10 @@ class Context:
         return dataclasses.replace(self, trusted=True, saved_depth=self.saved_depth + 1,
                                    field_counts={})
 
+    async def gate(self, info: Info) -> None:
+        """Refuse a root field this context may not run at all (an HTTP request may run any;
+        see :class:`fusion.api.alertsocket.SocketContext`)."""
+
     def authorize(self, field_name: str) -> None:
         """Raise Forbidden / PurposeRequired unless the caller may use this root field now."""
         action = action_for_field(field_name)
@@ -108,6 +112,7 @@ class Guard(BasePermission):
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         context: Context = info.context
+        await context.gate(info)
         context.authorize(info.field_name)
         if info.operation.operation == OperationType.MUTATION:
             await context.audit_intent()

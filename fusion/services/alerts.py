@@ -138,7 +138,11 @@ async def evaluate_pending(runtime: Runtime, limit: int = 50,
     first: they are the cheap, urgent ones; then the standing queries')."""
     created: list[Alert] = []
     for load in await pending_loads(runtime, limit):
-        created += await evaluate_load(runtime, load, publish)
+        try:
+            created += await evaluate_load(runtime, load, publish)
+        except Exception:  # this load is tried again next round; the loads after it go on
+            logger.warning("load %s could not be evaluated; retried next round", load.id,
+                           exc_info=True)
     return created
 
 
@@ -152,21 +156,30 @@ async def evaluate_load(runtime: Runtime, load: LoadToEvaluate,
                             for r in await read(runtime, STANDING_AT, at=load.finished_at))
                 if load.kind in DEPENDS.get(q.kind, ())]
     created: list[Alert] = []
+    failed = 0
     if watchlists or standing:
         delta = await in_worker(runtime, alertrules.load_delta, runtime.home, load.kind, load.id)
         rows = await _watchlist_rows(runtime, load, delta, watchlists)
         created += _told(publish, await _store(runtime, rows))
         near: dict = {}  # the sightings around the delta, per scope, read once for all rules
         for query in standing:
-            row, added = await _standing_row(runtime, query, load, delta, near)
+            try:
+                row, added = await _standing_row(runtime, query, load, delta, near)
+            except Exception:  # one owner's rule that fails must not stop everyone's alerts
+                logger.warning("standing query %r failed on load %s; the others go on",
+                               query.name, load.id, exc_info=True)
+                failed += 1
+                continue
             if row is not None:
                 created += _told(publish, await _store(runtime, [row]))
                 await write(runtime, ADD_STANDING_RESULTS, name=query.name, added=added,
                             now=datetime.now(UTC))
     await write(runtime, MARK_EVALUATED, load_id=load.id, now=datetime.now(UTC),
                 alerts=len(created), seconds=time.perf_counter() - began)
-    logger.info("load %s (%s) evaluated: %d alert(s) in %.3f s", load.id, load.kind,
-                len(created), time.perf_counter() - began)
+    logger.info("load %s (%s) evaluated: %d alert(s) in %.3f s%s", load.id, load.kind,
+                len(created), time.perf_counter() - began,
+                f"; {failed} standing quer{'y' if failed == 1 else 'ies'} failed" if failed
+                else "")
     return created
 
 
@@ -291,8 +304,12 @@ async def run_scheduled(runtime: Runtime, now: datetime | None = None) -> list[A
         last = query.last_run_at or query.created_at
         if query.every_s is None or (now - last).total_seconds() < query.every_s:
             continue
-        row, added = await _standing_row(runtime, query, None, None)
-        created += await _store(runtime, [row] if row else [])
+        try:
+            row, added = await _standing_row(runtime, query, None, None)
+            created += await _store(runtime, [row] if row else [])
+        except Exception:  # tried again when next due; the other queries go on
+            logger.warning("scheduled standing query %r failed", query.name, exc_info=True)
+            row, added = None, []
         await write(runtime, ADD_STANDING_RESULTS, name=query.name, added=added, now=now)
     return created
 

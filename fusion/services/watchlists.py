@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from fusion.errors import BadInput, NotFound
+from fusion.services.cotravel import MAX_WINDOW
 from fusion.services.cypher import read, write
 from fusion.services.runtime import Runtime
 from fusion.services.saved import Viewer, get_saved_query
@@ -176,7 +177,8 @@ def standing_params(kind: str, params: dict) -> dict:
         if any(k not in ("VEHICLE", "PHONE") for k, _ in normalized):
             raise BadInput("Co-travel subjects are plates (VEHICLE) or phones (PHONE).")
         return {"subjects": [list(x) for x in normalized],
-                "window_s": _number(params, "window_s", CO_TRAVEL_WINDOW_S, float),
+                "window_s": _number(params, "window_s", CO_TRAVEL_WINDOW_S, float,
+                                    most=MAX_WINDOW),
                 "min_meetings": _number(params, "min_meetings", CO_TRAVEL_MIN_MEETINGS, int),
                 "min_sensors": _number(params, "min_sensors", CO_TRAVEL_MIN_SENSORS, int)}
     if kind == "FRAUD_PARCELS":
@@ -187,12 +189,14 @@ def standing_params(kind: str, params: dict) -> dict:
     raise BadInput(f"Unknown standing-query kind {kind!r}; one of {', '.join(STANDING_KINDS)}.")
 
 
-def _number(params: dict, name: str, default: float, kind: type) -> float:
-    """A positive number parameter (default when absent); BadInput otherwise."""
+def _number(params: dict, name: str, default: float, kind: type, most: float = 10**9
+            ) -> float:
+    """A positive number parameter up to ``most`` (default when absent); BadInput otherwise."""
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (
-            kind is int and value != int(value)) or value > 10**9:
-        raise BadInput(f"params.{name} must be a positive {kind.__name__}, not {value!r}.")
+            kind is int and value != int(value)) or value > most:
+        raise BadInput(f"params.{name} must be a positive {kind.__name__} up to {most:g}, "
+                       f"not {value!r}.")
     return kind(value)
 
 

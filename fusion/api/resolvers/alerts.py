@@ -8,6 +8,7 @@ the request resolves (home regions, or a joint operation the caller is a member 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -15,7 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from fusion.api.alertsocket import audited_subscription, hub_of
+from fusion.api.alertsocket import SocketContext, audited_subscription, coded, hub_of
 from fusion.api.context import Context
 from fusion.api.inputs import ScopeInput
 from fusion.api.resolvers.common import check_limit
@@ -28,9 +29,13 @@ from fusion.api.types.alerts import (
     WatchEntryInput,
     WatchlistType,
 )
+from fusion.auth import resolve_scope
+from fusion.errors import Forbidden, FusionError
 from fusion.services import alerts as alert_service
 from fusion.services import watchlists as watch_service
 from fusion.services.watchlists import Owner
+
+RECHECK_S = 5.0   # the longest an idle subscription goes without its token checked again
 
 
 async def _owner(ctx: Context, scope: ScopeInput | None) -> Owner:
@@ -41,18 +46,46 @@ async def _owner(ctx: Context, scope: ScopeInput | None) -> Owner:
     return Owner(ctx.caller.user, ctx.record.purpose or "", tuple(sorted(regions)), joint)
 
 
+class Visibility:
+    """Which of the caller's alerts the caller may see now. An alert shows data of the regions
+    it was raised over: those must lie in the caller's home regions, or — for an alert raised
+    within a joint operation — in that operation's, while it is open and the caller one of its
+    members. So closing an operation, or a token of fewer regions, hides what it no longer
+    covers; the regions shown are recorded as the request's scope."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._scopes: dict[str | None, frozenset[str] | None] = {}
+
+    async def allows(self, alert: alert_service.Alert) -> bool:
+        joint = alert.joint_operation
+        if joint not in self._scopes:
+            try:
+                self._scopes[joint] = await resolve_scope(
+                    self.ctx.caller, None, joint, self.ctx.services.joint_operations)
+            except Forbidden:
+                self._scopes[joint] = None
+        scope = self._scopes[joint]
+        if alert.owner != self.ctx.caller.user or scope is None or not set(alert.regions) <= scope:
+            return False
+        self.ctx.record.scopes |= set(alert.regions)
+        return True
+
+
 async def resolve_alerts(
     info: Info,
     state: Annotated[AlertState | None, strawberry.argument(  # type: ignore[valid-type]
         description="Only alerts in this triage state.")] = None,
     limit: Annotated[int, strawberry.argument(description="Most alerts, newest first.")] = 100,
 ) -> list[AlertType]:
-    """Your alerts, newest first."""
+    """Your alerts, newest first: those whose regions your home regions, or an open joint
+    operation of yours they were raised in, still cover."""
     ctx: Context = info.context
     check_limit(ctx, limit)
     found = await alert_service.list_alerts(ctx.services.runtime, ctx.caller.user,
                                             state.value if state else None, limit)
-    return [AlertType.of(a) for a in found]
+    visible = Visibility(ctx)
+    return [AlertType.of(a) for a in found if await visible.allows(a)]
 
 
 async def resolve_watchlists(info: Info) -> list[WatchlistType]:
@@ -150,16 +183,26 @@ async def resolve_triage_alert(
 
 
 async def resolve_alert_raised(info: Info) -> AsyncGenerator[AlertType, None]:
-    """Your new alerts as they are raised (WebSocket, graphql-transport-ws)."""
-    ctx: Context = info.context
-    async with audited_subscription(ctx, info) as delivered:
+    """Your new alerts as they are raised (WebSocket, graphql-transport-ws), as
+    :class:`Visibility` allows each when it is raised; ends when the connection's token
+    expires or is revoked (checked at least every RECHECK_S seconds and before each alert)."""
+    ctx: SocketContext = info.context
+    async with audited_subscription(ctx, info) as running:
         hub = hub_of(ctx)
         queue = hub.subscribe()
         try:
             while True:
-                alert = await queue.get()
-                if alert.owner == ctx.caller.user:
-                    delivered.append(alert.id)
+                try:
+                    alert = await asyncio.wait_for(queue.get(), RECHECK_S)
+                except TimeoutError:
+                    alert = None
+                try:
+                    ctx.caller = ctx.reauthenticate()
+                except FusionError as err:
+                    running.record.fail(err.code)
+                    raise coded(err) from err
+                if alert is not None and await Visibility(ctx).allows(alert):
+                    running.delivered.append(alert.id)
                     yield AlertType.of(alert)
         finally:
             hub.unsubscribe(queue)
