@@ -22,10 +22,17 @@ class Classified:
 
 
 def classify(records: pl.DataFrame, key: tuple[str, ...], known: pl.DataFrame) -> Classified:
-    """Split ``records`` given ``known`` (key + region rows of every earlier record and dup)."""
+    """Split ``records`` given ``known`` (key + region rows of every earlier record and dup;
+    ``held``: False for a duplicate's row).
+
+    Only a record the store holds makes a key known: a key seen only in duplicates — whose
+    record's load is being staged again (a resumed load whose later loads deduplicated against
+    it) — is new here, or the record would be held by nobody. Duplicates still count for the
+    regions a key already has."""
     key = list(key)
     key_region = [*key, "region"]
-    seen = known.select(key).unique().with_columns(_seen=pl.lit(True))
+    held = known.filter(pl.col("held")) if "held" in known.columns else known
+    seen = held.select(key).unique().with_columns(_seen=pl.lit(True))
     flagged = (records
                .with_columns(_first=pl.struct(key).is_first_distinct())
                .join(seen, on=key, how="left", nulls_equal=True, maintain_order="left"))

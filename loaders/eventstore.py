@@ -184,11 +184,13 @@ class EventStore:
         return pl.concat([full.filter(own), others])
 
     def scan_key_regions(self, source: str, loads: Iterable[str]) -> pl.LazyFrame:
-        """(natural key..., region) of every record and duplicate of the given loads."""
+        """(natural key..., region, held) of every record (``held``: True) and duplicate
+        (False) of the given loads."""
         loads = list(loads)
         cols = [*source_for(source).key, "region"]
-        return pl.concat([self.scan_records(source, loads).select(cols),
-                          self.scan_dups(source, loads).select(cols)])
+        return pl.concat([
+            self.scan_records(source, loads).select(cols).with_columns(held=pl.lit(True)),
+            self.scan_dups(source, loads).select(cols).with_columns(held=pl.lit(False))])
 
     def scan_events(self, source: str, loads: Iterable[str] | None = None,
                     only: pl.LazyFrame | None = None, part: Part | None = None) -> pl.LazyFrame:

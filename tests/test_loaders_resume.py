@@ -128,3 +128,33 @@ def test_command_exits_2_naming_the_missing_file(neo4j_settings, tmp_path):
                          capture_output=True, text=True, env=env, check=False)
     assert out.returncode == 2, out.stderr
     assert "absent.csv: no such file" in out.stderr
+
+
+def _waybills(path: Path, numbers: list[str]) -> Path:
+    lines = ["waybill_no,sender_phone,receiver_phone,shipped_at"]
+    lines += [f"{n},13812345678,13912345678,2024-01-01 10:00:00" for n in numbers]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_resumed_load_keeps_the_records_later_loads_deduplicated_against(
+        empty_graph, neo4j_settings, tmp_path):
+    """Load A holds W1 and W2; load B repeats W2 (a duplicate of A's) and adds W3. If A's
+    LoadRecord never reached `complete` (Neo4j went away at the end), the next run stages A
+    again: W2 must be A's record again, not a duplicate of B's duplicate held by nobody."""
+    from loaders.eventstore import EventStore
+
+    settings, db = neo4j_settings, neo4j_settings.neo4j_database
+    a = _waybills(tmp_path / "a.csv", ["W1", "W2"])
+    b = _waybills(tmp_path / "b.csv", ["W2", "W3"])
+    first = load_files(empty_graph, db, settings.home, "waybills", [a], "330100").loads[0]
+    second = load_files(empty_graph, db, settings.home, "waybills", [b], "330100").loads[0]
+    assert (second.accounting.loaded, second.accounting.duplicates) == (1, 1)
+    empty_graph.execute_query("MATCH (l:LoadRecord {id: $id}) SET l.status = 'running'",
+                              id=first.load_id, database_=db)
+    again = load_files(empty_graph, db, settings.home, "waybills", [a], "330100").loads[0]
+    assert again.status == "resumed"
+    assert (again.accounting.loaded, again.accounting.duplicates) == (2, 0)
+    store = EventStore(settings.home)
+    held = store.scan_records("waybills", store.complete_loads("waybills")).collect()
+    assert sorted(held["waybill_no"].to_list()) == ["W1", "W2", "W3"]
