@@ -24,6 +24,8 @@ from loaders.normalize import (
     BAD_COORDINATE,
     BAD_NUMBER,
     BAD_TIMESTAMP,
+    EARLIEST,
+    LATEST,
     MISSING_FIELD,
     UNKNOWN_VALUE,
     InvalidValue,
@@ -239,6 +241,9 @@ def timestamp(timezone: str, timestamp_format: str | None) -> Callable[[pl.Serie
             todo = v.is_null() & t.is_not_null() & when.fill_null(False)
             if frame.select(todo.any()).item():  # a step no row needs is not evaluated
                 frame = frame.with_columns(v=pl.when(todo).then(parsed).otherwise(v))
+        # Instants outside the plausible range go to the reference rule, which names them.
+        frame = frame.with_columns(v=pl.when(v.is_between(
+            pl.lit(EARLIEST, UTC_US), pl.lit(LATEST, UTC_US), closed="left")).then(v))
         rest = frame.filter(v.is_null() & t.is_not_null())["t"].unique()
         if len(rest):
             values: list[datetime | None] = []

@@ -153,6 +153,10 @@ def _required(value: str, column: str) -> str:
 # -- timestamps ----------------------------------------------------------------------------------
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_THRESHOLD = 10**11  # larger epoch values are milliseconds (year 5138 in seconds)
+# Instants a record may carry: outside them a value is a filler (0001-01-01, the .NET and Go
+# zero time) or a number read as an epoch that was not one (20240101120000 -> year 2611).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=64)
@@ -174,12 +178,22 @@ def parse_timestamp(
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         value = float(raw)
         seconds = value / 1000 if abs(value) >= _MS_THRESHOLD else value
-        return _EPOCH + timedelta(seconds=seconds)
+        return _plausible(_EPOCH + timedelta(seconds=seconds), raw)
     else:
         parsed = _parse_text(str(raw).strip(), timestamp_format)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_zone(timezone))
-    return parsed.astimezone(UTC)
+    try:
+        return _plausible(parsed.astimezone(UTC), raw)
+    except OverflowError:   # e.g. 0001-01-01 00:00 at +08:00 lies before year 1 in UTC
+        raise InvalidValue(BAD_TIMESTAMP, f"not a timestamp: {raw!r}") from None
+
+
+def _plausible(moment: datetime, raw: object) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidValue(BAD_TIMESTAMP, f"{raw!r} is not a time between "
+                                          f"{EARLIEST.year} and {LATEST.year - 1}")
+    return moment
 
 
 def _parse_text(text: str, timestamp_format: str | None) -> datetime:

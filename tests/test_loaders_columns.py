@@ -108,6 +108,25 @@ def test_numeric_text_is_epoch_seconds_or_milliseconds():
     assert checked.value.to_list() == [datetime(2024, 3, 9, 18, 48, 20, tzinfo=UTC)] * 2
 
 
+@pytest.mark.parametrize("raw", [
+    "0001-01-01 00:00:00",            # the .NET / Go zero time, a common filler
+    "0000-01-01 00:00:00", "9999-12-31T23:59:59-01:00", "1899-12-31T23:59:59Z",
+    "2100-01-01T00:00:00Z", "20240101120000",   # a CDR time without its format: not an epoch
+])
+def test_implausible_instants_are_bad_timestamps_on_both_paths(raw):
+    checked = c.timestamp("Asia/Shanghai", None)(pl.Series([raw]))
+    assert (checked.value[0], checked.reason[0]) == (None, "BAD_TIMESTAMP")
+    assert _reference(lambda v: c.timestamp_from_text(v, "Asia/Shanghai", None), raw) == (
+        None, "BAD_TIMESTAMP")
+
+
+def test_the_plausible_range_ends_are_kept():
+    raws = ["1900-01-01T00:00:00Z", "2099-12-31T23:59:59Z"]
+    checked = c.timestamp("Asia/Shanghai", None)(pl.Series(raws))
+    assert checked.value.to_list() == [datetime(1900, 1, 1, tzinfo=UTC),
+                                       datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)]
+
+
 def test_profile_format_is_tried_first_and_is_local_time():
     checked = c.timestamp("Asia/Shanghai", "%Y%m%d%H%M%S")(pl.Series(["20240309184820"]))
     assert checked.value.to_list() == [datetime(2024, 3, 9, 10, 48, 20, tzinfo=UTC)]
