@@ -90,6 +90,8 @@ def normalize_phone(raw: str, default_country: str = "CN") -> str:
     text = fold_width(str(raw)).strip()
     if not text:
         raise InvalidValue(MISSING_FIELD, "empty phone number")
+    if ";" in text:  # phonenumbers reads the rest as RFC 3966 parameters and drops it
+        raise InvalidValue(BAD_PHONE, f"more than one phone number, or parameters: {raw!r}")
     candidates = [text]
     digits = re.sub(r"\D", "", text)
     # A bare country code ("8613812345678") is read as international only when it is the

@@ -27,6 +27,14 @@ def test_bare_foreign_country_code_is_not_guessed() -> None:
     assert err.value.reason == "BAD_PHONE"
 
 
+@pytest.mark.parametrize("raw", ["13812345678;13912345678", "13812345678；13912345678",
+                                 "13812345678;ext=12"])
+def test_two_numbers_in_one_cell_are_bad_phone_not_the_first(raw: str) -> None:
+    with pytest.raises(InvalidValue) as err:
+        normalize_phone(raw)
+    assert err.value.reason == "BAD_PHONE"
+
+
 def test_plate_folding() -> None:
     assert normalize_plate("浙d·12345") == "浙D12345"
     assert normalize_plate("ＡＢ－１２") == "AB12"
