@@ -122,3 +122,8 @@ def check_profile_for(profile: Profile, source: str, canonical: tuple[str, ...],
     doubled = sorted({t for t in targets if targets.count(t) > 1})
     if doubled:
         raise ProfileError(f"{where}: several source columns map onto {', '.join(doubled)}")
+    both = sorted(set(targets) & set(profile.constants))
+    if both:
+        raise ProfileError(f"{where}: {', '.join(both)} is both mapped from a source column "
+                           "and set as a constant (the constant would replace the file's "
+                           "values); keep one")

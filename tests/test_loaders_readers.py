@@ -164,6 +164,16 @@ def test_profile_mapping_onto_an_unknown_column_is_refused(tmp_path):
         resolve_mapping(source_for("calls"), source_columns(path, profile), profile, path)
 
 
+def test_profile_mapping_and_setting_one_column_is_refused(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text(CALLS)
+    profile = Profile(source="calls", columns={"kind": "call_type"},
+                      constants={"call_type": "voice"})
+    with pytest.raises(ProfileError, match="call_type is both mapped from a source column and "
+                                           "set as a constant"):
+        resolve_mapping(source_for("calls"), source_columns(path, profile), profile, path)
+
+
 def test_profile_for_another_source_is_refused(tmp_path):
     path = tmp_path / "calls.csv"
     path.write_text(CALLS)
