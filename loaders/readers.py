@@ -157,8 +157,10 @@ def _csv_chunks(path: Path, profile: Profile, chunk_rows: int) -> Iterator[Chunk
         return "skip"
 
     try:
+        # The compression is named, not left to pyarrow: it goes by the suffix, case-sensitively.
+        stream = pa.input_stream(str(path), compression="gzip" if file_format(path)[1] else None)
         reader = pacsv.open_csv(
-            path,
+            stream,
             read_options=_read_options(profile, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 delimiter=profile.delimiter, newlines_in_values=True,
@@ -192,6 +194,9 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
             first_row += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
+    except pl.exceptions.PolarsError as exc:   # a column type with no text form
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"{path}: a column cannot be read as text ({why})") from None
 
 
 # -- NDJSON --------------------------------------------------------------------------------------
@@ -254,8 +259,11 @@ def _strings(data: pa.Table | pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.Struct | pl.List | pl.Array):
             exprs.append(pl.struct(col.alias("v")).struct.json_encode()
                          .str.slice(5).str.head(-1).alias(name))
-        elif dtype == pl.Null:
-            exprs.append(col.cast(pl.String))
+        elif isinstance(dtype, pl.Duration):   # seconds, as a duration column is written
+            micros = col.dt.total_microseconds()
+            exprs.append(pl.when(micros % 1_000_000 == 0)
+                         .then((micros // 1_000_000).cast(pl.String))
+                         .otherwise((micros / 1_000_000).cast(pl.String)).alias(name))
         else:
             exprs.append(col.cast(pl.String))
     return frame.select(exprs)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from loaders.errors import ProfileError, SourceError
@@ -187,3 +189,28 @@ def test_profile_file_hash_changes_with_its_bytes(tmp_path):
     b.write_text("source: calls\ntimezone: UTC\n")
     assert load_profile(a)[1] != load_profile(b)[1]
     assert load_profile(b)[0].timezone == "UTC"
+
+
+def test_a_gzip_csv_named_in_capitals_reads(tmp_path):
+    path = tmp_path / "CALLS.CSV.GZ"
+    path.write_bytes(gzip.compress(CALLS.encode()))
+    assert _rows(path)["caller"].to_list() == ["13812345678"]
+
+
+def test_parquet_durations_read_as_seconds(tmp_path):
+    path = tmp_path / "calls.parquet"
+    pq.write_table(pa.table({"caller": ["13812345678"] * 2,
+                             "duration_s": pa.array([60_000_000, 1_500_000], pa.duration("us"))}),
+                   path)
+    assert _rows(path)["duration_s"].to_list() == ["60", "1.5"]
+
+
+@pytest.mark.parametrize("column", [
+    pa.array([{"a": 1}], pa.map_(pa.string(), pa.int64())),
+    pa.array([b"\xff\xfe"], pa.binary()),
+], ids=["map", "non-utf8-binary"])
+def test_a_parquet_column_with_no_text_form_is_a_clear_error(tmp_path, column):
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"caller": ["13812345678"], "odd": column}), path)
+    with pytest.raises(SourceError, match=r"odd\.parquet: a column cannot be read as text"):
+        _rows(path)
