@@ -99,9 +99,7 @@ def source_columns(path: Path, profile: Profile) -> list[str]:
             return list(pq.read_schema(path).names)
         except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
-    for chunk in _ndjson_chunks(path, gz, 1000):
-        return chunk.frame.columns
-    return []
+    return _ndjson_columns(path, gz)
 
 
 # -- CSV -----------------------------------------------------------------------------------------
@@ -200,11 +198,44 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
 
 
 # -- NDJSON --------------------------------------------------------------------------------------
+# An object's keys may change from line to line: a key may first appear on line 5,000, or be
+# absent from a whole chunk. The file's columns are every key of every line, in the order first
+# seen (one pass over the file, remembered for the file as it is), and every chunk has all of
+# them, absent ones empty: a late key is mapped like any other, and chunks line up.
+_COLUMNS: dict[tuple[str, int, int], list[str]] = {}
+
+
+def _ndjson_columns(path: Path, gz: bool) -> list[str]:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _COLUMNS:
+        seen: dict[str, None] = {}
+        for chunk in _ndjson_frames(path, gz, CHUNK_ROWS):
+            seen.update(dict.fromkeys(chunk.frame.columns))
+        if len(_COLUMNS) > 64:
+            _COLUMNS.clear()
+        _COLUMNS[key] = list(seen)
+    return _COLUMNS[key]
+
+
 def _ndjson_chunks(path: Path, gz: bool, chunk_rows: int) -> Iterator[Chunk]:
+    columns = _ndjson_columns(path, gz)
+    for chunk in _ndjson_frames(path, gz, chunk_rows):
+        frame = chunk.frame.select(
+            [pl.col(c) if c in chunk.frame.columns else pl.lit(None, pl.String).alias(c)
+             for c in columns])
+        yield Chunk(frame, chunk.first_row)
+
+
+def _ndjson_frames(path: Path, gz: bool, chunk_rows: int) -> Iterator[Chunk]:
+    """The file's objects in chunks, each with the keys its own lines have."""
     opener = gzip.open if gz else open
     first_row = 1
     try:
         with opener(path, "rb") as fh:
+            bom = fh.read(3)   # a UTF-8 byte order mark is not part of the first object
+            if bom != b"\xef\xbb\xbf":
+                fh.seek(0)
             while True:
                 lines = [line for line in (fh.readline() for _ in range(chunk_rows)) if line]
                 body = [line for line in lines if line.strip()]

@@ -214,3 +214,26 @@ def test_a_parquet_column_with_no_text_form_is_a_clear_error(tmp_path, column):
     pq.write_table(pa.table({"caller": ["13812345678"], "odd": column}), path)
     with pytest.raises(SourceError, match=r"odd\.parquet: a column cannot be read as text"):
         _rows(path)
+
+
+def test_ndjson_keys_are_every_lines_keys_in_every_chunk(tmp_path):
+    """A key that first appears after the first chunk is read, and a chunk without it has it
+    empty: the chunks line up (they are concatenated when a load is split)."""
+    path = tmp_path / "calls.jsonl"
+    first = [{"caller": "13812345678", "callee": "13912345678", "start_time": f"2024-03-01 "
+              f"08:00:{i % 60:02d}", "duration_s": 60} for i in range(30)]
+    later = [{"call_type": "sms", "duration_s": 1, "callee": "13912345678",
+              "caller": "13812345678", "start_time": "2024-03-02 08:00:00"}]
+    path.write_text("\n".join(json.dumps(o) for o in first + later) + "\n")
+    chunks = list(read_chunks(path, Profile(), 10))
+    (columns,) = {tuple(c.frame.columns) for c in chunks}     # one shape for all chunks
+    assert sorted(columns) == sorted(["caller", "callee", "start_time", "duration_s",
+                                      "call_type"])
+    assert source_columns(path, Profile()) == list(columns)
+    assert pl.concat([c.frame for c in chunks])["call_type"].to_list() == [None] * 30 + ["sms"]
+
+
+def test_ndjson_with_a_utf8_byte_order_mark_reads(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"caller": "13812345678"}).encode() + b"\n")
+    assert _rows(path)["caller"].to_list() == ["13812345678"]
