@@ -129,6 +129,16 @@ ORDER BY a.created_at DESC, a.id
 LIMIT $limit
 """
 
+# Every alert created from $since on (any process), oldest first: what a service worker hands
+# to its own subscribers when several workers serve.
+ALERTS_SINCE = """
+MATCH (a:Alert)
+WHERE a.created_at >= $since
+RETURN a{.*} AS alert
+ORDER BY a.created_at, a.id
+LIMIT $limit
+"""
+
 GET_ALERT = """
 MATCH (a:Alert {id: $id})
 RETURN a{.*} AS alert

@@ -71,6 +71,9 @@ INDEXES = {
     "alert_owner_created": (
         "CREATE INDEX alert_owner_created IF NOT EXISTS FOR (n:Alert) ON (n.owner, n.created_at)"
     ),
+    "alert_created": (
+        "CREATE INDEX alert_created IF NOT EXISTS FOR (n:Alert) ON (n.created_at)"
+    ),
     "load_record_status": (
         "CREATE INDEX load_record_status IF NOT EXISTS FOR (n:LoadRecord) ON (n.status)"
     ),

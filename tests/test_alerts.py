@@ -522,3 +522,23 @@ def test_a_subscription_ends_when_its_token_expires(service, settings, monkeypat
     mine = [r["outcome"] for r in _audit_records(settings)
             if r.get("user") == "brief" and r.get("operation_name") == "Watch"]
     assert mine == ["allowed", "denied:UNAUTHENTICATED"]
+
+
+def test_with_several_workers_a_subscriber_gets_alerts_another_worker_stored(
+        settings, driver, tmp_path):
+    """Two workers on one home and one Neo4j: the alert is stored by the one evaluating, the
+    subscriber is connected to the other, and gets it once."""
+    evaluating = ThreadedService(create_app(settings, worker="eval"), start_timeout=60)
+    following = ThreadedService(create_app(settings.model_copy(update={
+        "alerts_enabled": False}), worker="follow"), start_timeout=60)
+    with evaluating, following:
+        watch(Client(evaluating.url), "wen", ["浙K33333"])
+        subscriber = Subscriber(following.url, "wen")
+        try:
+            path = write_sightings(tmp_path / "w.csv", [("plate", "浙K33333", "S-2", T0)])
+            load(driver, settings, path, REGION_A)
+            got = subscriber.next(timeout=15)
+            again = subscriber.next(timeout=2)
+        finally:
+            subscriber.close()
+    assert got is not None and got["subjects"] == ["VEHICLE:浙K33333"] and again is None

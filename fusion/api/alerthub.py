@@ -6,6 +6,12 @@ by ``fusion load`` in another process, or while the service was down) and the sc
 standing queries that are due, then hands each new alert to the WebSocket subscribers (each
 filters its own) and to its webhook. At start it re-sends the alerts whose webhook delivery
 never finished.
+
+With several worker processes (`fusion serve --workers N`) a subscriber is connected to one of
+them, and an alert is stored by whichever evaluated its load first: each worker also follows
+the alerts every process stored (:func:`fusion.services.alerts.alerts_since`, each round, with
+a look-back for those committed late) and hands those it has not handed yet to its own
+subscribers. Webhooks stay with the worker that stored the alert.
 """
 
 from __future__ import annotations
@@ -13,15 +19,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from fusion.services.alerts import Alert, evaluate_pending, run_scheduled, undelivered_alerts
+from fusion.services.alerts import (
+    Alert,
+    alerts_since,
+    evaluate_pending,
+    run_scheduled,
+    undelivered_alerts,
+)
 from fusion.services.runtime import Runtime
 from fusion.services.webhooks import WebhookPolicy, deliver
 
 logger = logging.getLogger("fusion.alerts")
 QUEUE_SIZE = 1000  # alerts a slow subscriber may fall behind by before it is dropped
+LOOK_BACK = timedelta(seconds=30)  # an alert stamped this long before it was committed is seen
 
 
 class AlertHub:
@@ -33,6 +47,10 @@ class AlertHub:
         self.tasks: set[asyncio.Task] = set()
         self.client = httpx.AsyncClient()
         self.loop_task: asyncio.Task | None = None
+        self.evaluates = True
+        self.follows = False
+        self._followed = datetime.now(UTC)           # alerts from here on are followed
+        self._handed: dict[str, datetime] = {}       # ids handed to subscribers, by created_at
 
     def subscribe(self) -> asyncio.Queue:
         """A queue that receives every new alert (the subscriber filters)."""
@@ -46,14 +64,29 @@ class AlertHub:
     def publish(self, alerts: list[Alert]) -> None:
         """Hand new alerts to every subscriber and start their webhook deliveries."""
         for alert in alerts:
-            for queue in list(self.subscribers):
-                try:
-                    queue.put_nowait(alert)
-                except asyncio.QueueFull:
-                    logger.warning("an alert subscriber fell %d behind; dropped", QUEUE_SIZE)
-                    self.subscribers.discard(queue)
+            self._hand(alert)
             if alert.webhook:
                 self._spawn(deliver(self.runtime, self.client, self.policy, alert))
+
+    def _hand(self, alert: Alert) -> None:
+        """Hand ``alert`` to every subscriber of this process, once."""
+        if alert.id in self._handed:
+            return
+        self._handed[alert.id] = alert.created_at
+        for queue in list(self.subscribers):
+            try:
+                queue.put_nowait(alert)
+            except asyncio.QueueFull:
+                logger.warning("an alert subscriber fell %d behind; dropped", QUEUE_SIZE)
+                self.subscribers.discard(queue)
+
+    async def follow(self) -> None:
+        """Hand this process's subscribers the alerts other processes stored since last."""
+        since = self._followed - LOOK_BACK
+        for alert in await alerts_since(self.runtime, since):
+            self._hand(alert)
+            self._followed = max(self._followed, alert.created_at)
+        self._handed = {k: at for k, at in self._handed.items() if at >= since}
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
@@ -61,15 +94,20 @@ class AlertHub:
         task.add_done_callback(self.tasks.discard)
 
     async def tick(self) -> list[Alert]:
-        """One round: evaluate owed loads and due scheduled queries; publish what is new."""
-        created = await evaluate_pending(self.runtime, publish=self.publish)
-        scheduled = await run_scheduled(self.runtime)
-        self.publish(scheduled)
+        """One round: evaluate owed loads and due scheduled queries; publish what is new;
+        then, with several workers, follow the alerts the others stored."""
+        created = scheduled = []
+        if self.evaluates:
+            created = await evaluate_pending(self.runtime, publish=self.publish)
+            scheduled = await run_scheduled(self.runtime)
+            self.publish(scheduled)
+        if self.follows:
+            await self.follow()
         return created + scheduled
 
     async def _run(self) -> None:
         try:
-            for alert in await undelivered_alerts(self.runtime):
+            for alert in await undelivered_alerts(self.runtime) if self.evaluates else []:
                 self._spawn(deliver(self.runtime, self.client, self.policy, alert))
         except Exception:
             logger.warning("could not read undelivered alerts; retried at next start",
@@ -83,8 +121,10 @@ class AlertHub:
                 logger.warning("alert evaluation failed; retrying", exc_info=True)
             await asyncio.sleep(self.poll_s)
 
-    def start(self) -> None:
-        """Start the evaluation loop."""
+    def start(self, evaluate: bool = True, follow: bool = False) -> None:
+        """Start the loop: evaluating loads (and sending webhooks), following the alerts other
+        processes store, or both."""
+        self.evaluates, self.follows = evaluate, follow
         self.loop_task = asyncio.create_task(self._run())
 
     async def aclose(self) -> None:

@@ -59,8 +59,9 @@ def create_app(settings: Settings, worker: str | None = None,
             app.state.prepared = await _prepare(services, builtins)
             hub = AlertHub(services.runtime, policy_of(settings), settings.alerts_poll_s)
             app.state.alert_hub = hub
-            if settings.alerts_enabled:
-                hub.start()
+            if settings.alerts_enabled or worker is not None:
+                # One of several workers follows what the others store, for its subscribers.
+                hub.start(evaluate=settings.alerts_enabled, follow=worker is not None)
             try:
                 yield
             finally:

@@ -40,6 +40,7 @@ from fusion.services.watchlists import (
 )
 from queries.alerts import (
     ADD_STANDING_RESULTS,
+    ALERTS_SINCE,
     EVALUATION_OF,
     FRAUD_PARCELS,
     GET_ALERT,
@@ -327,6 +328,12 @@ async def list_alerts(runtime: Runtime, owner: str | None, state: str | None = N
     if state is not None and state not in ("NEW", *TRIAGE_STATES):
         raise BadInput(f"Unknown alert state {state!r}.")
     records = await read(runtime, LIST_ALERTS, owner=owner, state=state, limit=limit)
+    return [alert_of(r["alert"]) for r in records]
+
+
+async def alerts_since(runtime: Runtime, since: datetime, limit: int = 1000) -> list[Alert]:
+    """Every alert created at or after ``since``, by any process, oldest first."""
+    records = await read(runtime, ALERTS_SINCE, since=since, limit=limit)
     return [alert_of(r["alert"]) for r in records]
 
 
