@@ -61,3 +61,35 @@ def test_mentions_and_hits_follow_subject_type_and_scope():
     hits = watch_hits(found, [("VEHICLE", "浙A12345")], frozenset({"A"}))
     assert hits.rows() == [("VEHICLE", "浙A12345", [1])]  # row 3 is region B's
     assert watch_hits(found, [("PHONE", "浙A12345")], frozenset({"A", "B"})).height == 0
+
+
+def _alert(n: int, owner: str):
+    from fusion.services.alerts import Alert
+
+    return Alert(f"A{n}", owner, "WATCHLIST", "w", "w", "s", ("VEHICLE:x",), [], None, ("R",),
+                 "p", None, datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_a_subscriber_gets_only_its_owners_alerts_and_one_that_falls_behind_is_told(
+        monkeypatch):
+    import asyncio
+
+    from fusion.api import alerthub
+    from fusion.services.webhooks import WebhookPolicy
+
+    monkeypatch.setattr(alerthub, "QUEUE_SIZE", 2)
+
+    async def main():
+        hub = alerthub.AlertHub(None, WebhookPolicy(b"k", 1, 0.0, None), 1.0)
+        mine, other = hub.subscribe("ann"), hub.subscribe("bob")
+        hub.publish([_alert(1, "ann"), _alert(2, "ann"), _alert(3, "ann"), _alert(4, "bob")])
+        hub.publish([_alert(1, "ann")])                 # already handed: not again
+        got = [mine.get_nowait().id for _ in range(mine.qsize())]
+        state = (got, other.get_nowait().id, mine in hub.dropped, other in hub.dropped)
+        hub.unsubscribe(mine)
+        await hub.client.aclose()
+        return state, mine in hub.dropped
+
+    (got, others, dropped, other_dropped), still = asyncio.run(main())
+    assert got == ["A1", "A2"] and others == "A4"
+    assert dropped and not other_dropped and not still

@@ -43,7 +43,8 @@ class AlertHub:
 
     def __init__(self, runtime: Runtime, policy: WebhookPolicy, poll_s: float) -> None:
         self.runtime, self.policy, self.poll_s = runtime, policy, poll_s
-        self.subscribers: set[asyncio.Queue] = set()
+        self.subscribers: dict[asyncio.Queue, str] = {}   # each queue: its owner's alerts
+        self.dropped: set[asyncio.Queue] = set()          # fell QUEUE_SIZE behind
         self.tasks: set[asyncio.Task] = set()
         self.client = httpx.AsyncClient()
         self.loop_task: asyncio.Task | None = None
@@ -52,14 +53,15 @@ class AlertHub:
         self._followed = datetime.now(UTC)           # alerts from here on are followed
         self._handed: dict[str, datetime] = {}       # ids handed to subscribers, by created_at
 
-    def subscribe(self) -> asyncio.Queue:
-        """A queue that receives every new alert (the subscriber filters)."""
+    def subscribe(self, owner: str) -> asyncio.Queue:
+        """A queue that receives ``owner``'s new alerts (the subscriber checks its scope)."""
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
-        self.subscribers.add(queue)
+        self.subscribers[queue] = owner
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self.subscribers.discard(queue)
+        self.subscribers.pop(queue, None)
+        self.dropped.discard(queue)
 
     def publish(self, alerts: list[Alert]) -> None:
         """Hand new alerts to every subscriber and start their webhook deliveries."""
@@ -73,12 +75,15 @@ class AlertHub:
         if alert.id in self._handed:
             return
         self._handed[alert.id] = alert.created_at
-        for queue in list(self.subscribers):
+        for queue, owner in list(self.subscribers.items()):
+            if owner != alert.owner:
+                continue
             try:
                 queue.put_nowait(alert)
-            except asyncio.QueueFull:
+            except asyncio.QueueFull:   # the subscription learns it and ends (see dropped)
                 logger.warning("an alert subscriber fell %d behind; dropped", QUEUE_SIZE)
-                self.subscribers.discard(queue)
+                self.subscribers.pop(queue, None)
+                self.dropped.add(queue)
 
     async def follow(self) -> None:
         """Hand this process's subscribers the alerts other processes stored since last."""

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from fusion.api.alerthub import QUEUE_SIZE
 from fusion.api.alertsocket import SocketContext, audited_subscription, coded, hub_of
 from fusion.api.context import Context
 from fusion.api.inputs import ScopeInput
@@ -30,7 +31,7 @@ from fusion.api.types.alerts import (
     WatchlistType,
 )
 from fusion.auth import resolve_scope
-from fusion.errors import Forbidden, FusionError
+from fusion.errors import Forbidden, FusionError, TooComplex
 from fusion.services import alerts as alert_service
 from fusion.services import watchlists as watch_service
 from fusion.services.watchlists import Owner
@@ -189,13 +190,18 @@ async def resolve_alert_raised(info: Info) -> AsyncGenerator[AlertType, None]:
     ctx: SocketContext = info.context
     async with audited_subscription(ctx, info) as running:
         hub = hub_of(ctx)
-        queue = hub.subscribe()
+        queue = hub.subscribe(ctx.caller.user)
         try:
             while True:
                 try:
                     alert = await asyncio.wait_for(queue.get(), RECHECK_S)
                 except TimeoutError:
                     alert = None
+                if alert is None and queue in hub.dropped:
+                    running.record.fail(TooComplex.code)
+                    raise coded(TooComplex(
+                        f"This subscription fell {QUEUE_SIZE} alerts behind and was ended; "
+                        "subscribe again (the alerts query has every alert)."))
                 try:
                     ctx.caller = ctx.reauthenticate()
                 except FusionError as err:
