@@ -290,6 +290,12 @@ def _strings(data: pa.Table | pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.Struct | pl.List | pl.Array):
             exprs.append(pl.struct(col.alias("v")).struct.json_encode()
                          .str.slice(5).str.head(-1).alias(name))
+        elif dtype in (pl.Float32, pl.Float64):
+            # A whole number written as a float (pandas turns integer columns with gaps into
+            # floats: phone 13812345678.0) is read as the integer it holds.
+            whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 2**53)
+            exprs.append(pl.when(whole).then(col.cast(pl.Int64).cast(pl.String))
+                         .otherwise(col.cast(pl.String)).alias(name))
         elif isinstance(dtype, pl.Duration):   # seconds, as a duration column is written
             micros = col.dt.total_microseconds()
             exprs.append(pl.when(micros % 1_000_000 == 0)

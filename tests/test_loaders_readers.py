@@ -237,3 +237,11 @@ def test_ndjson_with_a_utf8_byte_order_mark_reads(tmp_path):
     path = tmp_path / "calls.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"caller": "13812345678"}).encode() + b"\n")
     assert _rows(path)["caller"].to_list() == ["13812345678"]
+
+
+def test_whole_floats_read_as_integers_and_others_as_written(tmp_path):
+    """pandas writes an integer column with gaps as floats: a phone 13812345678.0 is the
+    phone; 1.5, NaN and a number beyond float precision stay as written."""
+    path = tmp_path / "persons.parquet"
+    pq.write_table(pa.table({"phone": [13812345678.0, None, 1.5, float("nan"), 1e17]}), path)
+    assert _rows(path)["phone"].to_list() == ["13812345678", None, "1.5", "NaN", "1e+17"]
