@@ -99,6 +99,16 @@ def served_demo(prefix: str, bolt: int, http: int, heap: str, pagecache: str, sc
             server.stop()
 
 
+def server_env(settings, secret: str) -> dict[str, str]:
+    """This process's environment for a server on ``settings``' home and managed Neo4j,
+    signing with ``secret`` (never an external Neo4j this process may have been pointed at)."""
+    env = {k: v for k, v in os.environ.items() if k != "FUSION_NEO4J_URI"}
+    env.update(FUSION_HOME=str(settings.home), FUSION_DB_BOLT_PORT=str(settings.db_bolt_port),
+               FUSION_DB_HTTP_PORT=str(settings.db_http_port), FUSION_SECRET=secret,
+               FUSION_DB_HEAP=settings.db_heap, FUSION_DB_PAGECACHE=settings.db_pagecache)
+    return env
+
+
 def serve_command(port: int, workers: int = 1) -> list[str]:
     """The command line starting ``fusion serve`` on a loopback port."""
     fusion = Path(sys.executable).with_name("fusion")

@@ -51,7 +51,7 @@ from bench import _pathcost as pathcost
 from bench import _pathfloor as pathfloor
 from bench._apiload import HEADER, Level, Measured, run_level
 from bench._lean import Answer, LeanConnection, LeanError
-from bench._service import serve_command, serving
+from bench._service import serve_command, server_env, serving
 from fusion.services.models import EntityRef
 
 # Ports of the managed Neo4j the benchmark starts (overridable: two engineers on one machine).
@@ -241,17 +241,9 @@ def _analyze_cotravel(settings, secret: str) -> None:
     """Materialize CO_TRAVELED as `fusion demo` does (`fusion analyze cotravel`)."""
     fusion = Path(sys.executable).with_name("fusion")
     done = subprocess.run([str(fusion), "analyze", "cotravel", "--json"], capture_output=True,
-                          text=True, env=_server_env(settings, secret), check=False)
+                          text=True, env=server_env(settings, secret), check=False)
     if done.returncode != 0:
         raise RuntimeError(f"fusion analyze cotravel failed:\n{done.stderr[-3000:]}")
-
-
-def _server_env(settings, secret: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FUSION_NEO4J_URI"}
-    env.update(FUSION_HOME=str(settings.home), FUSION_DB_BOLT_PORT=str(BOLT),
-               FUSION_DB_HTTP_PORT=str(HTTP), FUSION_SECRET=secret,
-               FUSION_DB_HEAP=settings.db_heap, FUSION_DB_PAGECACHE=settings.db_pagecache)
-    return env
 
 
 def _server_counted(base_url: str) -> float:
@@ -422,7 +414,7 @@ def run(scale: float = 1.0) -> str:
                 one, errors, sent = measure(url, token, calls, seconds, LEVELS, pid)
                 counted = _server_counted(url)
                 paths, ratio = path_overhead(url, token, settings, truth,
-                                             _server_env(settings, secret), tmp_path)
+                                             server_env(settings, secret), tmp_path)
                 soaked = soak(url, token, calls, SOAK_SECONDS * scale, settings.home)
                 httpx_row, also, _ = measure(url, token, calls, seconds, (HTTPX_LEVEL,), pid,
                                              client="httpx")
@@ -445,7 +437,7 @@ def run(scale: float = 1.0) -> str:
 @contextmanager
 def _served(settings, secret: str, log: Path, workers: int) -> Iterator[tuple[str, int]]:
     """`fusion serve` running (url, pid) while the block runs."""
-    with serving(partial(serve_command, workers=workers), _server_env(settings, secret), log,
+    with serving(partial(serve_command, workers=workers), server_env(settings, secret), log,
                  READY_TIMEOUT) as served:
         yield served
 

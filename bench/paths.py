@@ -22,7 +22,6 @@ canonical ID and phone numbers, so the API's key normalization keeps them as sto
 from __future__ import annotations
 
 import functools
-import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import numpy as np
 
 from bench import _pathcost as pathcost
 from bench import _pathfloor as pathfloor
-from bench._service import serve_command, serving
+from bench._service import serve_command, server_env, serving
 
 BOLT, HTTP = 17752, 17452
 REGIONS = ("R1", "R2", "R3")
@@ -283,10 +282,7 @@ def measure_service(settings, g: Graph, pairs: list[tuple[int, int]], scope: fro
     refs = [(EntityRef(**g.ref(s)), EntityRef(**g.ref(t))) for s, t in pairs]
     token = issue_token(SECRET.encode(), "bench-analyst", "analyst", sorted(scope),
                         timedelta(hours=4))
-    env = {k: v for k, v in os.environ.items() if k != "FUSION_NEO4J_URI"}
-    env.update(FUSION_HOME=str(settings.home), FUSION_DB_BOLT_PORT=str(BOLT),
-               FUSION_DB_HTTP_PORT=str(HTTP), FUSION_SECRET=SECRET,
-               FUSION_DB_HEAP=settings.db_heap, FUSION_DB_PAGECACHE=settings.db_pagecache)
+    env = server_env(settings, SECRET)
     scratch = settings.home / "bench-paths"
     scratch.mkdir(exist_ok=True)
     with (serving(serve_command, env, scratch / "serve.log", READY_TIMEOUT) as (url, _pid),
